@@ -1,0 +1,232 @@
+"""The ``multigen`` command line: train, sample, encode, export and info.
+
+Bad arguments or files end with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from multigen.errors import MultigenError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line instead of usage plus message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive number")
+    return value
+
+
+def _digit(text: str) -> int:
+    if text not in [str(d) for d in range(10)]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a digit from 0 to 9")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from multigen.data import DATASETS
+    from multigen.device import DEVICE_CHOICES
+    from multigen.models import MODELS
+
+    parser = _Parser(prog="multigen", description="Train, sample and explore GANs and VAEs on handwritten digits.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model (or continue one with --resume)")
+    train.add_argument("--model", choices=sorted(MODELS), help="model kind (default vae; from the checkpoint with --resume)")
+    train.add_argument("--dataset", choices=DATASETS, help="data set (default mnist-5k, offline)")
+    train.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
+    train.add_argument("--epochs", type=_positive_int, help="total epochs (default 10)")
+    train.add_argument("--latent-dim", type=_positive_int, help="VAE latent size or GAN noise size")
+    train.add_argument("--batch-size", type=_positive_int, help="images per step (default 64)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's)")
+    train.add_argument("--beta", type=float, help="VAE: weight of the KL term (beta-VAE)")
+    train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
+    train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
+    train.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    train.add_argument("--out", help="checkpoint path (default runs/<model>-<dataset>-<time>.safetensors)")
+    train.add_argument("--resume", help="checkpoint of a run to continue, with its optimizer state and step")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sample = commands.add_parser("sample", help="draw images from a checkpoint")
+    sample.add_argument("checkpoint")
+    sample.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
+    sample.add_argument("--label", type=_digit, help="digit to draw (conditional models; default: 0-9 in turn)")
+    sample.add_argument("--seed", type=_non_negative_int, default=0)
+    sample.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    sample.add_argument("--out", required=True, help=".png for a grid, .npz for arrays (images, labels)")
+
+    encode = commands.add_parser("encode", help="latent means of a data split (VAE, CVAE)")
+    encode.add_argument("checkpoint")
+    encode.add_argument("--dataset", choices=DATASETS, help="default: the checkpoint's data set")
+    encode.add_argument("--data-dir")
+    encode.add_argument("--split", choices=("train", "val"), default="val")
+    encode.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    encode.add_argument("--out", required=True, help="an .npz file with z and labels")
+
+    export = commands.add_parser("export", help="copy a checkpoint without optimizer state, for sharing")
+    export.add_argument("checkpoint")
+    export.add_argument("--out", required=True)
+
+    info = commands.add_parser("info", help="print a checkpoint's metadata as JSON")
+    info.add_argument("checkpoint")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from multigen.training import EpochEnd, Finished, Progress, Started, Trainer, TrainingConfig, resume_config
+
+    model_config = {"beta": args.beta} if args.beta is not None else {}
+    fields = {
+        "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
+        "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
+        "sample_every": args.sample_every, "device": args.device, "out": args.out,
+    }
+    if args.resume:
+        config = resume_config(args.resume, **{k: v for k, v in fields.items() if k in ("epochs", "device", "out")})
+        if config.out is None:
+            config.out = args.resume
+        for name in ("model", "dataset", "latent_dim", "batch_size", "learning_rate", "seed"):
+            given = fields[name]
+            if given is not None and given != getattr(config, name):
+                raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's {getattr(config, name)}: leave it out.")
+    else:
+        config = TrainingConfig(**{k: v for k, v in fields.items() if v is not None}, model_config=model_config)
+    bar = None
+    for event in Trainer(config, resume=args.resume):
+        if isinstance(event, Started):
+            print(f"Training {config.model} on {config.dataset} ({event.device}), {event.epochs} epochs of "
+                  f"{event.steps_per_epoch} steps -> {event.checkpoint}", file=sys.stderr)
+            bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step", disable=args.quiet, dynamic_ncols=True)
+        elif isinstance(event, Progress) and bar is not None:
+            bar.update(event.step - bar.n)
+            bar.set_postfix({"epoch": event.epoch, "loss": f"{event.losses['loss']:.3f}",
+                             "img/s": f"{event.images_per_second:.0f}"}, refresh=False)
+        elif isinstance(event, EpochEnd):
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in event.losses.items())
+            (bar.write if bar is not None else print)(f"epoch {event.epoch}: {summary} ({event.seconds:.1f} s)")
+        elif isinstance(event, Finished):
+            if bar is not None:
+                bar.close()
+            print(f"{event.reason}: {event.checkpoint}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from multigen.checkpoints import load_checkpoint
+    from multigen.images import image_grid, png_bytes, to_uint8
+
+    model = load_checkpoint(args.checkpoint, device=args.device).model
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise MultigenError(f"--out {out} must end in .png (a grid) or .npz (arrays).")
+    labels = None
+    if model.conditional:
+        labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
+    elif args.label is not None:
+        raise MultigenError(f"--label needs a conditional model (cvae or cgan); {args.checkpoint} holds a {model.kind}.")
+    generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    with torch.no_grad():
+        images = to_uint8(model.sample(args.n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".png":
+        out.write_bytes(png_bytes(image_grid(images, nrow=10 if model.conditional else int(math.ceil(math.sqrt(args.n))))))
+    else:
+        arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int64)}
+        np.savez_compressed(out, **arrays)
+    print(f"wrote {args.n} images to {out}")
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from multigen.checkpoints import load_checkpoint
+    from multigen.data import load_dataset
+    from multigen.latent import encode_dataset
+
+    checkpoint = load_checkpoint(args.checkpoint, device=args.device)
+    if checkpoint.kind not in ("vae", "cvae"):
+        raise MultigenError(f"{args.checkpoint} holds a {checkpoint.kind}; encode needs a VAE or CVAE.")
+    dataset = load_dataset(args.dataset or checkpoint.metadata.get("dataset", "mnist-5k"), args.split, data_dir=args.data_dir)
+    codes = encode_dataset(checkpoint.model, dataset)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, z=codes.mu, labels=codes.labels)
+    print(f"wrote {len(codes.labels)} latent means of {dataset.name} ({args.split}) to {out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from multigen.checkpoints import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.out)
+    print(f"exported {args.checkpoint} -> {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from multigen.checkpoints import read_metadata
+
+    print(json.dumps(read_metadata(args.checkpoint), indent=2))
+    return 0
+
+
+COMMANDS = {"train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MultigenError as error:
+        sys.stderr.write(f"multigen: error: {error}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("multigen: interrupted\n")
+        return 130

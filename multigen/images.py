@@ -1,0 +1,51 @@
+"""Turning model outputs into pictures: uint8 arrays, grids (torchvision's make_grid) and PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Images in [0, 1], shaped (n, 1, 28, 28) or (n, 28, 28), as a (n, 28, 28) uint8 array."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 4:
+        images = images[:, 0]
+    return np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+
+
+def image_grid(images: np.ndarray | torch.Tensor, *, nrow: int = 10, padding: int = 2, pad_value: int = 0) -> np.ndarray:
+    """Tile (n, 28, 28) images into one (H, W) uint8 picture, ``nrow`` per row."""
+    images = to_uint8(images) if not (isinstance(images, np.ndarray) and images.dtype == np.uint8) else images
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
+    grid = make_grid(tensor, nrow=nrow, padding=padding, pad_value=pad_value)
+    return grid[0].numpy()
+
+
+def image_strip(images: np.ndarray | torch.Tensor, *, padding: int = 2) -> np.ndarray:
+    """Images side by side in one row."""
+    count = len(images)
+    return image_grid(images, nrow=max(count, 1), padding=padding)
+
+
+def enlarge(image: np.ndarray, factor: int = 8) -> np.ndarray:
+    """Nearest-neighbour upscaling so a 28x28 digit is crisp on screen instead of blurred."""
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+
+
+def png_bytes(image: np.ndarray, *, metadata: dict[str, str] | None = None) -> bytes:
+    """Encode a uint8 (H, W) picture as PNG, optionally with text chunks (e.g. the recipe JSON)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in (metadata or {}).items():
+        info.add_text(key, value)
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()

@@ -1,0 +1,477 @@
+"""The latent space of a (conditional) VAE: encode a data set, project it to 2-D, click back, decode.
+
+Projections are scikit-learn's: ``PCA`` (a linear map, so clicking back is exact on its plane),
+``TSNE`` (van der Maaten & Hinton, "Visualizing Data using t-SNE", JMLR 2008; no inverse map, so a
+click goes back through the nearest projected points) and ``raw`` (the latent itself when it is 2-D).
+t-SNE takes seconds to a minute, so the app runs it through ``ProjectionJobs``: one background
+thread per key, results kept in memory and in ``.npz`` files that every session of the app shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from multigen.data import ImageDataset
+from multigen.errors import MultigenError
+from multigen.images import image_grid, to_uint8
+
+PROJECTIONS = ("pca", "tsne", "raw")
+INVERSE_NEIGHBOURS = 8  # projected points whose latents a t-SNE click averages
+DEFAULT_CACHE_DIR = ".cache/projections"
+# Seconds of t-SNE per n*ln(n) points, measured with one thread on a busy 2-core CPU (1,000 points
+# of a 16-D latent took ~4 s, 5,000 took ~27 s). Finished jobs refine it for the machine at hand.
+TSNE_SECONDS_PER_UNIT = 6.5e-4
+TSNE_SECONDS_OVERHEAD = 0.3
+QUICK_SECONDS = 0.2  # expected time of a PCA or raw "job"
+RUNNING_FRACTION_CAP = 0.99  # a running job never claims to be finished
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+logger = logging.getLogger(__name__)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _label_tensor(model: nn.Module, labels: np.ndarray | int | None, n: int) -> torch.Tensor | None:
+    """Labels as a (n,) long tensor on the model's device, or None for an unconditional model."""
+    if not getattr(model, "conditional", False):
+        return None  # an unconditional model has no use for labels; ignoring them lets pages call one way
+    if labels is None:
+        raise MultigenError(f"This {model.kind} is conditional, so it needs a digit label: pass labels=0..9.")
+    tensor = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
+    if tensor.numel() == 1:
+        tensor = tensor.expand(n)
+    if tensor.numel() != n:
+        raise MultigenError(f"Got {tensor.numel()} labels for {n} vectors: pass one label or one per vector.")
+    num_classes = model.config.num_classes
+    if bool(((tensor < 0) | (tensor >= num_classes)).any()):
+        raise MultigenError(f"Labels must be between 0 and {num_classes - 1}: pass a digit label.")
+    return tensor.to(_device(model))
+
+
+def _as_rows(array: np.ndarray, width: int | None, what: str) -> np.ndarray:
+    """A (d,) or (k, d) array as (k, d) float32, checking d against ``width`` when given."""
+    rows = np.asarray(array, dtype=np.float32)
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    if rows.ndim != 2 or (width is not None and rows.shape[1] != width):
+        expected = f"(k, {width}) or ({width},)" if width is not None else "(k, d) or (d,)"
+        raise MultigenError(f"{what} has shape {np.shape(array)} but {expected} is needed: pass vectors of that size.")
+    return rows
+
+
+def _require_vae(model: nn.Module) -> None:
+    if not hasattr(model, "encode"):
+        raise MultigenError(f"A {getattr(model, 'kind', 'model')} has no encoder: load a VAE or CVAE checkpoint.")
+
+
+# -- encode and decode --------------------------------------------------------------------------
+
+
+@dataclass
+class LatentCodes:
+    """Encodings of a data set split, row i of every field describing the same digit."""
+
+    mu: np.ndarray  # (n, latent_dim) float32, the posterior means
+    logvar: np.ndarray  # (n, latent_dim) float32, the posterior log-variances
+    labels: np.ndarray  # (n,) int64
+    images: np.ndarray  # (n, 28, 28) uint8, the originals
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def encode_dataset(model: nn.Module, dataset: ImageDataset, *, batch_size: int = 500) -> LatentCodes:
+    """q(z|x) for every image of ``dataset``: posterior means and log-variances, aligned with labels and images."""
+    _require_vae(model)
+    if batch_size < 1:
+        raise MultigenError(f"batch_size must be at least 1, got {batch_size}: pass a positive number.")
+    device = _device(model)
+    mus, logvars = [], []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            images = dataset.images[start : start + batch_size].to(device)
+            labels = dataset.labels[start : start + batch_size].to(device) if model.conditional else None
+            mu, logvar = model.encode(images, labels)
+            mus.append(mu.float().cpu())
+            logvars.append(logvar.float().cpu())
+    latent_dim = model.latent_dim
+    return LatentCodes(
+        mu=torch.cat(mus).numpy() if mus else np.zeros((0, latent_dim), np.float32),
+        logvar=torch.cat(logvars).numpy() if logvars else np.zeros((0, latent_dim), np.float32),
+        labels=dataset.labels.cpu().numpy().astype(np.int64),
+        images=to_uint8(dataset.images.cpu()),
+    )
+
+
+def decode(model: nn.Module, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+    """Images (k, 28, 28) uint8 from latent vectors z (k, d) or one vector (d,); labels for a conditional model."""
+    rows = _as_rows(z, model.latent_dim, "z")
+    label_tensor = _label_tensor(model, labels, len(rows))
+    with torch.no_grad():
+        images = model.generate(torch.from_numpy(rows).to(_device(model)), label_tensor)
+    return to_uint8(images)
+
+
+def reconstruct(model: nn.Module, images: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+    """decode(mu(x)): uint8 images (n, 28, 28) or one (28, 28) in, their reconstructions in the same shape out."""
+    _require_vae(model)
+    pixels = np.asarray(images)
+    single = pixels.ndim == 2
+    batch = pixels[None] if single else pixels
+    if batch.ndim != 3 or batch.shape[1:] != (28, 28):
+        raise MultigenError(f"Images have shape {pixels.shape} but (n, 28, 28) was expected: pass 28x28 digits.")
+    scale = 255.0 if pixels.dtype == np.uint8 else 1.0  # uint8 pixels, or floats already in [0, 1]
+    x = torch.from_numpy(batch.astype(np.float32) / scale).unsqueeze(1).to(_device(model))
+    label_tensor = _label_tensor(model, labels, len(batch))
+    with torch.no_grad():
+        mu, _ = model.encode(x, label_tensor)
+        out = to_uint8(model.decode(mu, label_tensor))
+    return out[0] if single else out
+
+
+# -- projections ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Projection:
+    """Latent means mapped to 2-D (row i of ``points`` is row i of the codes), and the way back."""
+
+    method: str
+    points: np.ndarray  # (n, 2) float32
+    latents: np.ndarray | None = None  # (n, latent_dim) float32, what was projected (the t-SNE inverse needs it)
+    components: np.ndarray | None = None  # (2, latent_dim), PCA's principal axes
+    mean: np.ndarray | None = None  # (latent_dim,), PCA's centre
+    _neighbours: NearestNeighbors | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.method == "tsne":
+            if self.latents is None:
+                raise MultigenError("A t-SNE projection needs the latents it was made from: pass latents=.")
+            # Built once here, so that concurrent clicks from several sessions only read it.
+            self._neighbours = NearestNeighbors(n_neighbors=min(INVERSE_NEIGHBOURS, len(self.points)))
+            self._neighbours.fit(np.asarray(self.points, dtype=np.float64))
+        elif self.method == "pca" and (self.components is None or self.mean is None):
+            raise MultigenError("A PCA projection needs its components and mean: pass components= and mean=.")
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of the vectors that ``inverse`` returns."""
+        if self.components is not None:
+            return self.components.shape[1]
+        return self.latents.shape[1] if self.latents is not None else 2
+
+    def inverse(self, xy: np.ndarray) -> np.ndarray:
+        """2-D positions (k, 2) or (2,) back to latent vectors (k, latent_dim) float32.
+
+        PCA: the exact inverse onto the fitted plane. raw: the identity. t-SNE, which has no inverse
+        map: the inverse-distance-weighted mean of the latents of the nearest projected points,
+        which is exactly a point's latent when ``xy`` is exactly where that point was projected.
+        """
+        positions = _as_rows(xy, 2, "xy").astype(np.float64)
+        if self.method == "raw":
+            return positions.astype(np.float32)
+        if self.method == "pca":
+            # PCA.inverse_transform without whitening: x @ components + mean.
+            return (positions @ self.components.astype(np.float64) + self.mean.astype(np.float64)).astype(np.float32)
+        distances, indices = self._neighbours.kneighbors(positions)
+        latents = np.asarray(self.latents, dtype=np.float64)
+        spread = float(np.ptp(self.points, axis=0).max()) or 1.0
+        tolerance = 1e-9 * spread
+        weights = 1.0 / np.maximum(distances, tolerance)  # (k, neighbours)
+        out = np.einsum("kn,knd->kd", weights, latents[indices]) / weights.sum(axis=1, keepdims=True)
+        on_point = distances[:, 0] <= tolerance  # on a projected point: its own latent, not a blend
+        out[on_point] = latents[indices[on_point, 0]]
+        return out.astype(np.float32)
+
+
+def _check_method(method: str) -> None:
+    if method not in PROJECTIONS:
+        raise MultigenError(f"Unknown projection {method!r}: choose one of {', '.join(PROJECTIONS)}.")
+
+
+def _tsne_threads() -> int:
+    # Barnes-Hut t-SNE spin-waits in OpenMP; on a busy machine (or next to torch's own OpenMP pool)
+    # two threads ran 10x slower than one, so use at most half the cores.
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def project(mu: np.ndarray, method: str = "pca", *, seed: int = 0, perplexity: float = 30.0) -> Projection:
+    """Map latent means (n, d) to 2-D with scikit-learn's PCA or t-SNE, or as they are when d == 2.
+
+    Runs synchronously; t-SNE can take a minute on thousands of points, so the app uses ``ProjectionJobs``.
+    """
+    _check_method(method)
+    latents = np.asarray(mu, dtype=np.float32)
+    if latents.ndim != 2 or len(latents) < 2:
+        raise MultigenError(f"Need at least 2 latent vectors shaped (n, d) to project, got shape {latents.shape}.")
+    if not np.isfinite(latents).all():
+        raise MultigenError("The latent vectors contain NaN or infinity: retrain or pick another checkpoint.")
+    n, latent_dim = latents.shape
+    if method == "raw":
+        if latent_dim != 2:
+            raise MultigenError(
+                f"The raw projection shows a 2-D latent as it is, but this one has {latent_dim} dimensions: "
+                "choose pca or tsne."
+            )
+        return Projection("raw", latents.copy(), latents=latents.copy())
+    if method == "pca":
+        # The full SVD is exact and deterministic, and cheap for latents of at most 128 dimensions.
+        pca = PCA(n_components=2, svd_solver="full").fit(latents)
+        points = pca.transform(latents).astype(np.float32)
+        return Projection(
+            "pca", points, latents=latents.copy(),
+            components=pca.components_.astype(np.float32), mean=pca.mean_.astype(np.float32),
+        )
+    if n < 4:
+        raise MultigenError(f"t-SNE needs at least 4 points, got {n}: project more digits or use pca.")
+    # sklearn requires perplexity < n; (n - 1) / 3 is the largest that still gives each point ~3 neighbours' worth.
+    tsne = TSNE(n_components=2, perplexity=min(float(perplexity), (n - 1) / 3), init="pca", random_state=seed)
+    with threadpool_limits(limits=_tsne_threads(), user_api="openmp"):
+        points = tsne.fit_transform(latents).astype(np.float32)
+    return Projection("tsne", points, latents=latents.copy())
+
+
+def projection_key(
+    checkpoint_path: str | Path,
+    checkpoint_sha: str,
+    split: str,
+    n_points: int,
+    method: str,
+    seed: int,
+    perplexity: float,
+) -> str:
+    """A short file-safe name for one projection of one checkpoint's codes, e.g. ``"tsne-3fa2…"`` (16 hex digits)."""
+    _check_method(method)
+    inputs = [str(checkpoint_path), str(checkpoint_sha), str(split), int(n_points), method, int(seed)]
+    inputs.append(float(perplexity))  # 30 and 30.0 name the same projection
+    digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:16]
+    return f"{method}-{digest}"
+
+
+# -- background projections ------------------------------------------------------------------------
+
+
+@dataclass
+class ProjectionStatus:
+    """Where one projection job stands."""
+
+    state: str  # "running" | "done" | "failed"
+    fraction: float  # estimated progress 0..1 (elapsed / expected time while running)
+    elapsed: float  # seconds since it started (its whole duration once done; 0 when read from disk)
+    projection: Projection | None = None  # set when done
+    error: str | None = None  # one line, set when failed
+
+    @property
+    def done(self) -> bool:
+        """True when ``projection`` is ready."""
+        return self.state == "done"
+
+
+def _save_projection(path: Path, projection: Projection) -> None:
+    """Write a projection as .npz through a temporary file, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"method": np.array(projection.method), "points": projection.points}
+    for name in ("latents", "components", "mean"):
+        value = getattr(projection, name)
+        if value is not None:
+            arrays[name] = value
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz.partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _load_projection(path: Path) -> Projection:
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    return Projection(
+        method=str(arrays["method"]),
+        points=arrays["points"].astype(np.float32),
+        latents=arrays.get("latents"),
+        components=arrays.get("components"),
+        mean=arrays.get("mean"),
+    )
+
+
+def _work_units(n: int) -> float:
+    return n * math.log(max(n, 2))
+
+
+class ProjectionJobs:
+    """Background projections shared by all sessions of the app: one thread per key, cached in memory and on disk.
+
+    ``request`` returns at once; call ``status`` (e.g. from a fragment that reruns every second) until it is
+    "done". Safe to call from any thread; a key is computed at most once per process.
+    """
+
+    def __init__(self, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> None:
+        self.cache_dir = Path(cache_dir)
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._started: dict[str, float] = {}
+        self._expected: dict[str, float] = {}
+        self._finished: dict[str, float] = {}
+        self._results: dict[str, Projection] = {}
+        self._errors: dict[str, str] = {}
+        self._seconds_per_unit = TSNE_SECONDS_PER_UNIT
+
+    def path(self, key: str) -> Path:
+        """The .npz file that caches ``key``."""
+        if not _KEY_PATTERN.match(key):
+            raise MultigenError(f"Projection key {key!r} is not a plain file name: build it with projection_key().")
+        return self.cache_dir / f"{key}.npz"
+
+    def request(
+        self, key: str, mu: np.ndarray, method: str, *, seed: int = 0, perplexity: float = 30.0
+    ) -> ProjectionStatus:
+        """The projection under ``key`` if cached (memory or disk), else start computing it once and say "running"."""
+        path = self.path(key)
+        with self._lock:
+            if key in self._results or key in self._errors or key in self._threads:
+                return self._status_locked(key)
+            if self._load_locked(key, path):
+                return self._status_locked(key)
+            latents = np.array(mu, dtype=np.float32, copy=True)  # the caller may reuse its array
+            self._started[key] = time.monotonic()
+            self._expected[key] = self._expected_seconds(method, len(latents))
+            thread = threading.Thread(
+                target=self._run, args=(key, path, latents, method, seed, perplexity),
+                name=f"projection-{key}", daemon=True,
+            )
+            self._threads[key] = thread
+            thread.start()
+            return self._status_locked(key)
+
+    def status(self, key: str) -> ProjectionStatus:
+        """Where the job under ``key`` stands; a key never requested is looked up on disk."""
+        path = self.path(key)
+        with self._lock:
+            if key in self._results or key in self._errors or key in self._threads or self._load_locked(key, path):
+                return self._status_locked(key)
+        raise MultigenError(f"No projection {key!r} was requested and none is cached: call request() first.")
+
+    def wait(self, key: str, timeout: float | None = None) -> ProjectionStatus:
+        """Block until the job under ``key`` has finished (or ``timeout`` seconds passed), then its status."""
+        with self._lock:
+            thread = self._threads.get(key)
+        if thread is not None:
+            thread.join(timeout)
+        return self.status(key)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _expected_seconds(self, method: str, n: int) -> float:
+        if method != "tsne":
+            return QUICK_SECONDS
+        return TSNE_SECONDS_OVERHEAD + self._seconds_per_unit * _work_units(n)
+
+    def _load_locked(self, key: str, path: Path) -> bool:
+        if not path.is_file():
+            return False
+        try:
+            projection = _load_projection(path)
+        except Exception as error:  # noqa: BLE001 - a damaged cache file is recomputed, not fatal
+            logger.warning("Ignoring unreadable projection cache %s (%s); it will be recomputed.", path, error)
+            return False
+        self._results[key] = projection
+        self._started[key] = self._finished[key] = time.monotonic()
+        return True
+
+    def _run(self, key: str, path: Path, latents: np.ndarray, method: str, seed: int, perplexity: float) -> None:
+        try:
+            projection = project(latents, method, seed=seed, perplexity=perplexity)
+        except Exception as error:  # noqa: BLE001 - any failure becomes a one-line "failed" status
+            message = str(error) if isinstance(error, MultigenError) else f"{type(error).__name__}: {error}"
+            message = " ".join(message.split()) or type(error).__name__
+            with self._lock:
+                self._errors[key] = message
+                self._finished[key] = time.monotonic()
+            return
+        try:
+            _save_projection(path, projection)
+        except OSError as error:  # the cache only saves time; keep the result in memory regardless
+            logger.warning("Could not cache projection %s in %s: %s", key, path, error)
+        with self._lock:
+            self._results[key] = projection
+            self._finished[key] = time.monotonic()
+            if method == "tsne":
+                # Learn this machine's speed so the next progress estimate is closer.
+                measured = (self._finished[key] - self._started[key]) / _work_units(len(latents))
+                self._seconds_per_unit = 0.5 * self._seconds_per_unit + 0.5 * measured
+
+    def _status_locked(self, key: str) -> ProjectionStatus:
+        started = self._started.get(key, time.monotonic())
+        end = self._finished.get(key, time.monotonic())
+        elapsed = max(0.0, end - started)
+        if key in self._results:
+            return ProjectionStatus("done", 1.0, elapsed, self._results[key], None)
+        if key in self._errors:
+            return ProjectionStatus("failed", 0.0, elapsed, None, self._errors[key])
+        expected = self._expected.get(key, 1.0)
+        return ProjectionStatus("running", min(RUNNING_FRACTION_CAP, elapsed / expected), elapsed, None, None)
+
+
+# -- walking the latent space ------------------------------------------------------------------------
+
+
+def interpolate(z0: np.ndarray, z1: np.ndarray, steps: int = 10) -> np.ndarray:
+    """``steps`` vectors (steps, d) on the straight line from z0 to z1, both endpoints included."""
+    start, end = np.asarray(z0, dtype=np.float32), np.asarray(z1, dtype=np.float32)
+    if start.ndim != 1 or start.shape != end.shape:
+        raise MultigenError(f"Endpoints have shapes {start.shape} and {end.shape}: pass two vectors of the same size.")
+    if steps < 2:
+        raise MultigenError(f"An interpolation needs at least 2 steps, got {steps}: ask for 2 or more.")
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return ((1 - t) * start + t * end).astype(np.float32)
+
+
+def manifold_grid(
+    model: nn.Module,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    n: int = 15,
+    labels: np.ndarray | int | None = None,
+) -> np.ndarray:
+    """Decode an n x n grid over a 2-D latent into one (28n, 28n) uint8 picture; the top row is the highest y.
+
+    No padding, so pixel (row, column) lies in cell (row // 28, column // 28), i.e. at
+    x = linspace(*x_range, n)[column // 28] and y = linspace(*y_range, n)[::-1][row // 28].
+    """
+    if model.latent_dim != 2:
+        raise MultigenError(
+            f"A manifold grid needs a 2-D latent but this model's has {model.latent_dim} dimensions: "
+            "train one with latent_dim=2."
+        )
+    if n < 1:
+        raise MultigenError(f"The grid needs at least 1 cell per side, got {n}.")
+    xs = np.linspace(x_range[0], x_range[1], n, dtype=np.float32)
+    ys = np.linspace(y_range[1], y_range[0], n, dtype=np.float32)  # image rows go down, y goes up
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    z = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
+    return image_grid(decode(model, z, labels), nrow=n, padding=0)

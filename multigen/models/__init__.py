@@ -1,0 +1,49 @@
+"""The four generative models and a registry that rebuilds one from its kind and config."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import nn
+
+from multigen.errors import MultigenError
+from multigen.models.gan import GAN, ConditionalGAN, GANConfig
+from multigen.models.vae import VAE, ConditionalVAE, VAEConfig
+
+MODELS: dict[str, type[nn.Module]] = {"vae": VAE, "cvae": ConditionalVAE, "gan": GAN, "cgan": ConditionalGAN}
+CONFIGS: dict[str, type] = {"vae": VAEConfig, "cvae": VAEConfig, "gan": GANConfig, "cgan": GANConfig}
+
+
+def config_class(kind: str) -> type:
+    """The dataclass that configures a model kind."""
+    if kind not in MODELS:
+        raise MultigenError(f"Unknown model kind {kind!r}: choose one of {', '.join(MODELS)}.")
+    return CONFIGS[kind]
+
+
+def make_config(kind: str, values: dict[str, Any] | None = None) -> Any:
+    """Build a model config from a dict, refusing unknown fields with a clear message."""
+    cls = config_class(kind)
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise MultigenError(f"Unknown {kind} config field(s) {', '.join(unknown)}: known are {', '.join(sorted(known))}.")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise MultigenError(f"Invalid {kind} config: {error}") from None
+
+
+def build_model(kind: str, config: Any = None) -> nn.Module:
+    """A fresh model of ``kind`` from a config dataclass or dict (``None`` takes the defaults)."""
+    if config is None or isinstance(config, dict):
+        config = make_config(kind, config)
+    return MODELS[kind](config)
+
+
+__all__ = [
+    "GAN", "VAE", "ConditionalGAN", "ConditionalVAE", "GANConfig", "VAEConfig",
+    "MODELS", "build_model", "config_class", "make_config",
+]

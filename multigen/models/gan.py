@@ -1,0 +1,199 @@
+"""DCGAN and its label-conditioned variant (cGAN) for 28x28 digits.
+
+Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014 (the non-saturating loss).
+Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convolutional GANs",
+ICLR 2016 (DCGAN). Mirza & Osindero, "Conditional Generative Adversarial Nets", 2014 (the
+label-conditioned generator). Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_CLASSES = 10
+
+
+@dataclass
+class GANConfig:
+    """Hyper-parameters of a (conditional) DCGAN; saved in every checkpoint to rebuild the model."""
+
+    noise_dim: int = 100  # size of the noise vector z fed to the generator
+    learning_rate: float = 2e-4  # Adam step size for both networks (Radford et al.)
+    beta1: float = 0.5  # Adam beta1; 0.5 instead of 0.9 keeps the adversarial game stable
+    beta2: float = 0.999  # Adam beta2
+    dropout: float = 0.3  # dropout after each discriminator conv layer
+    label_smoothing: float = 0.0  # target for real images is 1 - this (Salimans et al., 2016)
+    num_classes: int = NUM_CLASSES  # labels a cGAN is conditioned on (ignored by the plain GAN)
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.noise_dim) <= 512:
+            raise ValueError(f"noise_dim must be between 1 and 512, got {self.noise_dim}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))), Goodfellow et al. (2014), eq. 1, on logits."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss -log D(G(z)), Goodfellow et al. (2014), section 3."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+class Generator(nn.Module):
+    """z (+ one-hot label) -> 28x28 image in [-1, 1]."""
+
+    def __init__(self, noise_dim: int, num_labels: int = 0) -> None:
+        super().__init__()
+        self.num_labels = num_labels
+        self.project = nn.Sequential(
+            nn.Linear(noise_dim + num_labels, 7 * 7 * 128, bias=False),
+            nn.BatchNorm1d(7 * 7 * 128),
+            nn.ReLU(True),
+        )
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(128, 128, 5, stride=1, padding=2, bias=False),  # 128 x 7 x 7
+            nn.BatchNorm2d(128),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),  # 64 x 14 x 14
+            nn.BatchNorm2d(64),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1),  # 1 x 28 x 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_labels:
+            z = torch.cat([z, F.one_hot(labels, self.num_labels).to(z.dtype)], dim=1)
+        return self.net(self.project(z).view(-1, 128, 7, 7))
+
+
+class Discriminator(nn.Module):
+    """28x28 image (+ label, by projection) -> one real/fake logit."""
+
+    def __init__(self, dropout: float, num_labels: int = 0) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 64, 5, stride=2, padding=2),  # 64 x 14 x 14
+            nn.LeakyReLU(0.2, True),
+            nn.Dropout(dropout),
+            nn.Conv2d(64, 128, 5, stride=2, padding=2),  # 128 x 7 x 7
+            nn.LeakyReLU(0.2, True),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(128 * 7 * 7, 1)
+        # Projection discriminator (Miyato & Koyama, 2018): logit += <embed(y), features>.
+        self.embed = nn.Embedding(num_labels, 128 * 7 * 7) if num_labels else None
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        out = self.head(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(labels) * h).sum(dim=1)
+        return out
+
+
+class GAN(nn.Module):
+    """The DCGAN: a generator and a discriminator trained against each other."""
+
+    kind: ClassVar[str] = "gan"
+    conditional: ClassVar[bool] = False
+
+    def __init__(self, config: GANConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or GANConfig()
+        labels = self.config.num_classes if self.conditional else 0
+        self.generator = Generator(self.config.noise_dim, labels)
+        self.discriminator = Discriminator(self.config.dropout, labels)
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of the noise vector that ``generate`` turns into an image."""
+        return self.config.noise_dim
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        if labels is None:
+            raise ValueError("A conditional model needs labels.")
+        labels = torch.as_tensor(labels, device=self.device).long().reshape(-1)
+        return labels.expand(n) if labels.numel() == 1 and n > 1 else labels
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] from noise vectors."""
+        return (self.generator(z, self._labels(labels, z.shape[0])) + 1) / 2
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """n images from z ~ N(0, I), pixels in [0, 1]."""
+        z = torch.randn((n, self.latent_dim), generator=generator, device=self.device)
+        return self.generate(z, labels)
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One Adam per network with the DCGAN settings (lr 2e-4, betas 0.5/0.999)."""
+        betas = (self.config.beta1, self.config.beta2)
+        return {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=self.config.learning_rate, betas=betas),
+            "discriminator": torch.optim.Adam(
+                self.discriminator.parameters(), lr=self.config.learning_rate, betas=betas
+            ),
+        }
+
+    def training_step(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        optimizers: dict[str, torch.optim.Optimizer],
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """One discriminator step then one generator step on a batch of images in [0, 1]."""
+        n = images.shape[0]
+        real = images * 2 - 1  # the generator's tanh range
+        cond = labels if self.conditional else None
+        z = torch.randn((n, self.latent_dim), generator=generator, device=images.device)
+        fake = self.generator(z, cond)
+
+        d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
+        real_logits = self.discriminator(real, cond)
+        fake_logits = self.discriminator(fake.detach(), cond)
+        d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+
+        g_loss = generator_loss(self.discriminator(fake, cond))
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        return {
+            "loss": (d_loss + g_loss).detach(),
+            "discriminator": d_loss.detach(),
+            "generator": g_loss.detach(),
+            "real_score": torch.sigmoid(real_logits).mean().detach(),
+            "fake_score": torch.sigmoid(fake_logits).mean().detach(),
+        }
+
+
+class ConditionalGAN(GAN):
+    """cGAN: the generator sees the one-hot label (Mirza & Osindero), the discriminator projects it."""
+
+    kind: ClassVar[str] = "cgan"
+    conditional: ClassVar[bool] = True

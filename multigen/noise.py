@@ -1,0 +1,259 @@
+"""The noise space of a (conditional) GAN: seeded vectors, GANSpace sliders, variations, slerp and recipes.
+
+A recipe is the JSON that rebuilds one generated image exactly: the checkpoint, the seed, the label,
+the slider values and the full noise vector that was fed to the generator. It travels inside the
+PNG as a text chunk, so a saved image can be loaded back into the app.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+from torch import nn
+
+from multigen.errors import MultigenError
+from multigen.images import png_bytes, to_uint8
+
+RECIPE_FORMAT = "multigen-recipe"
+RECIPE_VERSION = 1
+RECIPE_CHUNK = "multigen-recipe"  # the PNG text chunk that holds the recipe JSON
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _vector(z: np.ndarray, what: str = "z") -> np.ndarray:
+    vector = np.asarray(z, dtype=np.float32)
+    if vector.ndim != 1 or vector.size == 0:
+        raise MultigenError(f"{what} has shape {np.shape(z)} but one vector (d,) was expected: pass a 1-D array.")
+    return vector
+
+
+def _labels(model: nn.Module, label: int | np.ndarray | None, n: int) -> torch.Tensor | None:
+    """Labels as a (n,) long tensor on the model's device, or None for an unconditional model."""
+    if not getattr(model, "conditional", False):
+        return None  # an unconditional model has no use for a label; ignoring it lets pages call one way
+    if label is None:
+        raise MultigenError(f"This {model.kind} is conditional, so it needs a digit label: pass label=0..9.")
+    tensor = torch.as_tensor(np.asarray(label), dtype=torch.long).reshape(-1)
+    if tensor.numel() == 1:
+        tensor = tensor.expand(n)
+    if tensor.numel() != n:
+        raise MultigenError(f"Got {tensor.numel()} labels for {n} vectors: pass one label or one per vector.")
+    num_classes = model.config.num_classes
+    if bool(((tensor < 0) | (tensor >= num_classes)).any()):
+        raise MultigenError(f"Labels must be between 0 and {num_classes - 1}: pass a digit label.")
+    return tensor.to(_device(model))
+
+
+# -- noise vectors --------------------------------------------------------------------------------
+
+
+def noise_vector(seed: int, dim: int) -> np.ndarray:
+    """z ~ N(0, I) of size ``dim`` as float32; the same seed always gives the same vector."""
+    if int(seed) < 0:
+        raise MultigenError(f"Seeds are 0 or more, got {seed}: pick a non-negative seed.")
+    if int(dim) < 1:
+        raise MultigenError(f"A noise vector needs at least 1 dimension, got {dim}.")
+    return np.random.default_rng(int(seed)).standard_normal(int(dim)).astype(np.float32)
+
+
+def generate(model: nn.Module, z: np.ndarray, label: int | np.ndarray | None = None) -> np.ndarray:
+    """Images from noise: z (d,) -> one (28, 28) uint8 image; z (k, d) -> (k, 28, 28). A cGAN needs ``label``."""
+    rows = np.asarray(z, dtype=np.float32)
+    single = rows.ndim == 1
+    rows = rows[None] if single else rows
+    if rows.ndim != 2 or rows.shape[1] != model.latent_dim:
+        raise MultigenError(
+            f"z has shape {np.shape(z)} but this model takes vectors of size {model.latent_dim}: "
+            "pass (d,) or (k, d) with that d."
+        )
+    labels = _labels(model, label, len(rows))
+    with torch.no_grad():
+        images = to_uint8(model.generate(torch.from_numpy(rows).to(_device(model)), labels))
+    return images[0] if single else images
+
+
+# -- GANSpace sliders ------------------------------------------------------------------------------
+
+
+def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: int = 2000) -> np.ndarray:
+    """k unit directions (k, d) in noise space along which the generated digit changes the most.
+
+    GANSpace: Härkönen, Hertzmann, Lehtinen & Paris, "GANSpace: Discovering Interpretable GAN
+    Controls", NeurIPS 2020. Sample z, take the generator's first-layer activations
+    y = G1(z) (``generator.project``: Linear + BatchNorm + ReLU), find their principal components
+    V by PCA, then map them back to z as the paper does for BigGAN: regress z on
+    the PCA coordinates x = V^T (y - mu), U = argmin sum ||U x_i - z_i||^2, and use U's columns.
+    A cGAN's samples cycle through labels 0..9. Deterministic for a given seed; the model must be
+    in eval mode (a loaded checkpoint is), or BatchNorm would update its running statistics.
+    """
+    generator = getattr(model, "generator", None)
+    if generator is None or not hasattr(generator, "project"):
+        kind = getattr(model, "kind", "model")
+        raise MultigenError(f"A {kind} has no generator to steer: load a GAN or cGAN checkpoint.")
+    dim = model.latent_dim
+    if not 1 <= k <= dim:
+        raise MultigenError(f"Asked for {k} sliders but the noise vector has {dim} dimensions: ask for 1 to {dim}.")
+    if samples <= k:
+        raise MultigenError(f"Need more samples ({samples}) than sliders ({k}): raise samples.")
+    device = _device(model)
+    torch_generator = torch.Generator().manual_seed(int(seed))
+    z = torch.randn((samples, dim), generator=torch_generator)  # drawn on the CPU: the same z on every device
+    inputs = z
+    labels = None
+    if model.conditional:
+        labels = torch.arange(samples) % model.config.num_classes
+        inputs = torch.cat([z, F.one_hot(labels, model.config.num_classes).to(z.dtype)], dim=1)
+    with torch.no_grad():
+        activations = generator.project(inputs.to(device)).double().cpu().numpy()
+    if model.conditional:
+        # Remove each label's mean so the components describe style within a digit (what a slider on z
+        # can change while the label stays fixed) rather than the differences between digits.
+        for label in range(model.config.num_classes):
+            rows = labels.numpy() == label
+            if rows.any():
+                activations[rows] -= activations[rows].mean(axis=0)
+    # The randomized solver is ~10x faster than a full SVD of (samples x 6272); seeded, it is deterministic.
+    pca = PCA(n_components=k, svd_solver="randomized", random_state=int(seed))
+    coordinates = pca.fit_transform(activations)  # (samples, k), x_i = V^T (y_i - mu)
+    # Least squares z ~ x U^T: row j of the solution is U's column j, the z direction of component j.
+    solution, *_ = np.linalg.lstsq(coordinates, z.double().numpy(), rcond=None)
+    norms = np.linalg.norm(solution, axis=1, keepdims=True)
+    if not np.all(norms > 0) or not np.isfinite(solution).all():
+        raise MultigenError("The generator's activations do not vary with z: check the checkpoint is a trained GAN.")
+    return (solution / norms).astype(np.float32)
+
+
+def apply_sliders(z: np.ndarray, directions: np.ndarray, values: Sequence[float]) -> np.ndarray:
+    """z + sum_i values[i] * directions[i]; z (d,) or (k, d), and fewer values than directions leaves the rest at 0."""
+    base = np.asarray(z, dtype=np.float32)
+    basis = np.asarray(directions, dtype=np.float32)
+    weights = np.asarray(list(values), dtype=np.float32).reshape(-1)
+    if basis.ndim != 2 or base.shape[-1] != basis.shape[1]:
+        raise MultigenError(f"z has shape {base.shape} and directions {basis.shape}: they need the same last size.")
+    if len(weights) > len(basis):
+        raise MultigenError(f"Got {len(weights)} slider values for {len(basis)} directions: pass one per direction.")
+    return (base + weights @ basis[: len(weights)]).astype(np.float32)
+
+
+def variations(z: np.ndarray, n: int = 8, *, strength: float = 0.5, seed: int = 0) -> np.ndarray:
+    """n vectors (n, d) near z: sqrt(1 - s^2) z + s eps with eps ~ N(0, I) and s = ``strength`` in [0, 1].
+
+    The mix keeps each variation distributed like the prior when z is, so variations look as
+    typical as z does (plain z + s eps would drift to larger norms); 0 copies z, 1 draws anew.
+    """
+    base = _vector(z)
+    if not 0.0 <= strength <= 1.0:
+        raise MultigenError(f"strength must be between 0 and 1, got {strength}: 0 copies z, 1 is a fresh sample.")
+    if n < 1 or int(seed) < 0:
+        raise MultigenError(f"Need n >= 1 and a seed >= 0, got n={n}, seed={seed}.")
+    eps = np.random.default_rng(int(seed)).standard_normal((n, base.size))
+    mixed = np.sqrt(1.0 - strength**2) * base.astype(np.float64) + strength * eps
+    return mixed.astype(np.float32)
+
+
+def slerp(z0: np.ndarray, z1: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Spherical interpolation (steps, d) from z0 to z1, endpoints included.
+
+    White, "Sampling Generative Networks", 2016: slerp(q0, q1; t) = sin((1-t) theta) / sin(theta) q0
+    + sin(t theta) / sin(theta) q1 with theta the angle between them. Unlike a straight line it does
+    not pass near the origin, where a Gaussian prior puts almost no samples; between vectors of
+    equal norm every step keeps that norm.
+    """
+    start, end = _vector(z0, "z0").astype(np.float64), _vector(z1, "z1").astype(np.float64)
+    if start.shape != end.shape:
+        raise MultigenError(f"Endpoints have shapes {start.shape} and {end.shape}: pass two vectors of the same size.")
+    if steps < 2:
+        raise MultigenError(f"An interpolation needs at least 2 steps, got {steps}: ask for 2 or more.")
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    norms = np.linalg.norm(start) * np.linalg.norm(end)
+    cosine = np.clip(start @ end / norms, -1.0, 1.0) if norms > 0 else 1.0
+    theta = np.arccos(cosine)
+    if np.sin(theta) < 1e-6:  # (anti)parallel: the great circle is undefined, fall back to a line as White does
+        path = (1 - t) * start + t * end
+    else:
+        path = (np.sin((1 - t) * theta) * start + np.sin(t * theta) * end) / np.sin(theta)
+    return path.astype(np.float32)
+
+
+# -- recipes -----------------------------------------------------------------------------------------
+
+
+def make_recipe(
+    checkpoint: str,
+    seed: int,
+    z: np.ndarray,
+    *,
+    label: int | None = None,
+    sliders: Sequence[float] | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """A JSON-ready dict that rebuilds an image: ``z`` is the vector fed to the generator (sliders applied).
+
+    ``seed`` and ``sliders`` record how z was made; ``image_from_recipe`` needs only z and the label.
+    """
+    vector = _vector(z)
+    return {
+        "format": RECIPE_FORMAT,
+        "version": RECIPE_VERSION,
+        "checkpoint": str(checkpoint),
+        "kind": kind,
+        "seed": int(seed),
+        "label": None if label is None else int(label),
+        "sliders": [float(value) for value in (sliders or [])],
+        "z": [float(value) for value in vector],  # float32 -> float -> float32 is exact
+    }
+
+
+def recipe_png(image: np.ndarray, recipe: dict[str, Any]) -> bytes:
+    """The image as PNG bytes with the recipe JSON in the text chunk "multigen-recipe"."""
+    return png_bytes(image, metadata={RECIPE_CHUNK: json.dumps(recipe)})
+
+
+def recipe_from_png(data: bytes) -> dict[str, Any]:
+    """The recipe stored in a PNG made by ``recipe_png`` (e.g. an uploaded file)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            text = picture.text.get(RECIPE_CHUNK) if hasattr(picture, "text") else None
+    except (UnidentifiedImageError, OSError):
+        raise MultigenError("This file is not a PNG image: upload a PNG saved from multigen.") from None
+    if text is None:
+        raise MultigenError("This PNG carries no multigen recipe: upload an image saved from the GAN page.")
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError:
+        raise MultigenError("The recipe in this PNG is not valid JSON: save the image again from multigen.") from None
+    if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT:
+        raise MultigenError("The text in this PNG is not a multigen recipe: upload an image saved from multigen.")
+    return recipe
+
+
+def image_from_recipe(model: nn.Module, recipe: dict[str, Any]) -> np.ndarray:
+    """The (28, 28) uint8 image a recipe describes, generated from its stored noise vector and label."""
+    if recipe.get("kind") and recipe["kind"] != model.kind:
+        raise MultigenError(
+            f"This recipe is for a {recipe['kind']} but the loaded model is a {model.kind}: load its checkpoint."
+        )
+    if "z" not in recipe:
+        raise MultigenError("The recipe has no noise vector 'z': make it with make_recipe().")
+    z = np.asarray(recipe["z"], dtype=np.float32)
+    if z.shape != (model.latent_dim,):
+        raise MultigenError(
+            f"The recipe's noise vector has {z.size} values but this model takes {model.latent_dim}: "
+            f"load its checkpoint ({recipe.get('checkpoint')})."
+        )
+    return generate(model, z, recipe.get("label"))

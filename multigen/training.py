@@ -1,0 +1,499 @@
+"""The one training loop for all four models, written as an iterator of progress events.
+
+``Trainer`` knows nothing model-specific: each model brings ``make_optimizers`` and
+``training_step``. The CLI feeds the events to tqdm; the app runs the same loop in a background
+thread through ``TrainingJob`` and draws the job's state. Events carry numpy arrays and plain
+numbers, so whoever draws them never needs torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from multigen.checkpoints import load_checkpoint, save_checkpoint
+from multigen.data import DATASETS, load_dataset, subset
+from multigen.device import DEVICE_CHOICES, describe_device, resolve_device
+from multigen.errors import MultigenError
+from multigen.images import image_grid, to_uint8
+from multigen.models import MODELS, build_model
+
+GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
+RUNS_DIR = Path("runs")
+
+
+class TrainingDiverged(MultigenError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class JobBusy(MultigenError):
+    """A training job is already running."""
+
+
+@dataclass
+class TrainingConfig:
+    """Everything a training run needs; saved in its checkpoints so ``--resume`` can continue it."""
+
+    model: str = "vae"  # vae, cvae, gan or cgan
+    dataset: str = "mnist-5k"  # mnist-5k works offline; mnist and fashion-mnist need their files
+    epochs: int = 10  # passes over the training split (the total, also when resuming)
+    batch_size: int = 64  # images per gradient step
+    learning_rate: float | None = None  # None takes the model's default (VAE 1e-3, GAN 2e-4)
+    latent_dim: int | None = None  # VAE latent size or GAN noise size; None takes the default
+    seed: int = 0  # seeds weights, shuffling and noise: the same seed gives the same run on the CPU
+    device: str = "auto"  # auto, cpu, cuda or mps
+    data_dir: str | None = None  # folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)
+    out: str | None = None  # checkpoint path; None makes runs/<model>-<time>.safetensors
+    sample_every: int = 50  # steps between sample grids from the fixed noise batch (and latent snapshots)
+    snapshot_points: int = 500  # validation digits in each latent snapshot of a VAE
+    model_config: dict[str, Any] = field(default_factory=dict)  # extra model fields, e.g. {"beta": 2.0}
+
+    def validate(self) -> None:
+        """Raise a one-line ``MultigenError`` for the first invalid field."""
+        if self.model not in MODELS:
+            raise MultigenError(f"Unknown model {self.model!r}: choose one of {', '.join(MODELS)}.")
+        if self.dataset not in DATASETS:
+            raise MultigenError(f"Unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}.")
+        _check_int("epochs", self.epochs, 1, 100_000)
+        _check_int("batch size", self.batch_size, 1, 65_536)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("sample every", self.sample_every, 1, 10**9)
+        if self.learning_rate is not None and not (
+            isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1
+        ):
+            raise MultigenError(f"Learning rate must be a number in (0, 1], got {self.learning_rate}.")
+        if self.latent_dim is not None:
+            low, high = (2, 128) if self.model in ("vae", "cvae") else (1, 512)
+            _check_int("latent size", self.latent_dim, low, high)
+        if str(self.device).split(":")[0] not in DEVICE_CHOICES:
+            raise MultigenError(f"Unknown device {self.device!r}: choose one of {', '.join(DEVICE_CHOICES)}.")
+
+    def model_settings(self) -> dict[str, Any]:
+        """The model config fields this run sets."""
+        settings = dict(self.model_config)
+        if self.latent_dim is not None:
+            settings["latent_dim" if self.model in ("vae", "cvae") else "noise_dim"] = int(self.latent_dim)
+        if self.learning_rate is not None:
+            settings["learning_rate"] = float(self.learning_rate)
+        return settings
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise MultigenError(f"The {name} must be a whole number from {low} to {high}, got {value!r}.")
+
+
+# -- events --------------------------------------------------------------------------------------
+@dataclass
+class Started:
+    """The run is set up: sizes, device and where its checkpoint goes."""
+
+    config: dict[str, Any]
+    model_config: dict[str, Any]
+    device: str
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    start_step: int
+    checkpoint: Path
+
+
+@dataclass
+class Progress:
+    """One gradient step done."""
+
+    epoch: int  # 1-based epoch being trained
+    step: int  # global steps done
+    total_steps: int
+    losses: dict[str, float]
+    images_per_second: float
+    eta_seconds: float
+
+
+@dataclass
+class Samples:
+    """Images from the fixed noise batch; the same noise every time, so the grids show learning."""
+
+    epoch: int
+    step: int
+    images: np.ndarray  # (n, 28, 28) uint8
+    labels: np.ndarray | None  # the digit asked for, for conditional models
+    grid: np.ndarray  # (H, W) uint8, 10 per row
+
+
+@dataclass
+class LatentSnapshot:
+    """A VAE's latent means of a fixed validation subset, as 2-D points (PCA when latent_dim > 2)."""
+
+    epoch: int
+    step: int
+    points: np.ndarray  # (n, 2) float32
+    labels: np.ndarray  # (n,) int64
+
+
+@dataclass
+class EpochEnd:
+    """An epoch finished and was saved."""
+
+    epoch: int
+    step: int
+    losses: dict[str, float]  # means over the epoch
+    seconds: float
+    checkpoint: Path
+
+
+@dataclass
+class Finished:
+    """The run ended, completed or stopped; ``checkpoint`` holds its last state."""
+
+    reason: str  # "completed" or "stopped"
+    epoch: int
+    step: int
+    checkpoint: Path
+    history: list[dict[str, Any]]
+
+
+Event = Started | Progress | Samples | LatentSnapshot | EpochEnd | Finished
+
+
+def default_checkpoint_path(config: TrainingConfig) -> Path:
+    """runs/<model>-<dataset>-<UTC time>.safetensors"""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return RUNS_DIR / f"{config.model}-{config.dataset}-{stamp}.safetensors"
+
+
+def _epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> torch.Tensor:
+    # The shuffle of each epoch depends only on (seed, epoch), so a resumed run sees the same batches.
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator).to(device)
+
+
+class Trainer:
+    """Iterate over a training run's events; ``pause``, ``resume`` and ``stop`` work from any thread."""
+
+    def __init__(self, config: TrainingConfig, *, resume: str | Path | None = None) -> None:
+        config.validate()
+        self.config = copy.deepcopy(config)
+        self.device = resolve_device(config.device)
+        self._resume_from = Path(resume) if resume is not None else None
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+
+    # -- control from other threads ---------------------------------------------------------------
+    def pause(self) -> None:
+        """Hold the run after the current step."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        self._running.set()
+
+    def stop(self) -> None:
+        """End the run after the current step; it saves a checkpoint first."""
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Event]:
+        config, device = self.config, self.device
+        torch.manual_seed(config.seed)
+        model = build_model(config.model, config.model_settings()).to(device)
+        optimizers = model.make_optimizers()
+        noise = torch.Generator(device=device).manual_seed(config.seed + 1)
+        start_step, history = 0, []
+        if self._resume_from is not None:
+            start_step, history = self._restore(model, optimizers, noise)
+
+        train = load_dataset(config.dataset, "train", data_dir=config.data_dir).to(device)
+        if config.batch_size > len(train):
+            raise MultigenError(f"The batch size {config.batch_size} is larger than the {len(train)} training images: lower it.")
+        steps_per_epoch = len(train) // config.batch_size  # the last, partial batch is dropped
+        total_steps = steps_per_epoch * config.epochs
+        checkpoint = Path(config.out) if config.out else default_checkpoint_path(config)
+        self.config.out = str(checkpoint)
+
+        fixed = torch.Generator().manual_seed(config.seed + 2)
+        fixed_z = torch.randn((GRID_SIZE, model.latent_dim), generator=fixed).to(device)
+        fixed_labels = (torch.arange(GRID_SIZE) % 10).to(device) if model.conditional else None
+        snapshot_set = None
+        if config.model in ("vae", "cvae"):
+            snapshot_set = subset(load_dataset(config.dataset, "val", data_dir=config.data_dir), config.snapshot_points)
+            snapshot_set = snapshot_set.to(device)
+
+        yield Started(
+            dataclasses.asdict(self.config), dataclasses.asdict(model.config), describe_device(device),
+            config.epochs, steps_per_epoch, total_steps, start_step, checkpoint,
+        )
+        if start_step == 0 and total_steps > 0:
+            yield self._samples(model, fixed_z, fixed_labels, 0, 0)
+            if snapshot_set is not None:
+                yield self._snapshot(model, snapshot_set, 0, 0)
+
+        def save(step: int) -> None:
+            save_checkpoint(
+                checkpoint, model, optimizers=optimizers,
+                metadata=self._metadata(model, step, steps_per_epoch, history),
+                extra={"rng/noise": noise.get_state(), "rng/torch": torch.get_rng_state()},
+            )
+
+        step = start_step
+        window: deque[tuple[float, int]] = deque(maxlen=20)
+        window.append((time.perf_counter(), step))
+        model.train()
+        first_epoch = start_step // steps_per_epoch if steps_per_epoch else config.epochs
+        for epoch_index in range(first_epoch, config.epochs):
+            epoch = epoch_index + 1
+            order = _epoch_order(config.seed, epoch_index, len(train), device)
+            epoch_start = time.perf_counter()
+            sums: dict[str, float] = {}
+            done_in_epoch = 0
+            for batch_index in range(step - epoch_index * steps_per_epoch, steps_per_epoch):
+                if not self._running.is_set():
+                    self._running.wait()
+                    window.clear()
+                    window.append((time.perf_counter(), step))
+                if self._stop.is_set():
+                    save(step)
+                    yield Finished("stopped", epoch, step, checkpoint, history)
+                    return
+                rows = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
+                losses = model.training_step(train.images[rows], train.labels[rows], optimizers, generator=noise)
+                values = {name: float(value) for name, value in losses.items()}
+                if not all(math.isfinite(v) for v in values.values()):
+                    kept = f"the last good checkpoint {checkpoint} is kept" if checkpoint.exists() else "nothing was saved"
+                    raise TrainingDiverged(
+                        f"Training diverged at step {step + 1} (loss {values.get('loss')}): {kept}; "
+                        f"try a lower learning rate or another seed."
+                    )
+                step += 1
+                done_in_epoch += 1
+                for name, value in values.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                now = time.perf_counter()
+                window.append((now, step))
+                (t0, s0), (t1, s1) = window[0], window[-1]
+                rate = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+                eta = (total_steps - step) / rate if rate > 0 else float("nan")
+                yield Progress(epoch, step, total_steps, values, rate * config.batch_size, eta)
+                if step % config.sample_every == 0 or batch_index == steps_per_epoch - 1:
+                    yield self._samples(model, fixed_z, fixed_labels, epoch, step)
+                    if snapshot_set is not None:
+                        yield self._snapshot(model, snapshot_set, epoch, step)
+            means = {name: total / max(done_in_epoch, 1) for name, total in sums.items()}
+            seconds = time.perf_counter() - epoch_start
+            history.append({"epoch": epoch, "step": step, "seconds": round(seconds, 3), **means})
+            save(step)
+            yield EpochEnd(epoch, step, means, seconds, checkpoint)
+        yield Finished("completed", config.epochs, step, checkpoint, history)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _metadata(self, model: torch.nn.Module, step: int, steps_per_epoch: int, history: list) -> dict[str, Any]:
+        last = history[-1] if history else {}
+        return {
+            "dataset": self.config.dataset,
+            "epoch": step // steps_per_epoch if steps_per_epoch else 0,
+            "step": step,
+            "metrics": {k: v for k, v in last.items() if k not in ("epoch", "step", "seconds")},
+            "history": history,
+            "training": dataclasses.asdict(self.config),
+            "device": str(self.device),
+        }
+
+    def _restore(self, model, optimizers, noise) -> tuple[int, list]:
+        saved = load_checkpoint(self._resume_from, device=self.device)
+        if saved.kind != self.config.model:
+            raise MultigenError(f"{self._resume_from} holds a {saved.kind}, not a {self.config.model}: resume it with --model {saved.kind}.")
+        if not saved.optimizer_states:
+            raise MultigenError(f"{self._resume_from} has no optimizer state (it was exported): resume from the run's own checkpoint.")
+        model.load_state_dict(saved.model.state_dict())
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(saved.optimizer_states[name])
+        if "rng/noise" in saved.extra:
+            noise.set_state(saved.extra["rng/noise"].cpu())
+        if "rng/torch" in saved.extra:
+            torch.set_rng_state(saved.extra["rng/torch"].cpu())
+        return int(saved.metadata.get("step", 0)), list(saved.metadata.get("history", []))
+
+    @torch.no_grad()
+    def _samples(self, model, z, labels, epoch: int, step: int) -> Samples:
+        model.eval()
+        images = to_uint8(model.generate(z, labels))
+        model.train()
+        return Samples(epoch, step, images, None if labels is None else labels.cpu().numpy(), image_grid(images, nrow=10))
+
+    @torch.no_grad()
+    def _snapshot(self, model, dataset, epoch: int, step: int) -> LatentSnapshot:
+        model.eval()
+        mu, _ = model.encode(dataset.images, dataset.labels if model.conditional else None)
+        model.train()
+        mu = mu.float().cpu()
+        if mu.shape[1] > 2:  # principal axes, so the map shows the two directions of most spread
+            centred = mu - mu.mean(0)
+            _, _, v = torch.linalg.svd(centred, full_matrices=False)
+            mu = centred @ v[:2].T
+        return LatentSnapshot(epoch, step, mu.numpy().astype(np.float32), dataset.labels.cpu().numpy())
+
+
+def train(config: TrainingConfig, *, resume: str | Path | None = None) -> Path:
+    """Run training to the end and return the checkpoint path."""
+    for event in Trainer(config, resume=resume):
+        if isinstance(event, Finished):
+            return event.checkpoint
+    raise MultigenError("Training ended without finishing.")  # pragma: no cover - the loop always finishes
+
+
+def resume_config(checkpoint: str | Path, **overrides: Any) -> TrainingConfig:
+    """The training config saved in a run's checkpoint, with ``overrides`` (e.g. epochs) applied."""
+    from multigen.checkpoints import read_metadata
+
+    saved = read_metadata(checkpoint).get("training")
+    if not saved:
+        raise MultigenError(f"{checkpoint} records no training run: resume from a checkpoint that `multigen train` wrote.")
+    known = {f.name for f in dataclasses.fields(TrainingConfig)}
+    values = {k: v for k, v in saved.items() if k in known}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainingConfig(**values)
+
+
+# -- the background job the app shares between browser sessions ---------------------------------
+@dataclass
+class JobState:
+    """A copy of a job's state, safe to read while the job goes on."""
+
+    status: str = "idle"  # idle, starting, running, paused, finished, stopped, failed
+    config: dict[str, Any] | None = None
+    device: str = ""
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    total_steps: int = 0
+    images_per_second: float = 0.0
+    eta_seconds: float = float("nan")
+    losses: list[dict[str, float]] = field(default_factory=list)  # one row per step: {"step", losses...}
+    epoch_history: list[dict[str, Any]] = field(default_factory=list)
+    grids: list[tuple[int, int, np.ndarray]] = field(default_factory=list)  # (epoch, step, grid)
+    latent: LatentSnapshot | None = None
+    checkpoint: str | None = None
+    error: str | None = None
+    started_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while the run holds the job (starting, running or paused)."""
+        return self.status in ("starting", "running", "paused")
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+
+class TrainingJob:
+    """One training run in a background thread, shared by every browser session of the app.
+
+    A lock guards all state; the thread never touches Streamlit. ``start`` refuses a second run
+    while one is active, so two tabs cannot train at once.
+    """
+
+    MAX_GRIDS = 200  # sample grids kept for scrubbing back through a run
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = JobState()
+        self._trainer: Trainer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, config: TrainingConfig, *, resume: str | Path | None = None) -> None:
+        """Validate ``config`` and start training in the background; ``JobBusy`` if a run is active."""
+        config.validate()
+        with self._lock:
+            if self._state.active:
+                raise JobBusy("A training run is already going on: stop it or wait for it to finish before starting another.")
+            trainer = Trainer(config, resume=resume)
+            self._trainer = trainer
+            self._state = JobState(status="starting", config=dataclasses.asdict(config), started_at=time.time())
+            self._thread = threading.Thread(target=self._run, args=(trainer,), name="multigen-training", daemon=True)
+            self._thread.start()
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._trainer is not None and self._state.status == "running":
+                self._trainer.pause()
+                self._state.status = "paused"
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._trainer is not None and self._state.status == "paused":
+                self._trainer.resume()
+                self._state.status = "running"
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._trainer is not None and self._state.active:
+                self._trainer.stop()
+
+    def state(self) -> JobState:
+        """A snapshot copy of the job's state."""
+        with self._lock:
+            snapshot = copy.copy(self._state)
+            snapshot.losses = list(self._state.losses)
+            snapshot.epoch_history = list(self._state.epoch_history)
+            snapshot.grids = list(self._state.grids)
+            return snapshot
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run ends (True) or ``timeout`` seconds pass (False)."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _run(self, trainer: Trainer) -> None:
+        try:
+            for event in trainer:
+                with self._lock:
+                    self._apply(event, trainer)
+        except MultigenError as error:
+            with self._lock:
+                self._state.status, self._state.error = "failed", str(error)
+        except Exception as error:  # noqa: BLE001 - the thread must report, never die silently
+            with self._lock:
+                self._state.status, self._state.error = "failed", f"Training failed: {type(error).__name__}: {error}"
+
+    def _apply(self, event: Event, trainer: Trainer) -> None:
+        state = self._state
+        if isinstance(event, Started):
+            state.status = "paused" if trainer.paused else "running"
+            state.device, state.epochs, state.total_steps = event.device, event.epochs, event.total_steps
+            state.step, state.checkpoint, state.config = event.start_step, str(event.checkpoint), event.config
+        elif isinstance(event, Progress):
+            state.epoch, state.step = event.epoch, event.step
+            state.images_per_second, state.eta_seconds = event.images_per_second, event.eta_seconds
+            state.losses.append({"step": event.step, **event.losses})
+        elif isinstance(event, Samples):
+            state.grids.append((event.epoch, event.step, event.grid))
+            if len(state.grids) > self.MAX_GRIDS:
+                del state.grids[1 : len(state.grids) - self.MAX_GRIDS + 1]  # keep the first grid for contrast
+        elif isinstance(event, LatentSnapshot):
+            state.latent = event
+        elif isinstance(event, EpochEnd):
+            state.epoch_history.append({"epoch": event.epoch, "step": event.step, **event.losses})
+        elif isinstance(event, Finished):
+            state.status = "finished" if event.reason == "completed" else "stopped"
+            state.checkpoint = str(event.checkpoint)

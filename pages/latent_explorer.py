@@ -1,0 +1,265 @@
+"""Latent explorer: the digits as a VAE sees them, one dot per digit, and the way back to pictures.
+
+Click a dot to see the digit, its reconstruction and what its map position decodes to; click empty
+space to decode that position; the last two clicks are joined by an interpolation strip. Box or
+lasso a region to see the digits inside it. t-SNE maps are computed in the background, once, and
+cached on disk.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from multigen.data import SPLITS
+from multigen.errors import MultigenError
+from multigen.images import image_grid, image_strip
+from multigen.latent import decode, interpolate, projection_key
+from pages import _shared as shared
+
+METHOD_NAMES = {"raw": "Raw latent", "pca": "PCA", "tsne": "t-SNE"}
+METHOD_HELP = {
+    "raw": "The 2-D latent as it is: map positions are latent vectors.",
+    "pca": "The two directions of most spread; a click decodes through PCA's exact inverse.",
+    "tsne": "Neighbourhoods kept, distances not; a click decodes the blended latents of the nearest dots.",
+}
+SPLIT_NAMES = {"train": "Training digits", "val": "Validation digits"}
+POINT_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+DEFAULT_POINTS = 2_000
+AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
+TSNE_SEED = 0
+
+st.session_state.setdefault("explorer_picks", [])  # the last two clicks: {"row": int} or {"xy": [x, y]}
+st.session_state.setdefault("explorer_region", None)  # the last box/lasso: {"rows": [...], "box": ...}
+st.session_state.setdefault("explorer_context", None)  # what the picks refer to; a new map clears them
+
+
+def remember_selection() -> None:
+    """Chart callback: hand the new selection to this rerun through ``latent_selection``.
+
+    Tests inject a selection the same way: ``st.session_state["latent_selection"] = {"points": [...]}``.
+    """
+    event = st.session_state.get("latent_map")
+    if event is not None:
+        st.session_state["latent_selection"] = json.loads(json.dumps(event["selection"], default=float))
+
+
+st.title("Latent explorer")
+st.caption(
+    "Each dot is one digit, placed where the VAE's encoder puts it and coloured by its label. "
+    "**Click a dot** to see the digit behind it, **click empty space** to decode that position, "
+    "click a **second point** for the path between the two, or **draw a box or lasso** to see the digits inside."
+)
+
+info, checkpoint = shared.require_model("explorer")
+model = checkpoint.model
+dataset = checkpoint.metadata.get("dataset") or "mnist-5k"
+conditional = bool(model.conditional)
+
+# -- inputs ---------------------------------------------------------------------------------------
+try:
+    sizes = {split: shared.split_size(dataset, split) for split in SPLITS}
+except MultigenError as error:
+    st.error(str(error))
+    st.stop()
+
+methods = (["raw"] if model.latent_dim == 2 else []) + ["pca", "tsne"]
+first, second, third = st.columns([2, 3, 3])
+split = first.radio(
+    "Split", list(SPLITS), format_func=SPLIT_NAMES.get, key="explorer_split", horizontal=True,
+    persist_state="session",
+)
+choices = [n for n in POINT_CHOICES if n < sizes[split]] + [sizes[split]]
+if st.session_state.get("explorer_points") not in choices:
+    st.session_state["explorer_points"] = max([n for n in choices if n <= DEFAULT_POINTS], default=choices[0])
+if len(choices) > 1:
+    n_points = second.select_slider(
+        "Points", choices, key="explorer_points", persist_state="session",
+        format_func=lambda n: f"all {n:,}" if n == sizes[split] else f"{n:,}",
+        help="How many digits of the split to show (a fixed, seeded sample with every digit equally often).",
+    )
+else:
+    n_points = choices[0]
+    second.markdown(f"**Points**  \nall {n_points:,} digits of this split")
+method = third.radio(
+    "Projection", methods, format_func=METHOD_NAMES.get, key="explorer_projection", horizontal=True,
+    persist_state="session", help=" ".join(f"{METHOD_NAMES[m]}: {METHOD_HELP[m]}" for m in methods),
+)
+with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if conditional else "")):
+    left, middle, right = st.columns(3)
+    perplexity = left.slider(
+        "t-SNE perplexity", 5, 50, 30, key="explorer_perplexity", persist_state="session",
+        help="Roughly how many neighbours each dot keeps close; every value is computed once and cached.",
+    )
+    steps = middle.slider("Interpolation steps", 3, 16, 10, key="explorer_steps", persist_state="session")
+    manifold_n = right.slider(
+        "Manifold size", 5, 25, 15, key="explorer_manifold_n", persist_state="session",
+        help="Digits per side of the manifold grid (2-D latents only).", disabled=model.latent_dim != 2,
+    )
+    condition = AUTO
+    if conditional:
+        condition = left.selectbox(
+            "Decode as digit", [AUTO, *range(10)], key="explorer_condition", persist_state="session",
+            format_func=lambda c: "each dot's own digit" if c == AUTO else f"digit {c}",
+            help="A CVAE decodes a latent together with a digit label: the latent holds the style, the label the digit.",
+        )
+
+# -- calls into multigen --------------------------------------------------------------------------
+codes = shared.encoded(checkpoint, dataset, split, n_points)
+if method == "tsne":
+    key = projection_key(info.path, shared.fingerprint(info), split, n_points, "tsne", TSNE_SEED, perplexity)
+    status = shared.projection_jobs().request(key, codes.mu, "tsne", seed=TSNE_SEED, perplexity=perplexity)
+    if status.state == "running":
+
+        @st.fragment(run_every=0.5)
+        def tsne_progress() -> None:
+            # Polls the background job; when it is done, a full rerun draws the map.
+            now = shared.projection_jobs().status(key)
+            if now.state != "running":
+                st.rerun()
+            st.progress(
+                now.fraction,
+                text=f"Computing the t-SNE map of {n_points:,} digits ({now.elapsed:.0f} s so far). It runs once "
+                "per checkpoint, split, points and perplexity, then comes from the cache.",
+            )
+
+        tsne_progress()
+        st.stop()
+    if status.state == "failed":
+        st.error(f"The t-SNE map could not be computed: {status.error}")
+        st.stop()
+    projection = status.projection
+else:
+    projection = shared.projected(checkpoint, dataset, split, n_points, method, codes.mu)
+points = projection.points
+
+context = [str(info.path), shared.fingerprint(info), split, n_points, method, perplexity if method == "tsne" else None]
+if st.session_state["explorer_context"] != context:
+    st.session_state.update(explorer_context=context, explorer_picks=[], explorer_region=None)
+selection = st.session_state.pop("latent_selection", None)
+if selection is not None:
+    clicked = shared.read_selection(selection, points)
+    if clicked.pick is not None:
+        st.session_state["explorer_picks"] = [*st.session_state["explorer_picks"], clicked.pick][-2:]
+    if clicked.region is not None:
+        st.session_state["explorer_region"] = clicked.region
+
+
+def condition_for(row: int | None, xy: list[float] | None) -> int | None:
+    """The digit a CVAE decodes with: the chosen one, else the dot's own (or the nearest dot's)."""
+    if not conditional:
+        return None
+    if condition != AUTO:
+        return int(condition)
+    if row is None:
+        row = shared.nearest_row(points, xy)
+    return int(codes.labels[row])
+
+
+def latent_of(pick: dict) -> np.ndarray:
+    """The latent vector a pick stands for: a dot's mean, or the inverse projection of a position."""
+    if pick.get("row") is not None:
+        return codes.mu[pick["row"]]
+    return projection.inverse(np.asarray(pick["xy"], dtype=np.float32))[0]
+
+
+def describe(pick: dict) -> str:
+    if pick.get("row") is not None:
+        return f"row {pick['row']} (digit {codes.labels[pick['row']]})"
+    x, y = pick["xy"]
+    return f"empty space at ({x:.2f}, {y:.2f})"
+
+
+picks = st.session_state["explorer_picks"]
+region = st.session_state["explorer_region"]
+try:
+    details = []  # (caption, 28x28 picture)
+    if picks:
+        pick = picks[-1]
+        row, xy = pick.get("row"), pick.get("xy")
+        label = condition_for(row, xy)
+        if row is not None:
+            details.append(("Original", codes.images[row]))
+            details.append(("Reconstruction: its latent mean decoded", decode(model, codes.mu[row], label)[0]))
+            if method != "raw":
+                where = projection.inverse(points[row])
+                details.append((f"Its {METHOD_NAMES[method]} position decoded", decode(model, where, label)[0]))
+        else:
+            details.append(("This position decoded", decode(model, latent_of(pick), label)[0]))
+    strip = None
+    if len(picks) == 2:
+        path = interpolate(latent_of(picks[0]), latent_of(picks[1]), steps)
+        strip = image_strip(decode(model, path, condition_for(picks[0].get("row"), picks[0].get("xy"))))
+    gallery = None
+    if region is not None and region["rows"]:
+        gallery = image_grid(codes.images[region["rows"][:100]], nrow=10)
+    manifold = None
+    if model.latent_dim == 2:
+        box = region.get("box") if (region is not None and method == "raw") else None
+        x_range, y_range = box or shared.visible_range(codes.mu)
+        manifold_label = None if not conditional else (0 if condition == AUTO else int(condition))
+        manifold = shared.manifold(checkpoint, x_range, y_range, manifold_n, manifold_label)
+except MultigenError as error:
+    st.error(str(error))
+    st.stop()
+
+# -- drawing --------------------------------------------------------------------------------------
+map_column, detail_column = st.columns([3, 2], gap="large")
+with map_column:
+    axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
+    figure = shared.latent_map_figure(points, codes.labels, clickable_background=True, axis_titles=axes)
+    st.plotly_chart(
+        figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
+        config={"displaylogo": False},
+    )
+    st.caption(
+        f"{n_points:,} {SPLIT_NAMES[split].lower()} of {dataset}, encoded by `{info.path.name}` "
+        f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
+    )
+
+with detail_column:
+    if not picks:
+        st.subheader("Click the map")
+        st.caption("A dot shows its digit, reconstruction and decoding; empty space shows what the decoder draws there.")
+    else:
+        pick = picks[-1]
+        if pick.get("row") is not None:
+            st.subheader(f"Digit {codes.labels[pick['row']]} · row {pick['row']}")
+        else:
+            x, y = pick["xy"]
+            how = {"raw": "the latent itself", "pca": "PCA's exact inverse",
+                   "tsne": "a blend of the latents of the nearest dots"}[method]
+            st.subheader(f"Position ({x:.2f}, {y:.2f})")
+            st.caption(f"Decoded through {how}.")
+        columns = st.columns(len(details))
+        for column, (caption, image) in zip(columns, details):
+            shared.show_picture(image, factor=6, caption=caption, container=column)
+    if st.button("Clear picks", key="explorer_clear", disabled=not picks and region is None):
+        st.session_state.update(explorer_picks=[], explorer_region=None)
+        st.rerun()
+
+st.subheader("Interpolation")
+if strip is not None:
+    st.caption(f"{steps} steps on the straight line from {describe(picks[0])} to {describe(picks[1])}.")
+    shared.show_picture(strip, factor=3)
+else:
+    st.caption("Click two points (dots or empty space) to walk the latent space between them.")
+
+if gallery is not None:
+    st.subheader(f"{len(region['rows']):,} digits in the selection")
+    counts = np.bincount(codes.labels[region["rows"]], minlength=10)
+    st.caption(" · ".join(f"{d}: {c}" for d, c in enumerate(counts) if c) + (" (first 100 shown)" if len(region["rows"]) > 100 else ""))
+    shared.show_picture(gallery, factor=2)
+
+if manifold is not None:
+    st.subheader("The decoder's map")
+    (x0, x1), (y0, y1) = x_range, y_range
+    where = "the box you drew" if box else "the range of the dots"
+    st.caption(
+        f"A {manifold_n} × {manifold_n} grid of latent positions over {where} (z₁ {x0:.2f}…{x1:.2f}, "
+        f"z₂ {y0:.2f}…{y1:.2f}), each decoded; the top row is the highest z₂."
+        + (" Draw a box on the raw map to zoom in." if method == "raw" and not box else "")
+    )
+    shared.show_picture(manifold, factor=2)

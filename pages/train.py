@@ -1,0 +1,217 @@
+"""Train: set up a run, start it, and watch the model learn; pause, resume or stop it at any time.
+
+The run lives in the app's one ``TrainingJob`` (a background thread that never calls Streamlit),
+so it goes on when you switch pages or reload, and every browser tab sees the same run. The live
+area below is a fragment that redraws the job's state every second while a run is active.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from multigen.data import DATASETS
+from multigen.errors import MultigenError
+from multigen.models import MODELS
+from multigen.training import TrainingConfig
+from pages import _shared as shared
+
+MODEL_NAMES = {"vae": "VAE", "cvae": "CVAE (conditional VAE)", "gan": "GAN (DCGAN)", "cgan": "cGAN (conditional GAN)"}
+DATASET_NAMES = {"mnist-5k": "mnist-5k (bundled, offline)", "mnist": "MNIST (60,000)", "fashion-mnist": "Fashion-MNIST"}
+STATUS_TEXT = {
+    "idle": "No run yet.", "starting": "Starting…", "running": "Training", "paused": "Paused",
+    "finished": "Finished", "stopped": "Stopped", "failed": "Failed",
+}
+LIVE_EVERY = 1.0  # seconds between redraws while a run is active
+IDLE_EVERY = 5.0  # seconds between checks for a run started in another tab
+
+st.session_state.setdefault("train_message", None)  # the last start/stop outcome shown to this user
+st.session_state.setdefault("train_seen_active", False)  # whether this tab last drew an active run
+st.session_state.setdefault("grid_follow", True)  # the grid scrubber follows the newest grid
+
+job = shared.training_job()
+
+st.title("Train")
+st.caption(
+    "Train a model on the digits and watch it learn. The run keeps going when you switch pages or reload, "
+    "and every tab sees it. When it finishes or you stop it, it is saved as a checkpoint and appears in the "
+    "checkpoint pickers of the other pages."
+)
+
+# -- inputs ---------------------------------------------------------------------------------------
+active = job.state().active
+with st.form("train_form", border=True):
+    left, middle, right = st.columns(3)
+    model = left.selectbox(
+        "Model", list(MODELS), format_func=MODEL_NAMES.get, key="train_model", persist_state="session",
+        help="VAEs learn a map of the digits you can explore; GANs learn to draw them from noise.",
+    )
+    dataset = left.selectbox(
+        "Dataset", list(DATASETS), format_func=lambda name: DATASET_NAMES.get(name, name), key="train_dataset",
+        persist_state="session", help="mnist-5k ships with the app; MNIST and Fashion-MNIST need their files.",
+    )
+    epochs = middle.number_input(
+        "Epochs", value=10, step=1, key="train_epochs", persist_state="session",
+        help="Passes over the training images.",
+    )
+    batch_size = middle.number_input(
+        "Batch size", value=64, step=16, key="train_batch_size", persist_state="session",
+        help="Images per gradient step.",
+    )
+    latent_dim = middle.number_input(
+        "Latent size", value=None, step=1, placeholder="model default (VAE 16, GAN 100)", key="train_latent_dim",
+        persist_state="session", help="Size of the VAE's latent code or the GAN's noise vector; 2 gives a VAE map "
+        "you can read directly.",
+    )
+    learning_rate = right.number_input(
+        "Learning rate", value=None, step=1e-4, format="%.5f", placeholder="model default (VAE 0.001, GAN 0.0002)",
+        key="train_learning_rate", persist_state="session", help="Adam step size.",
+    )
+    seed = right.number_input(
+        "Seed", value=0, step=1, key="train_seed", persist_state="session",
+        help="The same seed gives the same run on the CPU.",
+    )
+    submitted = st.form_submit_button(
+        "Start training", type="primary", disabled=active, key="train_start",
+        help="A run is going on: stop it first." if active else "Start a run with these settings.",
+    )
+
+# -- calls into multigen --------------------------------------------------------------------------
+if submitted:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    config = TrainingConfig(
+        model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        latent_dim=latent_dim, seed=seed, device="auto",
+        out=str(shared.runs_dir() / f"{model}-{dataset}-{stamp}.safetensors"),
+    )
+    try:
+        job.start(config)
+    except MultigenError as error:  # a bad field, or a run already going on in another tab
+        st.session_state["train_message"] = str(error)
+    else:
+        st.session_state.update(train_message=None, grid_follow=True, grid_index=0)
+        st.rerun()  # redraw the form with Start disabled and the live area polling
+
+if st.session_state["train_message"]:
+    st.error(st.session_state["train_message"], icon=":material/error:")
+
+
+# -- drawing: the live area -----------------------------------------------------------------------
+def _scrubbed() -> None:
+    # Remember where the user scrubbed to; back at the right end, follow the newest grid again.
+    index = st.session_state["grid_scrub"]
+    st.session_state["grid_index"] = index
+    st.session_state["grid_follow"] = index >= st.session_state.get("grid_last", 0)
+
+
+def draw_controls(state) -> None:
+    """Pause, Resume and Stop; their callbacks act before the redraw, so the buttons show the new state."""
+    pause_col, resume_col, stop_col, _ = st.columns([1, 1, 1, 4])
+    pause_col.button(
+        "Pause", key="train_pause", on_click=job.pause, disabled=state.status != "running", icon=":material/pause:"
+    )
+    resume_col.button(
+        "Resume", key="train_resume", on_click=job.resume, disabled=state.status != "paused",
+        icon=":material/play_arrow:",
+    )
+    stop_col.button(
+        "Stop", key="train_stop", on_click=job.stop, disabled=not state.active, icon=":material/stop:",
+        help="End the run after the current step; it is saved first.",
+    )
+
+
+def draw_progress(state) -> None:
+    config = state.config or {}
+    name = MODEL_NAMES.get(config.get("model"), config.get("model", ""))
+    header = f"**{STATUS_TEXT.get(state.status, state.status)}** · {name} on {config.get('dataset', '')}"
+    if state.device:
+        header += f" · {state.device}"
+    st.markdown(header)
+    detail = f"Epoch {state.epoch}/{state.epochs} · step {state.step:,}/{state.total_steps:,}"
+    if state.status in ("running", "paused"):
+        detail += f" · {state.images_per_second:,.0f} images/s · ETA {shared.format_seconds(state.eta_seconds)}"
+    st.progress(min(max(state.fraction, 0.0), 1.0), text=detail)
+
+
+def draw_grids(state) -> None:
+    st.markdown("**Samples from fixed noise**")
+    grids = state.grids
+    if not grids:
+        st.caption("The first grid appears as soon as the model is built.")
+        return
+    last = len(grids) - 1
+    index = last
+    if last >= 1:
+        st.session_state["grid_last"] = last
+        wanted = st.session_state.get("grid_index", last)
+        st.session_state["grid_scrub"] = last if st.session_state["grid_follow"] else min(max(wanted, 0), last)
+        index = st.slider(
+            "Scrub through earlier grids", 0, last, key="grid_scrub", on_change=_scrubbed,
+            help="Drag left to see how the samples looked earlier; at the right end it follows the newest grid.",
+        )
+    epoch, step, grid = grids[index]
+    conditional = (state.config or {}).get("model") in ("cvae", "cgan")
+    caption = f"Epoch {epoch}, step {step:,}" + (" · column = digit asked for" if conditional else "")
+    shared.show_picture(grid, factor=2, caption=caption)
+
+
+def draw_latent(state) -> None:
+    snapshot = state.latent
+    if snapshot is None:
+        return
+    st.markdown("**Latent map of 500 validation digits**")
+    figure = shared.latent_map_figure(snapshot.points, snapshot.labels, height=380)
+    st.plotly_chart(figure)
+    st.caption(f"Latent means at epoch {snapshot.epoch}, step {snapshot.step:,} (two principal axes when the latent "
+               "has more than two dimensions). Watch the digits pull apart into clusters.")
+
+
+def draw_result(state) -> None:
+    if state.status == "failed":
+        st.error(state.error or "The run failed.", icon=":material/error:")
+    elif state.status in ("finished", "stopped") and state.checkpoint:
+        verb = "finished" if state.status == "finished" else "was stopped"
+        kind = (state.config or {}).get("model", "")
+        page = "pages/latent_explorer.py" if kind in ("vae", "cvae") else "pages/gan_generator.py"
+        st.success(
+            f"The run {verb} and is saved as `{shared.display_path(state.checkpoint)}`; it is now in the "
+            "checkpoint pickers.", icon=":material/check_circle:",
+        )
+        st.page_link(page, label="Open it", icon=":material/arrow_forward:")
+
+
+def draw_live() -> None:
+    state = job.state()
+    if state.active != st.session_state["train_seen_active"]:
+        # A run started in another tab, or this one ended: redraw the whole page (form, sidebar, pickers).
+        st.session_state["train_seen_active"] = state.active
+        st.rerun()
+    if state.status == "idle":
+        st.info("Set up a run above and press **Start training**.", icon=":material/info:")
+        return
+    draw_progress(state)
+    draw_controls(state)
+    draw_result(state)
+    curves, samples = st.columns([3, 2])
+    with curves:
+        st.markdown("**Losses**")
+        figure = shared.loss_figure(state.losses)
+        if figure is None:
+            st.caption("The curves start with the first step.")
+        else:
+            st.plotly_chart(figure)
+        if state.epoch_history:
+            st.dataframe(
+                [{key: (round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}
+                 for row in state.epoch_history],
+                hide_index=True, height=min(36 * (len(state.epoch_history) + 1) + 2, 240),
+            )
+    with samples:
+        draw_grids(state)
+    draw_latent(state)
+
+
+active = job.state().active
+st.session_state["train_seen_active"] = active
+st.fragment(draw_live, run_every=LIVE_EVERY if active else IDLE_EVERY)()

@@ -1,0 +1,73 @@
+"""The DCGAN and cGAN: the architecture of the seed document, the losses, and learning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from multigen.data import load_dataset
+from multigen.models import build_model
+from multigen.models.gan import discriminator_loss, generator_loss
+
+
+def test_the_generator_follows_the_dcgan_layout_of_the_seed_document():
+    model = build_model("gan")
+    linear = model.generator.project[0]
+    convs = [m for m in model.generator.net if isinstance(m, nn.ConvTranspose2d)]
+    assert (linear.in_features, linear.out_features) == (100, 7 * 7 * 128)
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (128, (5, 5), (1, 1)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))
+    ]
+    assert isinstance(model.generator.net[-1], nn.Tanh)
+    disc = [m for m in model.discriminator.features if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in disc] == [(64, (5, 5), (2, 2)), (128, (5, 5), (2, 2))]
+    assert model.discriminator.head.out_features == 1
+
+
+def test_default_optimizers_are_adam_2e_4_with_betas_0_5_0_999():
+    optimizers = build_model("gan").make_optimizers()
+    for optimizer in optimizers.values():
+        group = optimizer.param_groups[0]
+        assert isinstance(optimizer, torch.optim.Adam) and group["lr"] == 2e-4 and group["betas"] == (0.5, 0.999)
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_generated_images_are_28x28_in_the_unit_range(kind):
+    model = build_model(kind, {"noise_dim": 16}).eval()
+    images = model.sample(4, labels=torch.tensor([1, 2, 3, 4]), generator=torch.Generator().manual_seed(0))
+    assert images.shape == (4, 1, 28, 28) and 0 <= float(images.min()) and float(images.max()) <= 1
+    logits = model.discriminator(images * 2 - 1, torch.tensor([1, 2, 3, 4]) if model.conditional else None)
+    assert logits.shape == (4,)
+
+
+def test_the_cgan_label_changes_the_image_for_the_same_noise():
+    torch.manual_seed(0)
+    model = build_model("cgan", {"noise_dim": 16}).eval()
+    z = torch.randn(1, 16)
+    assert not torch.allclose(model.generate(z, torch.tensor([3])), model.generate(z, torch.tensor([8])))
+
+
+def test_the_losses_are_the_non_saturating_ones_of_goodfellow_et_al():
+    logits = torch.tensor([0.0, 2.0])
+    assert generator_loss(logits).item() == pytest.approx(-torch.log(torch.sigmoid(logits)).mean().item(), rel=1e-6)
+    real, fake = torch.tensor([3.0]), torch.tensor([-3.0])
+    expected = -torch.log(torch.sigmoid(real)) - torch.log(1 - torch.sigmoid(fake))
+    assert discriminator_loss(real, fake).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_a_few_dozen_steps_teach_the_discriminator_and_move_the_generator():
+    torch.manual_seed(0)
+    train = load_dataset("mnist-5k", "train")
+    model = build_model("gan", {"noise_dim": 16})
+    optimizers = model.make_optimizers()
+    before = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    losses = [
+        model.training_step(train.images[i * 32:(i + 1) * 32], train.labels[i * 32:(i + 1) * 32], optimizers, generator)
+        for i in range(25)
+    ]
+    assert losses[-1]["discriminator"].item() < losses[0]["discriminator"].item()
+    assert all(torch.isfinite(v).all() for step in losses for v in step.values())
+    moved = [not torch.equal(before[k], v) for k, v in model.generator.state_dict().items() if v.is_floating_point()]
+    assert all(moved)

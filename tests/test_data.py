@@ -1,0 +1,77 @@
+"""The data sets: the offline mnist-5k split and the torchvision path on tiny IDX files."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from multigen.data import DatasetUnavailable, load_dataset, subset, write_idx
+
+
+def test_mnist_5k_loads_offline_as_a_fixed_stratified_4500_500_split():
+    train, val = load_dataset("mnist-5k", "train"), load_dataset("mnist-5k", "val")
+    assert train.images.shape == (4500, 1, 28, 28) and val.images.shape == (500, 1, 28, 28)
+    assert train.images.dtype == torch.float32 and 0.0 <= float(train.images.min()) and float(train.images.max()) == 1.0
+    assert torch.equal(train.labels.bincount(), torch.full((10,), 450))
+    assert torch.equal(val.labels.bincount(), torch.full((10,), 50))
+    # No digit is in both splits.
+    train_rows = {bytes(row) for row in (train.images.flatten(1) * 255).byte().numpy()}
+    assert not any(bytes(row) in train_rows for row in (val.images.flatten(1) * 255).byte().numpy())
+
+
+def test_unknown_dataset_or_split_is_refused_with_the_choices():
+    with pytest.raises(DatasetUnavailable, match="mnist-5k"):
+        load_dataset("cifar")
+    with pytest.raises(DatasetUnavailable, match="train"):
+        load_dataset("mnist-5k", "test")
+
+
+def test_subset_is_seeded_and_stratified():
+    val = load_dataset("mnist-5k", "val")
+    a, b = subset(val, 100, seed=3), subset(val, 100, seed=3)
+    assert torch.equal(a.images, b.images)
+    assert torch.equal(a.labels.bincount(), torch.full((10,), 10))
+    assert subset(val, 10_000) is val
+
+
+def _write_fake_mnist(root, folder="MNIST", n=12, gz=False):
+    rng = np.random.default_rng(0)
+    raw = root / folder / "raw"
+    for prefix, count in (("train", n), ("t10k", n // 2)):
+        images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+        labels = (np.arange(count) % 10).astype(np.uint8)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+        if gz:
+            for kind in ("images-idx3", "labels-idx1"):
+                path = raw / f"{prefix}-{kind}-ubyte"
+                path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+                path.unlink()
+    return images
+
+
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_torchvision_datasets_load_from_idx_files_in_the_data_folder(tmp_path, name, folder):
+    _write_fake_mnist(tmp_path, folder)
+    train = load_dataset(name, "train", data_dir=tmp_path, download=False)
+    val = load_dataset(name, "val", data_dir=tmp_path, download=False)
+    assert train.images.shape == (12, 1, 28, 28) and val.images.shape == (6, 1, 28, 28)
+    assert train.labels.tolist() == [i % 10 for i in range(12)]
+    assert len(train.class_names) == 10
+
+
+def test_gzipped_idx_files_are_accepted(tmp_path):
+    last_val_images = _write_fake_mnist(tmp_path, gz=True)
+    val = load_dataset("mnist", "val", data_dir=tmp_path, download=False)
+    assert np.array_equal((val.images[:, 0] * 255).round().byte().numpy(), last_val_images)
+
+
+def test_missing_torchvision_files_offline_name_the_files_and_the_offline_choice(tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTIGEN_OFFLINE", "1")
+    with pytest.raises(DatasetUnavailable) as error:
+        load_dataset("fashion-mnist", "train", data_dir=tmp_path / "nowhere")
+    message = str(error.value)
+    assert "train-images-idx3-ubyte" in message and "mnist-5k" in message and "\n" not in message

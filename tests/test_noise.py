@@ -1,0 +1,185 @@
+"""The GAN noise space: seeded vectors, GANSpace sliders, variations, slerp and image recipes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from multigen.errors import MultigenError
+from multigen.images import enlarge
+from multigen.models import build_model
+from multigen.noise import (
+    apply_sliders,
+    generate,
+    image_from_recipe,
+    make_recipe,
+    noise_vector,
+    recipe_from_png,
+    recipe_png,
+    slerp,
+    slider_directions,
+    variations,
+)
+
+NOISE_DIM = 8
+SAMPLES = 300  # enough for 4 stable components of a tiny generator, and fast on 2 cores
+
+
+def tiny(kind: str):
+    torch.manual_seed(0)
+    return build_model(kind, {"noise_dim": NOISE_DIM}).eval()
+
+
+@pytest.fixture(scope="module")
+def gan():
+    return tiny("gan")
+
+
+@pytest.fixture(scope="module")
+def cgan():
+    return tiny("cgan")
+
+
+# -- noise vectors and images ----------------------------------------------------------------------
+
+
+def test_noise_vector_is_the_same_for_the_same_seed_and_differs_between_seeds():
+    z = noise_vector(7, 100)
+    assert z.shape == (100,) and z.dtype == np.float32
+    assert np.array_equal(z, noise_vector(7, 100))
+    assert not np.array_equal(z, noise_vector(8, 100))
+    assert abs(float(z.std()) - 1.0) < 0.3  # drawn from N(0, I)
+    with pytest.raises(MultigenError, match="seed"):
+        noise_vector(-1, 100)
+
+
+def test_generate_returns_one_image_for_one_vector_and_a_stack_for_many(gan):
+    image = generate(gan, noise_vector(0, NOISE_DIM))
+    assert image.shape == (28, 28) and image.dtype == np.uint8
+    stack = generate(gan, np.stack([noise_vector(s, NOISE_DIM) for s in range(3)]))
+    assert stack.shape == (3, 28, 28) and np.array_equal(stack[0], image)
+    with pytest.raises(MultigenError, match="size 8"):
+        generate(gan, np.zeros(5))
+
+
+def test_a_conditional_gan_needs_a_label_and_draws_a_different_image_per_label(cgan):
+    z = noise_vector(0, NOISE_DIM)
+    with pytest.raises(MultigenError, match="label"):
+        generate(cgan, z)
+    assert not np.array_equal(generate(cgan, z, 3), generate(cgan, z, 5))
+    assert generate(cgan, np.stack([z, z]), np.array([3, 5])).shape == (2, 28, 28)
+
+
+# -- GANSpace sliders ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_slider_directions_are_unit_vectors_and_the_same_for_the_same_seed(kind):
+    model = tiny(kind)
+    directions = slider_directions(model, 4, seed=0, samples=SAMPLES)
+    assert directions.shape == (4, NOISE_DIM) and directions.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(directions, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(directions, slider_directions(model, 4, seed=0, samples=SAMPLES))
+    assert not np.allclose(directions, slider_directions(model, 4, seed=1, samples=SAMPLES))
+
+
+def test_moving_a_slider_changes_the_image_and_zero_sliders_reproduce_the_base_image(gan):
+    directions = slider_directions(gan, 3, samples=SAMPLES)
+    z = noise_vector(3, NOISE_DIM)
+    base = generate(gan, z)
+    assert np.array_equal(generate(gan, apply_sliders(z, directions, [0.0, 0.0, 0.0])), base)
+    for slider in range(3):
+        values = [0.0, 0.0, 0.0]
+        values[slider] = 3.0
+        assert not np.array_equal(generate(gan, apply_sliders(z, directions, values)), base)
+
+
+def test_slider_directions_refuse_more_sliders_than_noise_dimensions_or_a_vae(gan):
+    with pytest.raises(MultigenError, match="1 to 8"):
+        slider_directions(gan, 10, samples=SAMPLES)
+    vae = build_model("vae", {"latent_dim": 2, "hidden_channels": 4, "hidden_features": 16}).eval()
+    with pytest.raises(MultigenError, match="GAN"):
+        slider_directions(vae, 2)
+
+
+def test_apply_sliders_adds_each_value_times_its_direction():
+    directions = np.eye(3, dtype=np.float32)
+    z = np.array([1.0, 2.0, 3.0], np.float32)
+    np.testing.assert_array_equal(apply_sliders(z, directions, [0.5, -1.0, 0.0]), [1.5, 1.0, 3.0])
+    np.testing.assert_array_equal(apply_sliders(z, directions, [2.0]), [3.0, 2.0, 3.0])  # the rest stay at 0
+    with pytest.raises(MultigenError, match="slider values"):
+        apply_sliders(z, directions, [0.0] * 4)
+
+
+# -- variations and slerp ----------------------------------------------------------------------------
+
+
+def test_variations_are_seeded_stay_near_z_and_strength_zero_copies_it():
+    z = noise_vector(0, 64)
+    near = variations(z, 6, strength=0.3, seed=1)
+    assert near.shape == (6, 64) and near.dtype == np.float32
+    assert np.array_equal(near, variations(z, 6, strength=0.3, seed=1))
+    far = variations(z, 6, strength=0.9, seed=1)
+    assert np.linalg.norm(near - z, axis=1).max() < np.linalg.norm(far - z, axis=1).min()
+    np.testing.assert_allclose(variations(z, 2, strength=0.0), np.stack([z, z]))
+    with pytest.raises(MultigenError, match="strength"):
+        variations(z, strength=1.5)
+
+
+def test_slerp_includes_both_endpoints_and_keeps_the_norm_between_vectors_of_equal_norm():
+    z0, z1 = noise_vector(0, 32), noise_vector(1, 32)
+    z1 = z1 / np.linalg.norm(z1) * np.linalg.norm(z0)
+    path = slerp(z0, z1, steps=7)
+    assert path.shape == (7, 32) and path.dtype == np.float32
+    np.testing.assert_allclose(path[0], z0, atol=1e-6)
+    np.testing.assert_allclose(path[-1], z1, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), np.linalg.norm(z0), rtol=1e-5)
+    # A straight line cuts through the low-norm middle that a Gaussian prior rarely samples.
+    assert np.linalg.norm((z0 + z1) / 2) < np.linalg.norm(path[3]) - 0.1
+
+
+def test_slerp_of_parallel_vectors_falls_back_to_a_straight_line():
+    z = np.array([1.0, 2.0, 2.0], np.float32)
+    np.testing.assert_allclose(slerp(z, 2 * z, steps=3), [z, 1.5 * z, 2 * z], atol=1e-6)
+
+
+# -- recipes ---------------------------------------------------------------------------------------------
+
+
+def test_a_recipe_png_carries_its_json_and_rebuilds_the_image_byte_for_byte(cgan):
+    directions = slider_directions(cgan, 3, samples=SAMPLES)
+    sliders = [1.25, -0.5, 0.0]
+    z = apply_sliders(noise_vector(42, NOISE_DIM), directions, sliders)
+    image = generate(cgan, z, 7)
+    recipe = make_recipe("checkpoints/cgan.safetensors", 42, z, label=7, sliders=sliders, kind="cgan")
+    assert {"checkpoint", "kind", "seed", "label", "sliders", "z"} <= set(recipe)
+    assert recipe["seed"] == 42 and recipe["label"] == 7 and recipe["sliders"] == sliders and len(recipe["z"]) == 8
+
+    png = recipe_png(enlarge(image, 4), recipe)
+    with Image.open(io.BytesIO(png)) as picture:
+        assert json.loads(picture.text["multigen-recipe"]) == recipe
+        assert np.array_equal(np.asarray(picture), enlarge(image, 4))
+    loaded = recipe_from_png(png)  # through JSON text and back
+    assert loaded == recipe
+    rebuilt = image_from_recipe(cgan, loaded)
+    assert rebuilt.dtype == np.uint8 and rebuilt.tobytes() == image.tobytes()
+
+
+def test_a_recipe_for_another_model_or_a_png_without_one_is_refused(gan, cgan):
+    recipe = make_recipe("cgan.safetensors", 0, noise_vector(0, NOISE_DIM), label=1, kind="cgan")
+    with pytest.raises(MultigenError, match="cgan"):
+        image_from_recipe(gan, recipe)
+    wider = make_recipe("gan.safetensors", 0, noise_vector(0, 16), kind="gan")
+    with pytest.raises(MultigenError, match="16 values"):
+        image_from_recipe(gan, wider)
+    plain = io.BytesIO()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(plain, format="PNG")
+    with pytest.raises(MultigenError, match="no multigen recipe"):
+        recipe_from_png(plain.getvalue())
+    with pytest.raises(MultigenError, match="not a PNG"):
+        recipe_from_png(b"not an image")

@@ -1,0 +1,187 @@
+"""The one training engine: events, control from other threads, exact resume, divergence, the shared job."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from multigen.checkpoints import load_checkpoint, read_metadata
+from multigen.errors import MultigenError
+from multigen.training import (
+    EpochEnd, Finished, JobBusy, LatentSnapshot, Progress, Samples, Started, Trainer, TrainingDiverged,
+    TrainingJob, resume_config, train,
+)
+
+
+def _state(path):
+    return {k: v.clone() for k, v in load_checkpoint(path).model.state_dict().items()}
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("kind", ["vae", "cvae", "gan", "cgan"])
+def test_every_model_trains_through_the_same_loop_and_saves_a_checkpoint(tiny_training_config, kind):
+    config = tiny_training_config(kind, batch_size=500)
+    events = list(Trainer(config))
+    assert isinstance(events[0], Started) and events[0].total_steps == 9
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [e.step for e in progress] == list(range(1, 10)) and all("loss" in e.losses for e in progress)
+    assert progress[-1].images_per_second > 0
+    samples = [e for e in events if isinstance(e, Samples)]
+    assert samples[0].step == 0 and samples[-1].step == 9 and samples[-1].grid.dtype == np.uint8
+    assert samples[-1].images.shape == (100, 28, 28)
+    snapshots = [e for e in events if isinstance(e, LatentSnapshot)]
+    assert bool(snapshots) == (kind in ("vae", "cvae"))
+    if snapshots:
+        assert snapshots[-1].points.shape == (100, 2) and snapshots[-1].labels.shape == (100,)
+    assert isinstance(events[-2], EpochEnd) and isinstance(events[-1], Finished)
+    assert events[-1].reason == "completed"
+    metadata = read_metadata(config.out)
+    assert metadata["kind"] == kind and metadata["epoch"] == 1 and metadata["step"] == 9
+    assert metadata["training"]["seed"] == 0 and metadata["history"][0]["epoch"] == 1
+
+
+def test_the_same_seed_gives_the_same_weights(tiny_training_config, tmp_path):
+    a = train(tiny_training_config("vae", batch_size=256, out=str(tmp_path / "a.safetensors")))
+    b = train(tiny_training_config("vae", batch_size=256, out=str(tmp_path / "b.safetensors")))
+    _assert_same_weights(_state(a), _state(b))
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan"])
+def test_resuming_a_stopped_run_gives_the_same_result_as_an_uninterrupted_one(tiny_training_config, tmp_path, kind):
+    full = train(tiny_training_config(kind, epochs=2, batch_size=500, out=str(tmp_path / "full.safetensors")))
+
+    config = tiny_training_config(kind, epochs=2, batch_size=500, out=str(tmp_path / "part.safetensors"))
+    trainer = Trainer(config)
+    for event in trainer:
+        if isinstance(event, Progress) and event.step == 12:  # mid-way through the second epoch
+            trainer.stop()
+        last = event
+    assert last.reason == "stopped" and read_metadata(config.out)["step"] == 12
+
+    resumed = train(resume_config(config.out), resume=config.out)
+    assert read_metadata(resumed)["step"] == 18
+    _assert_same_weights(_state(full), _state(resumed))
+
+
+def test_resume_can_extend_a_finished_run_with_more_epochs(tiny_training_config):
+    config = tiny_training_config("vae", batch_size=500)
+    train(config)
+    longer = resume_config(config.out, epochs=2)
+    events = list(Trainer(longer, resume=config.out))
+    assert events[0].start_step == 9 and events[-1].step == 18
+    assert [h["epoch"] for h in read_metadata(config.out)["history"]] == [1, 2]
+
+
+def test_resuming_from_an_exported_checkpoint_is_refused_clearly(tiny_training_config, tmp_path):
+    from multigen.checkpoints import export_checkpoint
+
+    config = tiny_training_config("vae", batch_size=500)
+    train(config)
+    exported = export_checkpoint(config.out, tmp_path / "small.safetensors")
+    with pytest.raises(MultigenError, match="optimizer state"):
+        list(Trainer(config, resume=exported))
+
+
+def test_pause_holds_the_run_and_resume_continues_it_from_another_thread(tiny_training_config):
+    trainer = Trainer(tiny_training_config("vae", batch_size=500))
+    steps = []
+    paused_at = threading.Event()
+
+    def consume():
+        for event in trainer:
+            if isinstance(event, Progress):
+                steps.append(event.step)
+                if event.step == 2:
+                    trainer.pause()
+                    paused_at.set()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    assert paused_at.wait(60)
+    thread.join(0.5)
+    assert thread.is_alive() and steps[-1] == 2 and trainer.paused
+    trainer.resume()
+    thread.join(60)
+    assert steps[-1] == 9
+
+
+def test_a_nan_loss_stops_the_run_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_training_config, monkeypatch):
+    config = tiny_training_config("vae", epochs=2, batch_size=500)
+    from multigen.models.vae import VAE
+
+    original = VAE.training_step
+    calls = {"n": 0}
+
+    def poisoned(self, *args, **kwargs):
+        calls["n"] += 1
+        losses = original(self, *args, **kwargs)
+        if calls["n"] == 12:
+            losses["loss"] = torch.tensor(float("nan"))
+        return losses
+
+    monkeypatch.setattr(VAE, "training_step", poisoned)
+    with pytest.raises(TrainingDiverged, match="step 12.*last good checkpoint"):
+        list(Trainer(config))
+    assert read_metadata(config.out)["epoch"] == 1  # the epoch-1 checkpoint survives
+    load_checkpoint(config.out)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"batch_size": 0}, "batch size"),
+        ({"learning_rate": -0.1}, "Learning rate"),
+        ({"epochs": 0}, "epochs"),
+        ({"latent_dim": 1}, "latent size"),
+        ({"model": "flow"}, "Unknown model"),
+        ({"device": "tpu"}, "Unknown device"),
+    ],
+)
+def test_invalid_settings_are_refused_in_one_line(tiny_training_config, overrides, message):
+    with pytest.raises(MultigenError, match=message) as error:
+        Trainer(dataclasses.replace(tiny_training_config("vae"), **overrides))
+    assert "\n" not in str(error.value)
+
+
+def test_the_shared_job_runs_in_the_background_and_refuses_a_second_run(tiny_training_config, tmp_path):
+    job = TrainingJob()
+    job.start(tiny_training_config("vae", epochs=2, batch_size=500))
+    with pytest.raises(JobBusy):
+        job.start(tiny_training_config("gan", out=str(tmp_path / "other.safetensors")))
+    assert job.wait(120)
+    state = job.state()
+    assert state.status == "finished" and state.step == 18 and state.fraction == 1.0
+    assert len(state.losses) == 18 and len(state.epoch_history) == 2 and state.grids and state.latent is not None
+    assert load_checkpoint(state.checkpoint).kind == "vae"
+    job.start(tiny_training_config("vae", batch_size=500, out=str(tmp_path / "again.safetensors")))  # free again
+    assert job.wait(120) and job.state().status == "finished"
+
+
+def test_stopping_the_job_saves_a_checkpoint(tiny_training_config):
+    job = TrainingJob()
+    config = tiny_training_config("gan", epochs=50, batch_size=500)
+    job.start(config)
+    while job.state().step < 2:
+        threading.Event().wait(0.05)
+    job.stop()
+    assert job.wait(60)
+    state = job.state()
+    assert state.status == "stopped" and 2 <= state.step < 450
+    assert read_metadata(config.out)["step"] == state.step
+
+
+def test_a_failing_run_reports_its_error_in_the_job_state(tiny_training_config, tmp_path):
+    job = TrainingJob()
+    job.start(tiny_training_config("vae", dataset="fashion-mnist", data_dir=str(tmp_path / "empty")))
+    assert job.wait(60)
+    state = job.state()
+    assert state.status == "failed" and "mnist-5k" in state.error and not state.active
