@@ -20,21 +20,6 @@ FAMILY_OF_PAGE = {explorer.url_path: "explorer", generator.url_path: "generator"
 
 page = st.navigation([explorer, generator, trainer])
 
-with st.sidebar:
-    st.markdown("### multigen")
-    st.caption("A latent-space lab for GANs and VAEs on handwritten digits.")
-    family = FAMILY_OF_PAGE.get(page.url_path)
-    if family is not None:
-        shared.checkpoint_picker(family)
-    else:
-        runs = [info for info in shared.available_checkpoints() if shared.is_run(info)]
-        st.caption(
-            f"Runs trained here are saved to `{shared.display_path(shared.runs_dir())}` "
-            f"({len(runs)} so far) and appear in the pickers of the other pages."
-        )
-    job = shared.training_job().state()
-    if job.active:
-        st.caption(f"Training: {job.status}, step {job.step:,} of {job.total_steps:,}.")
-    st.caption(f"Device: {shared.device_description()}")
-
-page.run()
+shared.draw_sidebar(FAMILY_OF_PAGE.get(page.url_path))
+with shared.shell():
+    page.run()

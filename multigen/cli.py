@@ -1,4 +1,4 @@
-"""The ``multigen`` command line: train, sample, encode, export and info.
+"""The ``multigen`` command line: train, sample, encode, export, info, eval and train-classifier.
 
 Bad arguments or files end with one line on stderr and exit status 2, never a traceback.
 """
@@ -109,6 +109,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print a checkpoint's metadata as JSON")
     info.add_argument("checkpoint")
+
+    evaluate = commands.add_parser("eval", help="FID, Inception Score, conditional accuracy, negative ELBO")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--samples", type=_positive_int, default=5000, help="samples to draw (default 5000)")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
+    evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    evaluate.add_argument("--classifier", help="digit classifier (default checkpoints/classifier.safetensors)")
+    evaluate.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
+
+    classifier = commands.add_parser("train-classifier", help="train the digit classifier the metrics measure with")
+    classifier.add_argument("--dataset", choices=("mnist-5k", "mnist"), default="mnist-5k")
+    classifier.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
+    classifier.add_argument("--epochs", type=_positive_int, default=20, help="epochs (default 20)")
+    classifier.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (default 64)")
+    classifier.add_argument("--lr", type=_positive_float, help="initial learning rate (default 2e-3, cosine decay)")
+    classifier.add_argument("--seed", type=_non_negative_int, default=0)
+    classifier.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    classifier.add_argument("--out", help="checkpoint path (default runs/classifier-<dataset>-<time>.safetensors)")
+    classifier.add_argument("--quiet", action="store_true", help="no line per epoch")
     return parser
 
 
@@ -125,8 +144,7 @@ def _train(args: argparse.Namespace) -> int:
     }
     if args.resume:
         config = resume_config(args.resume, **{k: v for k, v in fields.items() if k in ("epochs", "device", "out")})
-        if config.out is None:
-            config.out = args.resume
+        config.out = args.out or args.resume  # continue in the file resumed unless told otherwise
         for name in ("model", "dataset", "latent_dim", "batch_size", "learning_rate", "seed"):
             given = fields[name]
             if given is not None and given != getattr(config, name):
@@ -216,7 +234,45 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info}
+def _eval(args: argparse.Namespace) -> int:
+    from multigen.metrics import evaluate
+
+    result = evaluate(args.checkpoint, samples=args.samples, seed=args.seed, device=args.device,
+                      classifier=args.classifier)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        width = max(len(name) for name in result)
+        for name, value in result.items():
+            print(f"{name:<{width}}  {value:.4g}" if isinstance(value, float) else f"{name:<{width}}  {value}")
+    return 0
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    import time
+
+    from multigen.checkpoints import read_metadata
+    from multigen.metrics import train_classifier
+    from multigen.models.classifier import ClassifierConfig
+
+    def log(row: dict) -> None:
+        if not args.quiet:
+            print(f"epoch {row['epoch']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}, "
+                  f"val_accuracy {row['val_accuracy']:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
+
+    config = ClassifierConfig(learning_rate=args.lr) if args.lr is not None else None
+    started = time.perf_counter()
+    path = train_classifier(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                            device=args.device, out=args.out, data_dir=args.data_dir, config=config, log=log)
+    accuracy = read_metadata(path)["metrics"]["val_accuracy"]
+    print(f"completed: {path} (validation accuracy {accuracy:.2%}, {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+COMMANDS = {
+    "train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info,
+    "eval": _eval, "train-classifier": _train_classifier,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

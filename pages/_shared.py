@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import math
 import os
+import runpy
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,13 +42,15 @@ APP_ROOT = Path(__file__).resolve().parents[1]
 FAMILIES: dict[str, tuple[str, ...]] = {"explorer": ("vae", "cvae"), "generator": ("gan", "cgan")}
 PREFERRED: dict[str, tuple[str, ...]] = {"explorer": ("vae-2", "vae-16", "cvae"), "generator": ("cgan", "dcgan")}
 FAMILY_NAMES = {"explorer": "VAE or CVAE", "generator": "GAN or cGAN"}
+PAGE_FILES = {"explorer": "pages/latent_explorer.py", "generator": "pages/gan_generator.py"}
 
 # One colour per digit, the same on every map (Plotly's D3 palette, in label order).
 DIGIT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
-BACKGROUND_GRID = 60  # invisible clickable points per axis, so a click on empty space selects a position
+BACKGROUND_GRID = 50  # invisible clickable points per axis, so a click on empty space selects a position
+WEBGL_ABOVE = 5000  # maps with more points draw through WebGL (fast); smaller ones as SVG (works everywhere)
 MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
 
 
@@ -105,7 +111,7 @@ def available_checkpoints(family: str | None = None) -> list[CheckpointInfo]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an unreadable file is skipped; the picker just lacks it
-        found = list_checkpoints(*checkpoint_dirs())
+        found = list_checkpoints(*checkpoint_dirs(), recursive=False)  # not runs/<subfolder>/ work files
     if family is not None:
         found = [info for info in found if info.kind in FAMILIES[family]]
     preferred = PREFERRED.get(family or "", ())
@@ -158,6 +164,54 @@ def selected_checkpoint(family: str) -> CheckpointInfo | None:
         if str(info.path) == chosen:
             return info
     return infos[0] if infos else None
+
+
+# -- the shared sidebar -----------------------------------------------------------------------------
+_shell = threading.local()  # per script thread: is app.py running the current page?
+
+
+def draw_sidebar(family: str | None) -> None:
+    """The sidebar every page shares: the checkpoint picker for the page's kind of model, and the device."""
+    with st.sidebar:
+        st.markdown("### multigen")
+        st.caption("A latent-space lab for GANs and VAEs on handwritten digits.")
+        if family is not None:
+            checkpoint_picker(family)
+        else:
+            runs = [info for info in available_checkpoints() if is_run(info)]
+            st.caption(
+                f"Runs trained here are saved in `{display_path(runs_dir())}` ({len(runs)} so far) and appear "
+                "in the checkpoint pickers of the other pages."
+            )
+        if training_job().state().active:
+            st.caption("A training run is going on: see the Train page.")
+        st.caption(f"Device: {device_description()}")
+
+
+@contextmanager
+def shell() -> Iterator[None]:
+    """Mark that app.py is running the current page (it has drawn the page config and the sidebar)."""
+    _shell.active = True
+    try:
+        yield
+    finally:
+        _shell.active = False
+
+
+def run_inside_app() -> None:
+    """Run the calling page through app.py when Streamlit ran the page file on its own.
+
+    Streamlit treats a folder named ``pages/`` next to the entrypoint as a legacy multipage folder
+    until the entrypoint calls ``st.navigation``. So the first request of a fresh server to a page
+    URL (``/train`` from a bookmark) runs the page script alone, without app.py's page config,
+    sidebar and navigation, and the server stays in that mode; ``AppTest.switch_page`` does the
+    same on every run. Running app.py here registers the real navigation (which ends that mode for
+    the server) and runs this page inside it; then the stand-alone run stops.
+    """
+    if getattr(_shell, "active", False):
+        return
+    runpy.run_path(str(APP_ROOT / "app.py"), run_name="__main__")
+    st.stop()
 
 
 # -- models -----------------------------------------------------------------------------------------
@@ -221,6 +275,17 @@ def split_size(dataset: str, split: str) -> int:
     return len(load_dataset(dataset, split))
 
 
+def class_names(dataset: str) -> tuple[str, ...]:
+    """The names of a data set's ten classes ("0".."9" for the digits)."""
+    return load_dataset(dataset, "val").class_names
+
+
+def label_text(label: int, names: tuple[str, ...]) -> str:
+    """``Digit 7`` for the digits, the class name (``Coat``) for other data sets."""
+    name = names[label] if 0 <= label < len(names) else str(label)
+    return f"Digit {name}" if name.isdigit() else name
+
+
 @st.cache_resource(max_entries=6, show_spinner="Encoding the digits…")
 def _encoded(path: str, mtime_ns: int, dataset: str, split: str, n_points: int, _checkpoint: Checkpoint):
     from multigen.latent import encode_dataset
@@ -260,12 +325,26 @@ def manifold(checkpoint: Checkpoint, x_range, y_range, n: int, label: int | None
     return _manifold(str(checkpoint.path), _mtime(checkpoint.path), x_range, y_range, n, label, checkpoint)
 
 
+@st.cache_data(max_entries=16, show_spinner="Finding the slider directions…")
+def _directions(path: str, mtime_ns: int, k: int, _checkpoint: Checkpoint) -> np.ndarray:
+    from multigen.noise import slider_directions
+
+    return slider_directions(_checkpoint.model, k)
+
+
+def slider_directions(checkpoint: Checkpoint, k: int) -> np.ndarray:
+    """The GAN's k GANSpace directions (computed once per checkpoint)."""
+    return _directions(str(checkpoint.path), _mtime(checkpoint.path), k, checkpoint)
+
+
 def visible_range(points: np.ndarray, pad: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
     """The x and y extent of 2-D points, padded by ``pad`` of their spread on each side."""
     points = np.asarray(points, dtype=np.float64)
     low, high = points.min(0), points.max(0)
     margin = np.maximum((high - low) * pad, 1e-3)
-    return (float(low[0] - margin[0]), float(high[0] + margin[0])), (float(low[1] - margin[1]), float(high[1] + margin[1]))
+    x_range = (float(low[0] - margin[0]), float(high[0] + margin[0]))
+    y_range = (float(low[1] - margin[1]), float(high[1] + margin[1]))
+    return x_range, y_range
 
 
 def nearest_row(points: np.ndarray, xy) -> int:
@@ -285,6 +364,8 @@ def _row_of(point: dict[str, Any]) -> int | None:
     data = point.get("customdata")
     if isinstance(data, (list, tuple)):
         data = data[0] if data else None
+    elif isinstance(data, dict):  # a typed array from plotly.js arrives as {"0": row, "1": label}
+        data = data.get("0", data.get(0))
     try:
         return None if data is None else int(data)
     except (TypeError, ValueError):
@@ -348,10 +429,6 @@ def show_picture(image: np.ndarray, *, factor: int = 8, caption: str | None = No
     container.image(picture(image, factor), caption=caption, output_format="PNG")
 
 
-def digit_color_map(class_names: tuple[str, ...] | list[str] | None = None) -> dict[int, str]:
-    return {label: DIGIT_COLORS[label % len(DIGIT_COLORS)] for label in range(10)}
-
-
 def latent_map_figure(
     points: np.ndarray,
     labels: np.ndarray,
@@ -372,6 +449,7 @@ def latent_map_figure(
     labels = np.asarray(labels).astype(np.int64)
     rows = np.arange(len(points)) if rows is None else np.asarray(rows)
     names = class_names or tuple(str(d) for d in range(10))
+    scatter = go.Scattergl if len(points) > WEBGL_ABOVE else go.Scatter
     figure = go.Figure()
     if clickable_background and len(points):
         low, high = points.min(0), points.max(0)
@@ -380,10 +458,10 @@ def latent_map_figure(
         ys = np.linspace(low[1] - pad[1], high[1] + pad[1], BACKGROUND_GRID)
         gx, gy = np.meshgrid(xs, ys)
         figure.add_trace(
-            go.Scattergl(
+            scatter(
                 x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space",
-                marker=dict(size=8, opacity=0, color="#000000"),
-                customdata=np.full((gx.size, 2), -1), hoverinfo="none", showlegend=False,
+                marker={"size": 10, "opacity": 0, "color": "#000000"},
+                customdata=np.full((gx.size, 2), -1).tolist(), hoverinfo="none", showlegend=False,
             )
         )
     for label in range(10):
@@ -392,16 +470,16 @@ def latent_map_figure(
             continue
         name = names[label] if label < len(names) else str(label)
         figure.add_trace(
-            go.Scattergl(
+            scatter(
                 x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
-                marker=dict(size=6, color=DIGIT_COLORS[label], opacity=0.85, line=dict(width=0)),
-                customdata=np.stack([rows[mask], labels[mask]], axis=1),
+                marker={"size": 6, "color": DIGIT_COLORS[label], "opacity": 0.85, "line": {"width": 0}},
+                customdata=np.stack([rows[mask], labels[mask]], axis=1).tolist(),  # plain lists: [row, label]
                 hovertemplate=f"<b>{name}</b><br>row %{{customdata[0]}}<extra></extra>",
             )
         )
+    legend = {"title": "digit" if names[0].isdigit() else "class", "itemsizing": "constant"}
     figure.update_layout(
-        height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(title="digit", itemsizing="constant"),
-        hovermode="closest", plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend=legend, hovermode="closest", plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
     )
     return figure
 
@@ -428,15 +506,15 @@ def loss_figure(rows: list[dict[str, float]], *, height: int = 320) -> go.Figure
         figure.add_trace(
             go.Scatter(
                 x=steps, y=[row.get(name) for row in rows], mode="lines", name=name.replace("_", " "),
-                yaxis="y2" if score else "y", line=dict(dash="dot" if score else "solid", width=1.6),
+                yaxis="y2" if score else "y", line={"dash": "dot" if score else "solid", "width": 1.6},
             )
         )
-    layout: dict[str, Any] = dict(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step", yaxis_title="loss",
-        legend=dict(orientation="h", y=1.12), hovermode="x unified",
-    )
+    layout: dict[str, Any] = {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "xaxis_title": "step", "yaxis_title": "loss",
+        "legend": {"orientation": "h", "y": 1.12}, "hovermode": "x unified",
+    }
     if any(name.endswith("_score") for name in names):
-        layout["yaxis2"] = dict(title="D score", overlaying="y", side="right", range=[0, 1], showgrid=False)
+        layout["yaxis2"] = {"title": "D score", "overlaying": "y", "side": "right", "range": [0, 1], "showgrid": False}
     figure.update_layout(**layout)
     return figure
 
@@ -445,7 +523,7 @@ def format_seconds(seconds: float) -> str:
     """``1 h 02 min``, ``3 min 05 s`` or ``12 s``; ``…`` while unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "…"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
     if seconds >= 60:

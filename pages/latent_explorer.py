@@ -19,6 +19,8 @@ from multigen.images import image_grid, image_strip
 from multigen.latent import decode, interpolate, projection_key
 from pages import _shared as shared
 
+shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+
 METHOD_NAMES = {"raw": "Raw latent", "pca": "PCA", "tsne": "t-SNE"}
 METHOD_HELP = {
     "raw": "The 2-D latent as it is: map positions are latent vectors.",
@@ -61,6 +63,7 @@ conditional = bool(model.conditional)
 # -- inputs ---------------------------------------------------------------------------------------
 try:
     sizes = {split: shared.split_size(dataset, split) for split in SPLITS}
+    names = shared.class_names(dataset)
 except MultigenError as error:
     st.error(str(error))
     st.stop()
@@ -103,36 +106,42 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
         condition = left.selectbox(
             "Decode as digit", [AUTO, *range(10)], key="explorer_condition", persist_state="session",
             format_func=lambda c: "each dot's own digit" if c == AUTO else f"digit {c}",
-            help="A CVAE decodes a latent together with a digit label: the latent holds the style, the label the digit.",
+            help="A CVAE decodes a latent together with a digit label: the latent holds the style, the label "
+            "the digit.",
         )
 
 # -- calls into multigen --------------------------------------------------------------------------
-codes = shared.encoded(checkpoint, dataset, split, n_points)
-if method == "tsne":
-    key = projection_key(info.path, shared.fingerprint(info), split, n_points, "tsne", TSNE_SEED, perplexity)
-    status = shared.projection_jobs().request(key, codes.mu, "tsne", seed=TSNE_SEED, perplexity=perplexity)
-    if status.state == "running":
+try:
+    codes = shared.encoded(checkpoint, dataset, split, n_points)
+    if method == "tsne":  # in the background, once, cached on disk; never inside this rerun
+        key = projection_key(info.path, shared.fingerprint(info), split, n_points, "tsne", TSNE_SEED, perplexity)
+        status = shared.projection_jobs().request(key, codes.mu, "tsne", seed=TSNE_SEED, perplexity=perplexity)
+        projection = status.projection
+    else:
+        projection = shared.projected(checkpoint, dataset, split, n_points, method, codes.mu)
+except MultigenError as error:
+    st.error(str(error))
+    st.stop()
 
-        @st.fragment(run_every=0.5)
-        def tsne_progress() -> None:
-            # Polls the background job; when it is done, a full rerun draws the map.
-            now = shared.projection_jobs().status(key)
-            if now.state != "running":
-                st.rerun()
-            st.progress(
-                now.fraction,
-                text=f"Computing the t-SNE map of {n_points:,} digits ({now.elapsed:.0f} s so far). It runs once "
-                "per checkpoint, split, points and perplexity, then comes from the cache.",
-            )
+if method == "tsne" and status.state == "running":
 
-        tsne_progress()
-        st.stop()
-    if status.state == "failed":
-        st.error(f"The t-SNE map could not be computed: {status.error}")
-        st.stop()
-    projection = status.projection
-else:
-    projection = shared.projected(checkpoint, dataset, split, n_points, method, codes.mu)
+    @st.fragment(run_every=0.5)
+    def tsne_progress() -> None:
+        # Polls the background job; when it is done, a full rerun draws the map.
+        now = shared.projection_jobs().status(key)
+        if now.state != "running":
+            st.rerun()
+        st.progress(
+            now.fraction,
+            text=f"Computing the t-SNE map of {n_points:,} digits ({now.elapsed:.0f} s so far). It runs once per "
+            "checkpoint, split, number of points and perplexity; after that it comes from the cache.",
+        )
+
+    tsne_progress()
+    st.stop()
+if method == "tsne" and status.state == "failed":
+    st.error(f"The t-SNE map could not be computed: {status.error}")
+    st.stop()
 points = projection.points
 
 context = [str(info.path), shared.fingerprint(info), split, n_points, method, perplexity if method == "tsne" else None]
@@ -167,7 +176,7 @@ def latent_of(pick: dict) -> np.ndarray:
 
 def describe(pick: dict) -> str:
     if pick.get("row") is not None:
-        return f"row {pick['row']} (digit {codes.labels[pick['row']]})"
+        return f"row {pick['row']} ({shared.label_text(codes.labels[pick['row']], names).lower()})"
     x, y = pick["xy"]
     return f"empty space at ({x:.2f}, {y:.2f})"
 
@@ -183,7 +192,7 @@ try:
         if row is not None:
             details.append(("Original", codes.images[row]))
             details.append(("Reconstruction: its latent mean decoded", decode(model, codes.mu[row], label)[0]))
-            if method != "raw":
+            if method == "pca":  # the dot's place on the PCA plane (t-SNE and raw give back its own latent)
                 where = projection.inverse(points[row])
                 details.append((f"Its {METHOD_NAMES[method]} position decoded", decode(model, where, label)[0]))
         else:
@@ -199,7 +208,7 @@ try:
     if model.latent_dim == 2:
         box = region.get("box") if (region is not None and method == "raw") else None
         x_range, y_range = box or shared.visible_range(codes.mu)
-        manifold_label = None if not conditional else (0 if condition == AUTO else int(condition))
+        manifold_label = condition_for(picks[-1].get("row"), picks[-1].get("xy")) if picks else condition_for(0, None)
         manifold = shared.manifold(checkpoint, x_range, y_range, manifold_n, manifold_label)
 except MultigenError as error:
     st.error(str(error))
@@ -209,7 +218,9 @@ except MultigenError as error:
 map_column, detail_column = st.columns([3, 2], gap="large")
 with map_column:
     axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
-    figure = shared.latent_map_figure(points, codes.labels, clickable_background=True, axis_titles=axes)
+    figure = shared.latent_map_figure(
+        points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes
+    )
     st.plotly_chart(
         figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
         config={"displaylogo": False},
@@ -222,11 +233,14 @@ with map_column:
 with detail_column:
     if not picks:
         st.subheader("Click the map")
-        st.caption("A dot shows its digit, reconstruction and decoding; empty space shows what the decoder draws there.")
+        st.caption(
+            "A dot shows its digit, its reconstruction and what its position decodes to; empty space shows what "
+            "the decoder draws there."
+        )
     else:
         pick = picks[-1]
         if pick.get("row") is not None:
-            st.subheader(f"Digit {codes.labels[pick['row']]} · row {pick['row']}")
+            st.subheader(f"{shared.label_text(codes.labels[pick['row']], names)} · row {pick['row']}")
         else:
             x, y = pick["xy"]
             how = {"raw": "the latent itself", "pca": "PCA's exact inverse",
@@ -250,7 +264,8 @@ else:
 if gallery is not None:
     st.subheader(f"{len(region['rows']):,} digits in the selection")
     counts = np.bincount(codes.labels[region["rows"]], minlength=10)
-    st.caption(" · ".join(f"{d}: {c}" for d, c in enumerate(counts) if c) + (" (first 100 shown)" if len(region["rows"]) > 100 else ""))
+    shown = " (the first 100 shown)" if len(region["rows"]) > 100 else ""
+    st.caption("By label: " + " · ".join(f"{names[d]}: {c}" for d, c in enumerate(counts) if c) + shown)
     shared.show_picture(gallery, factor=2)
 
 if manifold is not None:

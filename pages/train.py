@@ -17,6 +17,8 @@ from multigen.models import MODELS
 from multigen.training import TrainingConfig
 from pages import _shared as shared
 
+shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+
 MODEL_NAMES = {"vae": "VAE", "cvae": "CVAE (conditional VAE)", "gan": "GAN (DCGAN)", "cgan": "cGAN (conditional GAN)"}
 DATASET_NAMES = {"mnist-5k": "mnist-5k (bundled, offline)", "mnist": "MNIST (60,000)", "fashion-mnist": "Fashion-MNIST"}
 STATUS_TEXT = {
@@ -26,7 +28,6 @@ STATUS_TEXT = {
 LIVE_EVERY = 1.0  # seconds between redraws while a run is active
 IDLE_EVERY = 5.0  # seconds between checks for a run started in another tab
 
-st.session_state.setdefault("train_message", None)  # the last start/stop outcome shown to this user
 st.session_state.setdefault("train_seen_active", False)  # whether this tab last drew an active run
 st.session_state.setdefault("grid_follow", True)  # the grid scrubber follows the newest grid
 
@@ -44,7 +45,8 @@ active = job.state().active
 with st.form("train_form", border=True):
     left, middle, right = st.columns(3)
     model = left.selectbox(
-        "Model", list(MODELS), format_func=MODEL_NAMES.get, key="train_model", persist_state="session",
+        "Model", [kind for kind in MODEL_NAMES if kind in MODELS], format_func=lambda kind: MODEL_NAMES.get(kind, kind),
+        key="train_model", persist_state="session",
         help="VAEs learn a map of the digits you can explore; GANs learn to draw them from noise.",
     )
     dataset = left.selectbox(
@@ -78,6 +80,7 @@ with st.form("train_form", border=True):
     )
 
 # -- calls into multigen --------------------------------------------------------------------------
+start_error = None
 if submitted:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     config = TrainingConfig(
@@ -87,14 +90,17 @@ if submitted:
     )
     try:
         job.start(config)
-    except MultigenError as error:  # a bad field, or a run already going on in another tab
-        st.session_state["train_message"] = str(error)
+    except MultigenError as error:  # a bad field (one line, no traceback), or a run started meanwhile elsewhere
+        start_error = str(error)
     else:
-        st.session_state.update(train_message=None, grid_follow=True, grid_index=0)
+        st.session_state.update(grid_follow=True, grid_index=0)
         st.rerun()  # redraw the form with Start disabled and the live area polling
 
-if st.session_state["train_message"]:
-    st.error(st.session_state["train_message"], icon=":material/error:")
+if start_error:
+    st.error(start_error, icon=":material/error:")
+elif active:
+    st.info("A run is going on (it may have been started in another tab): pause, resume or stop it below. "
+            "Stop it, or wait for it to finish, to start another.", icon=":material/hourglass_top:")
 
 
 # -- drawing: the live area -----------------------------------------------------------------------
@@ -129,7 +135,7 @@ def draw_progress(state) -> None:
         header += f" · {state.device}"
     st.markdown(header)
     detail = f"Epoch {state.epoch}/{state.epochs} · step {state.step:,}/{state.total_steps:,}"
-    if state.status in ("running", "paused"):
+    if state.status == "running":
         detail += f" · {state.images_per_second:,.0f} images/s · ETA {shared.format_seconds(state.eta_seconds)}"
     st.progress(min(max(state.fraction, 0.0), 1.0), text=detail)
 
@@ -172,13 +178,15 @@ def draw_result(state) -> None:
         st.error(state.error or "The run failed.", icon=":material/error:")
     elif state.status in ("finished", "stopped") and state.checkpoint:
         verb = "finished" if state.status == "finished" else "was stopped"
-        kind = (state.config or {}).get("model", "")
-        page = "pages/latent_explorer.py" if kind in ("vae", "cvae") else "pages/gan_generator.py"
+        family = "explorer" if (state.config or {}).get("model") in ("vae", "cvae") else "generator"
         st.success(
             f"The run {verb} and is saved as `{shared.display_path(state.checkpoint)}`; it is now in the "
             "checkpoint pickers.", icon=":material/check_circle:",
         )
-        st.page_link(page, label="Open it", icon=":material/arrow_forward:")
+        page = "Latent explorer" if family == "explorer" else "GAN generator"
+        if st.button(f"Open it in the {page}", key="train_open", icon=":material/arrow_forward:"):
+            st.session_state[shared.picker_key(family)] = str(state.checkpoint)
+            st.switch_page(shared.PAGE_FILES[family])
 
 
 def draw_live() -> None:

@@ -1,4 +1,5 @@
-"""The four generative models and a registry that rebuilds one from its kind and config."""
+"""The four generative models, the digit classifier behind the metrics, and a registry that rebuilds
+any of them from its kind and config."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ from typing import Any
 from torch import nn
 
 from multigen.errors import MultigenError
+from multigen.models.classifier import ClassifierConfig, DigitClassifier
 from multigen.models.gan import GAN, ConditionalGAN, GANConfig
 from multigen.models.vae import VAE, ConditionalVAE, VAEConfig
 
-MODELS: dict[str, type[nn.Module]] = {"vae": VAE, "cvae": ConditionalVAE, "gan": GAN, "cgan": ConditionalGAN}
-CONFIGS: dict[str, type] = {"vae": VAEConfig, "cvae": VAEConfig, "gan": GANConfig, "cgan": GANConfig}
+MODELS: dict[str, type[nn.Module]] = {
+    "vae": VAE, "cvae": ConditionalVAE, "gan": GAN, "cgan": ConditionalGAN, "classifier": DigitClassifier,
+}
+CONFIGS: dict[str, type] = {
+    "vae": VAEConfig, "cvae": VAEConfig, "gan": GANConfig, "cgan": GANConfig, "classifier": ClassifierConfig,
+}
+# The kinds that generate digits (what `multigen train`, the Train page and the pickers offer);
+# the classifier is trained by `multigen train-classifier` and only measures the others.
+GENERATIVE_KINDS: tuple[str, ...] = ("vae", "cvae", "gan", "cgan")
 
 
 def config_class(kind: str) -> type:
@@ -44,6 +53,6 @@ def build_model(kind: str, config: Any = None) -> nn.Module:
 
 
 __all__ = [
-    "GAN", "VAE", "ConditionalGAN", "ConditionalVAE", "GANConfig", "VAEConfig",
-    "MODELS", "build_model", "config_class", "make_config",
+    "GAN", "GENERATIVE_KINDS", "MODELS", "VAE", "ClassifierConfig", "ConditionalGAN", "ConditionalVAE",
+    "DigitClassifier", "GANConfig", "VAEConfig", "build_model", "config_class", "make_config",
 ]

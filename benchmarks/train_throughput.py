@@ -1,0 +1,138 @@
+"""Training images/s of multigen's loop against the classic PyTorch-example loop, in one process.
+
+The reference is written the way pytorch/examples (vae, dcgan) do it: a torchvision-style dataset
+that makes a PIL image per sample, ``transforms.ToTensor()``, a ``DataLoader``, and the same model,
+optimizer and batch size. multigen runs its own ``Trainer`` (in-memory tensors, batches by
+indexing). Both train the same number of epochs from the same seed; the script prints images/s,
+their ratio, the final losses (to show equal learning) and the achieved GFLOP/s as a share of this
+machine's float32 matrix-multiply peak, measured in the same run.
+
+    python benchmarks/train_throughput.py --epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision import transforms
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from multigen.data import load_dataset  # noqa: E402
+from multigen.device import resolve_device  # noqa: E402
+from multigen.models import build_model  # noqa: E402
+from multigen.training import Finished, Progress, Trainer, TrainingConfig  # noqa: E402
+
+
+class PILDigits(Dataset):
+    """A torchvision-style dataset: uint8 arrays, one PIL image and one ToTensor per sample."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images, self.labels = images, labels
+        self.transform = transforms.ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.transform(Image.fromarray(self.images[index], mode="L")), int(self.labels[index])
+
+
+def reference_loop(kind: str, epochs: int, batch_size: int, device: torch.device, seed: int) -> tuple[float, float]:
+    """Images/s and last-epoch mean loss of the pytorch/examples-style loop."""
+    train = load_dataset("mnist-5k", "train")
+    images = (train.images[:, 0] * 255).round().byte().numpy()
+    loader = DataLoader(PILDigits(images, train.labels.numpy()), batch_size=batch_size, shuffle=True, drop_last=True,
+                        num_workers=0, generator=torch.Generator().manual_seed(seed))
+    torch.manual_seed(seed)
+    model = build_model(kind).to(device)
+    optimizers = model.make_optimizers()
+    noise = torch.Generator(device=device).manual_seed(seed)
+    start, count, losses = time.perf_counter(), 0, []
+    for _ in range(epochs):
+        losses = []
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            losses.append(float(model.training_step(x, y, optimizers, generator=noise)["loss"]))
+            count += x.shape[0]
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return count / (time.perf_counter() - start), float(np.mean(losses))
+
+
+def multigen_loop(kind: str, epochs: int, batch_size: int, device: torch.device, seed: int, out: Path) -> tuple[float, float]:
+    """Images/s and last-epoch mean loss of multigen's Trainer, as the CLI runs it."""
+    config = TrainingConfig(model=kind, epochs=epochs, batch_size=batch_size, seed=seed, device=str(device),
+                            out=str(out), sample_every=10**9)
+    start, count, losses = time.perf_counter(), 0, []
+    per_epoch = None
+    for event in Trainer(config):
+        if isinstance(event, Progress):
+            count += batch_size
+            if per_epoch is None or event.epoch != per_epoch:
+                per_epoch, losses = event.epoch, []
+            losses.append(event.losses["loss"])
+        elif isinstance(event, Finished):
+            break
+    return count / (time.perf_counter() - start), float(np.mean(losses))
+
+
+def step_flops(kind: str, batch_size: int, device: torch.device) -> int:
+    """Floating-point operations of one training step, counted by PyTorch's FlopCounterMode."""
+    model = build_model(kind).to(device)
+    optimizers = model.make_optimizers()
+    x = torch.rand(batch_size, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+    with FlopCounterMode(display=False) as counter:
+        model.training_step(x, y, optimizers)
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: torch.device, size: int = 1024, repeats: int = 10) -> float:
+    """Measured float32 matrix-multiply GFLOP/s: the practical ceiling of this machine."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--models", nargs="+", default=["vae", "gan"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    peak = matmul_peak(device)
+    print(f"device {device}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s")
+    out = Path("runs/benchmark")
+    out.mkdir(parents=True, exist_ok=True)
+    for kind in args.models:
+        flops = step_flops(kind, args.batch_size, device) / args.batch_size
+        ref_rate, ref_loss = reference_loop(kind, args.epochs, args.batch_size, device, args.seed)
+        our_rate, our_loss = multigen_loop(kind, args.epochs, args.batch_size, device, args.seed, out / f"{kind}.safetensors")
+        print(
+            f"{kind}: reference {ref_rate:7.0f} img/s (loss {ref_loss:.3f}, {ref_rate * flops / 1e9 / peak:5.1%} of peak) | "
+            f"multigen {our_rate:7.0f} img/s (loss {our_loss:.3f}, {our_rate * flops / 1e9 / peak:5.1%} of peak) | "
+            f"ratio {our_rate / ref_rate:.2f}x | {flops / 1e6:.0f} MFLOP per image"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""UI latency: from a click to the new picture on screen, and how much of it is the model.
+
+Two measurements on the shipped checkpoints:
+
+1. in the server process alone: ``multigen.latent.decode`` (VAE, CVAE) and ``multigen.noise.generate``
+   (GAN, cGAN) of one latent vector, on the device the app uses, median and p95 over ``--calls``;
+2. in a real browser (the system Chromium through Playwright, against ``streamlit run app.py``):
+   from the release of a click on a dot of the latent map until its decoded digit (the picture
+   captioned "Reconstruction…") has loaded and been painted, and from the release of a GAN slider
+   until the generated digit has; median and p95 over ``--tries``.
+
+Times in the browser are taken by the page itself (``performance.now()`` at the ``pointerup`` and in
+the first animation frame after the new image's ``load``), so Playwright's own round trips do not
+count. Goals: decode under 5 ms, click to image under 300 ms median.
+
+    python benchmarks/ui_latency.py --tries 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from multigen.checkpoints import list_checkpoints, load_checkpoint
+from multigen.device import describe_device, resolve_device
+from multigen.latent import decode
+from multigen.noise import generate, noise_vector
+from tests.e2e.conftest import VIEWPORT, launch_chromium, start_app
+from tests.e2e.test_browser import (
+    click_scatter_point,
+    isolated_scatter_points,
+    wait_for_latent_map,
+    wait_until_idle,
+)
+
+DECODE_GOAL_MS = 5.0
+CLICK_GOAL_MS = 300.0
+DECODED_CAPTION = "Reconstruction"  # the caption of the decoded digit on the Latent explorer
+SLIDER = "Direction 1"  # the GAN slider that is dragged
+PAGE_TIMEOUT_MS = 90_000  # a page's first run loads models on 2 busy cores
+TRY_TIMEOUT_MS = 30_000
+
+# Installed in the page: the time of the last pointer release, and of the first paint after a new
+# picture (one ``isWanted`` accepts) has loaded. ``window.__latency.arm()`` starts a new try.
+TIMING_HOOKS = """isWanted => {
+    const latency = window.__latency = {pressedAt: null, shownAt: null, before: new Set()};
+    const wanted = new Function('image', 'return (' + isWanted + ')(image);');
+    latency.arm = () => {
+        latency.pressedAt = latency.shownAt = null;
+        latency.before = new Set([...document.querySelectorAll('img')].map(image => image.src));
+    };
+    document.addEventListener('pointerup', () => { latency.pressedAt = performance.now(); }, true);
+    document.addEventListener('load', event => {
+        const image = event.target;
+        if (image.tagName !== 'IMG' || latency.pressedAt === null || latency.shownAt !== null) return;
+        if (latency.before.has(image.src) || !wanted(image)) return;
+        requestAnimationFrame(() => { if (latency.shownAt === null) latency.shownAt = performance.now(); });
+    }, true);
+}"""
+IS_DECODED_DIGIT = f"""image => (image.closest('[data-testid=stImage]')?.innerText || '').includes('{DECODED_CAPTION}')"""
+IS_GAN_PICTURE = """image => image === document.querySelector('[data-testid=stImage] img')"""
+
+
+# -- statistics and printing ------------------------------------------------------------------------
+def summary(times_ms: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile of a list of times."""
+    return statistics.median(times_ms), float(np.percentile(times_ms, 95))
+
+
+def print_table(rows: list[tuple[str, float, float, str]]) -> None:
+    """One line per measurement: what, median, p95, goal."""
+    width = max(len(row[0]) for row in rows)
+    print(f"{'measurement':<{width}}  {'median':>10}  {'p95':>10}  goal")
+    for what, median, p95, goal in rows:
+        print(f"{what:<{width}}  {median:>7.1f} ms  {p95:>7.1f} ms  {goal}")
+
+
+# -- 1. decode in the server process ------------------------------------------------------------------
+def time_calls(call: Callable[[], Any], calls: int, warmup: int = 10) -> list[float]:
+    """Milliseconds per call of ``call``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def decode_rows(folder: Path, calls: int) -> list[tuple[str, float, float, str]]:
+    """Decode (VAE, CVAE) or generate (GAN, cGAN) one vector with every shipped checkpoint."""
+    device = resolve_device("auto")
+    rows = []
+    for info in list_checkpoints(folder):
+        if info.kind not in ("vae", "cvae", "gan", "cgan"):
+            continue
+        model = load_checkpoint(info.path, device=device).model
+        z = noise_vector(0, model.latent_dim)
+        label = 3 if model.conditional else None
+        if info.kind in ("vae", "cvae"):
+            times = time_calls(lambda model=model, z=z, label=label: decode(model, z, label), calls)
+            what = f"decode, {info.path.stem}: latent.decode of 1 vector"
+        else:
+            times = time_calls(lambda model=model, z=z, label=label: generate(model, z, label), calls)
+            what = f"decode, {info.path.stem}: noise.generate of 1 vector"
+        rows.append((what, *summary(times), f"< {DECODE_GOAL_MS:.0f} ms"))
+    return rows
+
+
+# -- 2. in the browser ------------------------------------------------------------------------------
+def open_page(page: Any, path: str, is_wanted: str) -> None:
+    """Open an app page, wait for its first run to end, and install the timing hooks."""
+    page.goto(path)
+    page.locator("[data-testid=stImage] img, [data-testid=stPlotlyChart]").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page, timeout=PAGE_TIMEOUT_MS)
+    page.evaluate(TIMING_HOOKS, is_wanted)
+
+
+def timed(page: Any, action: Callable[[], None]) -> float:
+    """Milliseconds from the pointer release in ``action`` to the wanted new picture on screen."""
+    page.evaluate("() => window.__latency.arm()")
+    action()
+    page.wait_for_function("() => window.__latency.shownAt !== null", timeout=TRY_TIMEOUT_MS)
+    elapsed = page.evaluate("() => window.__latency.shownAt - window.__latency.pressedAt")
+    wait_until_idle(page)  # let this rerun end before the next try
+    return elapsed
+
+
+def click_latencies(page: Any, tries: int) -> list[float]:
+    """Click ``tries`` different dots of the latent map; time each until its decoded digit shows."""
+    open_page(page, "/", IS_DECODED_DIGIT)
+    wait_for_latent_map(page)
+    dots = isolated_scatter_points(page, tries)
+    if len(dots) < tries:
+        raise SystemExit(f"The latent map has only {len(dots)} dots to click, fewer than --tries {tries}.")
+    return [timed(page, lambda dot=dot: click_scatter_point(page, dot)) for dot in dots]
+
+
+def slider_latencies(page: Any, tries: int) -> list[float]:
+    """Drag a GAN slider ``tries`` times, alternately to 1/4 and 3/4 of its track; time each release."""
+    open_page(page, "/gan_generator", IS_GAN_PICTURE)
+    group = page.get_by_role("group", name=SLIDER, exact=True)
+    track = group.locator(":scope > div").first
+    thumb = group.get_by_role("slider").locator("xpath=../..")
+
+    def drag(fraction: float) -> None:
+        start, box = thumb.bounding_box(), track.bounding_box()
+        page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=4)
+        page.mouse.up()
+
+    return [timed(page, lambda fraction=(0.25, 0.75)[i % 2]: drag(fraction)) for i in range(tries)]
+
+
+def browser_rows(folder: Path, tries: int) -> list[tuple[str, float, float, str]]:
+    """Serve the app on the shipped checkpoints and time clicks and slider releases in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    families = {info.kind for info in list_checkpoints(folder)}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="multigen-latency-") as scratch, sync_playwright() as playwright:
+        server = start_app([folder], Path(scratch))
+        chromium = launch_chromium(playwright)
+        try:
+            context = chromium.new_context(viewport=VIEWPORT, base_url=server.base_url)
+            context.set_default_timeout(TRY_TIMEOUT_MS)
+            if families & {"vae", "cvae"}:
+                times = click_latencies(context.new_page(), tries)
+                rows.append(("browser: click a dot -> its decoded digit on screen", *summary(times),
+                             f"median < {CLICK_GOAL_MS:.0f} ms"))
+            if families & {"gan", "cgan"}:
+                times = slider_latencies(context.new_page(), tries)
+                rows.append(("browser: release a GAN slider -> new digit on screen", *summary(times), "-"))
+        finally:
+            chromium.close()
+            server.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tries", type=int, default=20, help="clicks and slider releases timed in the browser")
+    parser.add_argument("--calls", type=int, default=200, help="decode calls timed in this process")
+    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints", help="the shipped checkpoints")
+    parser.add_argument("--no-browser", action="store_true", help="time decoding only")
+    args = parser.parse_args(argv)
+    if not list_checkpoints(args.checkpoints):
+        raise SystemExit(f"No checkpoints in {args.checkpoints}: run checkpoints/rebuild.sh or pass --checkpoints.")
+
+    print(f"device: {describe_device(resolve_device('auto'))}; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores; checkpoints: {args.checkpoints}")
+    rows = decode_rows(args.checkpoints, args.calls)
+    if not args.no_browser:
+        rows += browser_rows(args.checkpoints.resolve(), args.tries)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

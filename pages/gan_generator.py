@@ -1,0 +1,171 @@
+"""GAN generator: steer a GAN's noise vector with sliders and keep the recipe of every picture.
+
+A seed picks a noise vector; each slider moves it along one of the directions in which the
+generator's output changes most (GANSpace, Härkönen et al. 2020). Below: variations around the
+current vector and a walk to a second seed. The PNG and JSON downloads rebuild the picture exactly,
+and either can be loaded back here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import streamlit as st
+
+from multigen.errors import MultigenError
+from multigen.images import image_strip
+from multigen.noise import (
+    apply_sliders,
+    generate,
+    make_recipe,
+    noise_vector,
+    recipe_from_png,
+    recipe_png,
+    slerp,
+    variations,
+)
+from pages import _shared as shared
+
+shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+
+SLIDERS = 10  # directions offered (fewer when the noise vector is smaller)
+SLIDER_RANGE = 3.0
+MAX_SEED = 2**31 - 1
+VARIATIONS = 8
+PNG_SCALE = 8  # the downloaded PNG is the 28x28 digit enlarged 8x (224 px), each pixel a crisp block
+
+st.session_state.setdefault("gan_seed", 0)
+st.session_state.setdefault("gan_seed_b", 1)
+st.session_state.setdefault("gan_digit", 0)
+st.session_state.setdefault("gan_message", None)  # the outcome of loading a recipe, shown once
+for _index in range(SLIDERS):
+    st.session_state.setdefault(f"slider_{_index}", 0.0)
+
+
+def randomize() -> None:
+    st.session_state["gan_seed"] = random.randrange(MAX_SEED)
+
+
+def reset_sliders() -> None:
+    for index in range(SLIDERS):
+        st.session_state[f"slider_{index}"] = 0.0
+
+
+def load_recipe() -> None:
+    """Set checkpoint, seed, digit and sliders from an uploaded PNG or JSON recipe."""
+    upload = st.session_state.get("gan_recipe")
+    if upload is None:
+        return
+    try:
+        data = upload.getvalue()
+        recipe = recipe_from_png(data) if upload.name.lower().endswith(".png") else json.loads(data)
+        if not isinstance(recipe, dict) or "seed" not in recipe:
+            raise MultigenError("This file is not a multigen recipe: upload a PNG or JSON saved from this page.")
+        seed, label = int(recipe["seed"]), recipe.get("label")
+        if not 0 <= seed <= MAX_SEED or (label is not None and int(label) not in range(10)):
+            raise MultigenError(f"The recipe's seed {seed} or digit {label} is out of range: save it again here.")
+        st.session_state["gan_seed"] = seed
+        if label is not None:
+            st.session_state["gan_digit"] = int(label)
+        values = list(recipe.get("sliders") or [])
+        for index in range(SLIDERS):
+            value = float(values[index]) if index < len(values) else 0.0
+            st.session_state[f"slider_{index}"] = max(-SLIDER_RANGE, min(SLIDER_RANGE, value))
+        wanted = str(recipe.get("checkpoint") or "")
+        for info in shared.available_checkpoints("generator"):
+            if wanted and wanted in (shared.display_path(info.path), str(info.path), info.path.name):
+                st.session_state[shared.picker_key("generator")] = str(info.path)
+                break
+        st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {seed} ({wanted}).")
+    except (MultigenError, ValueError, TypeError, KeyError) as error:
+        st.session_state["gan_message"] = ("error", str(error) or "This recipe could not be read.")
+
+
+st.title("GAN generator")
+st.caption(
+    "A seed picks a noise vector and the generator turns it into a digit. Each slider moves the vector "
+    "along a direction in which the picture changes most (found by GANSpace); the image updates when you "
+    "release a slider. Download any picture with the recipe that makes it again."
+)
+
+info, checkpoint = shared.require_model("generator")
+model = checkpoint.model
+conditional = bool(model.conditional)
+count = min(SLIDERS, model.latent_dim)
+keep = {"persist_state": "session"}  # the user's choices survive a visit to another page
+
+# -- inputs ---------------------------------------------------------------------------------------
+picture_column, control_column = st.columns([2, 3], gap="large")
+with control_column:
+    seed_column, randomize_column, reset_column = st.columns([2, 1, 1], vertical_alignment="bottom")
+    seed = seed_column.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="gan_seed", **keep)
+    randomize_column.button("Randomize", key="gan_randomize", on_click=randomize, icon=":material/casino:")
+    reset_column.button("Reset sliders", key="gan_reset", on_click=reset_sliders, icon=":material/restart_alt:")
+    digit = None
+    if conditional:
+        digit = st.pills("Digit", list(range(10)), key="gan_digit", required=True, help="The digit to draw.", **keep)
+    st.markdown("**Directions**")
+    st.caption("Direction 1 changes the picture most, the last one least.")
+    halves = st.columns(2)
+    values = [
+        halves[index % 2].slider(
+            f"Direction {index + 1}", -SLIDER_RANGE, SLIDER_RANGE, step=0.1, key=f"slider_{index}", **keep
+        )
+        for index in range(count)
+    ]
+with st.expander("Variations, interpolation and recipes"):
+    left, middle, right = st.columns(3)
+    strength = left.slider(
+        "Variation strength", 0.05, 1.0, 0.35, step=0.05, key="gan_strength",
+        help="0 copies the current vector, 1 draws a fresh one.", **keep,
+    )
+    seed_b = middle.number_input("Second seed", min_value=0, max_value=MAX_SEED, step=1, key="gan_seed_b", **keep)
+    steps = right.slider("Interpolation steps", 3, 16, 10, key="gan_steps", **keep)
+    st.file_uploader(
+        "Load a recipe (a PNG or JSON saved here)", type=["png", "json"], key="gan_recipe", on_change=load_recipe,
+    )
+
+# -- calls into multigen --------------------------------------------------------------------------
+try:
+    directions = shared.slider_directions(checkpoint, count)
+    start, end = noise_vector(seed, model.latent_dim), noise_vector(seed_b, model.latent_dim)
+    z = apply_sliders(start, directions, values)
+    image = generate(model, z, digit)
+    nearby = image_strip(generate(model, variations(z, VARIATIONS, strength=strength, seed=seed), digit))
+    walk = image_strip(generate(model, apply_sliders(slerp(start, end, steps), directions, values), digit))
+    recipe = make_recipe(shared.display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind)
+    png = recipe_png(shared.picture(image, PNG_SCALE), recipe)
+except MultigenError as error:
+    st.error(str(error))
+    st.stop()
+
+# -- drawing --------------------------------------------------------------------------------------
+if st.session_state["gan_message"]:
+    outcome, text = st.session_state["gan_message"]
+    (st.success if outcome == "success" else st.error)(text)
+    st.session_state["gan_message"] = None
+
+with picture_column:
+    shared.show_picture(image, factor=10, caption=f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}")
+    name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
+    png_column, json_column = st.columns(2)
+    png_column.download_button(
+        "Download PNG", png, file_name=f"{name}.png", mime="image/png", key="download_png", on_click="ignore",
+        icon=":material/image:", help=f"The digit enlarged {PNG_SCALE}x, with its recipe inside the file.",
+    )
+    json_column.download_button(
+        "Download recipe", json.dumps(recipe, indent=2), file_name=f"{name}.json", mime="application/json",
+        key="download_json", on_click="ignore", icon=":material/data_object:",
+        help="Checkpoint, seed, digit, slider values and the full noise vector.",
+    )
+    st.caption(f"`{info.path.name}` · a noise vector of {model.latent_dim} numbers · {count} directions")
+
+st.subheader("Variations")
+st.caption(f"{VARIATIONS} vectors near the current one (strength {strength:.2f}).")
+shared.show_picture(nearby, factor=3)
+
+st.subheader("Interpolation")
+st.caption(f"A spherical walk in {steps} steps from seed {seed} to seed {seed_b}, the sliders applied at every step.")
+shared.show_picture(walk, factor=3)

@@ -1,0 +1,234 @@
+"""What a user sees in a real browser: clicks on the latent map, GAN sliders, and a training run.
+
+One Streamlit server serves the whole file (see conftest.py); every test opens its own tab(s).
+The tests wait for what appears on the page, never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips or fails with the reason
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+FIRST_RENDER_TIMEOUT_MS = 90_000  # a page's first run loads models on 2 busy cores (other waits: 30 s)
+TRAINING_TIMEOUT_MS = 180_000  # one small epoch on 2 busy cores, plus saving the checkpoint
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def open_app_page(page: Any, path: str, title: str) -> None:
+    """Open a page of the app and wait for its title and for its first script run to end."""
+    page.goto(path)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=FIRST_RENDER_TIMEOUT_MS)
+    wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
+
+
+def wait_until_idle(page: Any, *, timeout: float | None = None) -> None:
+    """Wait until Streamlit reports that no script run is going on in this tab."""
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(state="attached", timeout=timeout)
+
+
+def image_sources(page: Any) -> list[str]:
+    """The ``src`` of every picture Streamlit shows on the page, top to bottom."""
+    return page.eval_on_selector_all("[data-testid=stImage] img", "images => images.map(image => image.src)")
+
+
+def wait_for_new_image(page: Any, old_sources: list[str], *, timeout: float | None = None) -> str:
+    """Wait until a picture whose ``src`` is not among ``old_sources`` has loaded; return its ``src``."""
+    handle = page.wait_for_function(
+        """old => {
+            const fresh = [...document.querySelectorAll('[data-testid=stImage] img')]
+                .find(image => !old.includes(image.src) && image.complete && image.naturalWidth > 0);
+            return fresh ? fresh.src : null;
+        }""",
+        arg=old_sources,
+        timeout=timeout,
+    )
+    return handle.json_value()
+
+
+def first_picture_changes(page: Any, before: str, *, timeout: float | None = None) -> str:
+    """Wait until the page's first picture shows a different, loaded image; return its ``src``."""
+    handle = page.wait_for_function(
+        """before => {
+            const image = document.querySelector('[data-testid=stImage] img');
+            return image && image.src !== before && image.complete && image.naturalWidth > 0 ? image.src : null;
+        }""",
+        arg=before,
+        timeout=timeout,
+    )
+    return handle.json_value()
+
+
+def wait_for_latent_map(page: Any) -> None:
+    """Wait until Plotly has drawn the latent map (its script loads after the page's first run)."""
+    page.wait_for_function(
+        """() => {
+            const plot = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
+            return Boolean(plot && plot._fullLayout && plot._fullLayout.xaxis && plot._fullData && plot._fullData.length);
+        }""",
+        timeout=FIRST_RENDER_TIMEOUT_MS,
+    )
+
+
+def isolated_scatter_points(page: Any, count: int = 1) -> list[dict[str, Any]]:
+    """The latent map's ``count`` dots farthest from any other point, most isolated first.
+
+    A click on such a dot cannot land on a neighbour. Reads Plotly's own data and axes: a dot's
+    pixel position is ``axis.l2p(value) + axis._offset`` inside the plot. Each dot comes with its
+    position in page pixels, its row (``customdata[0]``) and its label; the invisible background
+    grid (``customdata[0] == -1``) and the band at the top where Plotly's toolbar appears are left out.
+    """
+    return page.eval_on_selector(
+        "[data-testid=stPlotlyChart] .js-plotly-plot",
+        """(plot, count) => {
+            const xaxis = plot._fullLayout.xaxis, yaxis = plot._fullLayout.yaxis;
+            const box = plot.getBoundingClientRect();
+            const all = [], dots = [];
+            for (const trace of plot._fullData) {
+                if (trace.visible !== true || !trace.x) continue;
+                for (let i = 0; i < trace.x.length; i++) {
+                    const px = xaxis.l2p(trace.x[i]) + xaxis._offset, py = yaxis.l2p(trace.y[i]) + yaxis._offset;
+                    const row = Number(trace.customdata[i][0]), label = Number(trace.customdata[i][1]);
+                    all.push([px, py]);
+                    if (row >= 0 && py > yaxis._offset + 40) dots.push({px, py, row, label});
+                }
+            }
+            for (const dot of dots) {
+                dot.gap = Infinity;
+                for (const [px, py] of all) {
+                    const d = Math.hypot(px - dot.px, py - dot.py);
+                    if (d > 0 && d < dot.gap) dot.gap = d;
+                }
+            }
+            dots.sort((a, b) => b.gap - a.gap);
+            return dots.slice(0, count).map(dot => ({
+                x: box.left + dot.px, y: box.top + dot.py, row: dot.row, label: dot.label, gap: dot.gap,
+            }));
+        }""",
+        count,
+    )
+
+
+def click_scatter_point(page: Any, dot: dict[str, Any]) -> None:
+    """Hover a dot until Plotly reports it under the pointer, then click it.
+
+    Plotly acts on a click with the point it last reported as hovered, and it throttles hover
+    updates; waiting for the hover makes the click land on this dot, as it does for a user who
+    moves the mouse onto a dot before clicking.
+    """
+    page.mouse.move(dot["x"], dot["y"])
+    page.wait_for_function(
+        """row => {
+            const plot = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
+            const hovered = plot && plot._hoverdata;
+            return Boolean(hovered && hovered.length && Number(hovered[0].customdata[0]) === row);
+        }""",
+        arg=dot["row"],
+    )
+    page.mouse.down()
+    page.mouse.up()
+
+
+def start_button(page: Any) -> Any:
+    return page.get_by_role("button", name="Start training")
+
+
+def fill_training_form(page: Any, *, model: str, epochs: int, batch_size: int) -> None:
+    """Pick the model and type epochs and batch size into the Train page's form (not submitted)."""
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name=model, exact=True).click()
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(model)
+    for label, value in (("Epochs", epochs), ("Batch size", batch_size)):
+        field = page.get_by_role("spinbutton", name=label)
+        field.fill(str(value))
+        field.press("Tab")
+        expect(field).to_have_value(str(value))
+
+
+def stop_training_if_running(page: Any) -> None:
+    """Press Stop when a run is going on, so a failed test leaves no run behind for the next one."""
+    stop = page.get_by_role("button", name="Stop")
+    if stop.count() and stop.first.is_enabled():
+        stop.first.click()
+
+
+# -- tests --------------------------------------------------------------------------------------------
+def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
+    open_app_page(page, "/", "Latent explorer")
+    wait_for_latent_map(page)
+    before = image_sources(page)
+    dot = isolated_scatter_points(page)[0]
+
+    click_scatter_point(page, dot)
+
+    wait_for_new_image(page, before)
+    expect(page.get_by_text(re.compile(rf"^Digit {dot['label']} · row {dot['row']}$"))).to_be_visible()
+
+
+def test_moving_a_gan_slider_changes_the_generated_digit(page):
+    open_app_page(page, "/gan_generator", "GAN generator")
+    before = image_sources(page)[0]
+    slider = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
+    value_before = slider.get_attribute("aria-valuetext")
+
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+
+    after = first_picture_changes(page, before)
+    assert after != before
+    assert slider.get_attribute("aria-valuetext") != value_before
+
+
+def test_a_training_run_shows_its_progress_bar_and_sample_grids_and_is_saved(page, app_server):
+    open_app_page(page, "/train", "Train")
+    expect(start_button(page)).to_be_enabled(timeout=TRAINING_TIMEOUT_MS)  # no run left over
+    runs_before = set(app_server.runs_dir.glob("*.safetensors"))
+    fill_training_form(page, model="VAE", epochs=1, batch_size=500)
+
+    start_button(page).click()
+    try:
+        progress = page.get_by_role("progressbar")
+        expect(progress).to_be_visible()
+        grid = page.locator("[data-testid=stImage]").filter(has_text=re.compile(r"^Epoch \d+, step [\d,]+"))
+        expect(grid.last).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+        expect(page.get_by_text("The run finished")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    finally:
+        stop_training_if_running(page)
+
+    expect(progress).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator("[data-testid=stProgress]")).to_contain_text("Epoch 1/1")
+    expect(grid.last.locator("img")).to_have_js_property("complete", True)
+    assert set(app_server.runs_dir.glob("*.safetensors")) - runs_before, "the run saved no checkpoint"
+    expect(start_button(page)).to_be_enabled()
+
+
+def test_a_second_tab_sees_the_running_job_and_cannot_start_another(context):
+    watcher, trainer = context.new_page(), context.new_page()
+    open_app_page(watcher, "/train", "Train")
+    expect(start_button(watcher)).to_be_enabled(timeout=TRAINING_TIMEOUT_MS)  # no run left over
+    open_app_page(trainer, "/train", "Train")
+    fill_training_form(trainer, model="VAE", epochs=50, batch_size=500)
+
+    start_button(trainer).click()
+    try:
+        expect(start_button(trainer)).to_be_disabled()
+        # The other tab notices by itself (its live area polls the shared job), without a reload.
+        expect(watcher.get_by_text(re.compile(r"^(Starting…|Training) · VAE on mnist-5k"))).to_be_visible()
+        expect(start_button(watcher)).to_be_disabled()
+        expect(watcher.get_by_role("progressbar")).to_be_visible()
+
+        watcher.get_by_role("button", name="Stop").click()  # either tab controls the one run
+        expect(trainer.get_by_text("The run was stopped")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    finally:
+        stop_training_if_running(watcher)
+    expect(start_button(trainer)).to_be_enabled()
+    expect(start_button(watcher)).to_be_enabled()

@@ -1,0 +1,356 @@
+"""The Streamlit app, page by page, through Streamlit's AppTest (no browser).
+
+Tiny checkpoints are made once for the module in a temporary folder that
+``MULTIGEN_CHECKPOINT_DIRS`` points the app at; a second group runs the same pages on the shipped
+checkpoints in ``checkpoints/`` once they exist.
+
+A click on the latent map reaches the page as a selection in the format of ``st.plotly_chart``'s
+``event.selection``; tests inject one through ``st.session_state["latent_selection"]``, the same
+inbox the chart's ``on_select`` callback fills in the real app.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from multigen.checkpoints import list_checkpoints, read_metadata, save_checkpoint
+from multigen.data import load_dataset, subset
+from multigen.models import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+EXPLORER, GENERATOR, TRAIN = "pages/latent_explorer.py", "pages/gan_generator.py", "pages/train.py"
+TIMEOUT = 120  # seconds per script run: the first one imports torch and encodes the digits
+TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
+
+st_testing = pytest.importorskip("streamlit.testing.v1")
+AppTest = st_testing.AppTest
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """Untrained vae-2, cvae, dcgan and cgan checkpoints: the pages only need models of the right shape."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    models = {
+        "vae-2": ("vae", {**TINY_VAE, "latent_dim": 2}), "cvae": ("cvae", {**TINY_VAE, "latent_dim": 4}),
+        "dcgan": ("gan", {"noise_dim": 16}), "cgan": ("cgan", {"noise_dim": 16}),
+    }
+    for name, (kind, config) in models.items():
+        torch.manual_seed(0)
+        save_checkpoint(folder / f"{name}.safetensors", build_model(kind, config).eval(),
+                        metadata={"dataset": "mnist-5k", "epoch": 0, "step": 0})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app_env(tiny_checkpoints, tmp_path_factory):
+    """Point the app at the tiny checkpoints and at temporary runs and cache folders."""
+    runs, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MULTIGEN_CHECKPOINT_DIRS", str(tiny_checkpoints))
+        patch.setenv("MULTIGEN_RUNS_DIR", str(runs))
+        patch.setenv("MULTIGEN_CACHE_DIR", str(cache))
+        patch.setenv("MULTIGEN_OFFLINE", "1")
+        yield {"checkpoints": tiny_checkpoints, "runs": runs, "cache": cache}
+
+
+def open_app(page: str | None = None) -> AppTest:
+    """The app after a script run on ``page`` (the explorer, the default page, when None)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at: AppTest, *points: dict, box: list | None = None) -> AppTest:
+    """Inject a chart selection, exactly as the map's on_select callback hands it on, and rerun."""
+    at.session_state["latent_selection"] = {"points": list(points), "point_indices": [], "box": box or [], "lasso": []}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def dot(row: int, label: int, *, trace: int = 3) -> dict:
+    # curve_number and point_index are deliberately misleading: the page must map rows through customdata.
+    return {"curve_number": trace, "point_number": 0, "point_index": 0, "x": 0.0, "y": 0.0,
+            "customdata": [row, label]}
+
+
+def empty_space(x: float, y: float) -> dict:
+    return {"curve_number": 0, "point_number": 0, "point_index": 0, "x": x, "y": y, "customdata": [-1, -1]}
+
+
+def images_by_caption(at: AppTest) -> dict[str, str]:
+    """Caption -> media URL; the URL is a hash of the PNG bytes, so equal URLs mean equal pictures."""
+    return {caption: url for image in at.image for caption, url in zip(image.captions, image.value)}
+
+
+def explorer_rows(n_points: int = 2000, split: str = "train") -> np.ndarray:
+    """The labels of the rows the explorer shows (the same seeded subset the page takes)."""
+    return subset(load_dataset("mnist-5k", split), n_points).labels.numpy()
+
+
+# -- every page renders ------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", [EXPLORER, GENERATOR, TRAIN])
+def test_every_page_renders_without_an_exception(app_env, page):
+    at = open_app(page)
+    assert at.title and not at.error
+    assert any("Device:" in caption.value for caption in at.sidebar.caption), at.sidebar
+
+
+def test_each_model_page_offers_only_its_kind_of_checkpoint(app_env):
+    at = open_app()
+    names = [label.split(" — ")[0] for label in at.sidebar.selectbox(key="checkpoint_explorer").options]
+    assert names == ["vae-2", "cvae"]
+    at.switch_page(GENERATOR).run()
+    names = [label.split(" — ")[0] for label in at.sidebar.selectbox(key="checkpoint_generator").options]
+    assert names == ["cgan", "dcgan"]
+
+
+def test_a_page_without_a_suitable_checkpoint_says_what_to_do(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTIGEN_CHECKPOINT_DIRS", str(tmp_path))
+    monkeypatch.setenv("MULTIGEN_RUNS_DIR", str(tmp_path / "runs"))
+    for page in (EXPLORER, GENERATOR):
+        at = open_app(page)
+        assert at.info and "Train" in at.info[0].value and not at.error
+
+
+# -- latent explorer ---------------------------------------------------------------------------------
+def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
+    labels = explorer_rows()
+    first = int(np.flatnonzero(labels == 3)[7])
+    second = int(np.flatnonzero(labels == 8)[2])
+    at = open_app()
+    click(at, dot(first, 3, trace=8))
+    assert at.subheader[0].value == f"Digit 3 · row {first}"
+    shown = images_by_caption(at)
+    assert {"Original", "Reconstruction: its latent mean decoded"} <= shown.keys()
+    click(at, dot(second, 8, trace=3))
+    assert at.subheader[0].value == f"Digit 8 · row {second}"
+    assert images_by_caption(at)["Original"] != shown["Original"]
+    assert any("from row" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)  # two picks
+
+
+def test_clicking_empty_space_decodes_that_position(app_env):
+    from multigen.checkpoints import load_checkpoint
+    from multigen.latent import encode_dataset
+
+    at = open_app()
+    row = 11
+    click(at, dot(row, int(explorer_rows()[row])))
+    reconstruction = images_by_caption(at)["Reconstruction: its latent mean decoded"]
+    # On the raw 2-D map a position is a latent: clicking exactly where row 11 sits decodes the same picture.
+    model = load_checkpoint(app_env["checkpoints"] / "vae-2.safetensors").model
+    x, y = encode_dataset(model, subset(load_dataset("mnist-5k", "train"), 2000)).mu[row].tolist()
+    click(at, empty_space(x, y))
+    assert at.subheader[0].value == f"Position ({x:.2f}, {y:.2f})"
+    assert images_by_caption(at)["This position decoded"] == reconstruction
+
+
+def test_pca_map_decodes_dots_and_positions(app_env):
+    at = open_app()
+    at.radio(key="explorer_projection").set_value("pca").run()
+    click(at, dot(5, int(explorer_rows()[5])))
+    assert "Its PCA position decoded" in images_by_caption(at)
+    click(at, empty_space(0.3, -0.2))
+    assert "PCA's exact inverse" in " ".join(c.value for c in at.caption)
+    assert "This position decoded" in images_by_caption(at)
+
+
+def test_a_box_selection_shows_its_digits_and_zooms_the_manifold(app_env):
+    at = open_app()
+    box = [{"xref": "x", "yref": "y", "x": [-1, 0.5], "y": [0, 1]}]
+    click(at, dot(1, 0), dot(2, 0), empty_space(0.1, 0.1), box=box)
+    headings = [s.value for s in at.subheader]
+    assert "2 digits in the selection" in headings and "The decoder's map" in headings
+    assert any("the box you drew" in c.value for c in at.caption)
+
+
+def test_cvae_map_renders_and_decodes_with_a_label(app_env):
+    at = open_app()
+    at.sidebar.selectbox(key="checkpoint_explorer").set_value(str(app_env["checkpoints"] / "cvae.safetensors")).run()
+    assert at.radio(key="explorer_projection").options == ["PCA", "t-SNE"]  # no raw map for a 4-D latent
+    click(at, empty_space(0.0, 0.0))
+    assert "This position decoded" in images_by_caption(at)
+
+
+def test_tsne_runs_in_the_background_with_progress_and_is_cached_on_disk(app_env):
+    at = open_app()
+    at.radio(key="explorer_split").set_value("val").run()
+    at.radio(key="explorer_projection").set_value("tsne").run()
+    assert at.get("progress") and not at.get("plotly_chart")  # the rerun returned at once
+    deadline = time.monotonic() + 90
+    while not at.get("plotly_chart") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert at.get("plotly_chart") and not at.exception
+    assert list(app_env["cache"].glob("tsne-*.npz"))
+    other_tab = open_app()
+    other_tab.radio(key="explorer_split").set_value("val").run()
+    other_tab.radio(key="explorer_projection").set_value("tsne").run()
+    assert other_tab.get("plotly_chart") and not other_tab.get("progress")
+
+
+# -- GAN generator -----------------------------------------------------------------------------------
+def main_image(at: AppTest) -> str:
+    return at.image[0].value[0]
+
+
+def test_moving_a_slider_changes_the_generated_digit(app_env):
+    at = open_app(GENERATOR)
+    assert len(at.slider) >= 10
+    before = main_image(at)
+    at.slider(key="slider_0").set_value(2.5).run()
+    assert main_image(at) != before
+    at.button(key="gan_reset").click().run()
+    assert main_image(at) == before and at.slider(key="slider_0").value == 0.0
+
+
+def test_seed_randomize_and_digit_change_the_picture(app_env):
+    at = open_app(GENERATOR)
+    before = main_image(at)
+    at.button(key="gan_randomize").click().run()
+    assert at.number_input(key="gan_seed").value != 0 and main_image(at) != before
+    at.number_input(key="gan_seed").set_value(0).run()
+    assert main_image(at) == before
+    at.pills(key="gan_digit").set_value(7).run()
+    assert main_image(at) != before and at.image[0].captions[0].startswith("Digit 7")
+    assert [b.label for b in at.get("download_button")] == ["Download PNG", "Download recipe"]
+
+
+def test_a_saved_recipe_loads_back_into_the_page(app_env):
+    at = open_app(GENERATOR)
+    recipe = {"format": "multigen-recipe", "version": 1, "seed": 42, "label": 3, "sliders": [1.5, -0.5], "z": []}
+    at.file_uploader(key="gan_recipe").set_value(("recipe.json", json.dumps(recipe).encode(), "application/json"))
+    at.run()
+    assert not at.exception and at.success
+    assert at.number_input(key="gan_seed").value == 42
+    assert at.slider(key="slider_0").value == 1.5 and at.slider(key="slider_1").value == -0.5
+
+
+# -- training ----------------------------------------------------------------------------------------
+def fill_form(at: AppTest, **values) -> AppTest:
+    for key, value in values.items():
+        widget = at.selectbox(key=key) if key in ("train_model", "train_dataset") else at.number_input(key=key)
+        widget.set_value(value)
+    return at
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("train_batch_size", 0, "batch size"),
+    ("train_learning_rate", -0.01, "Learning rate"),
+    ("train_epochs", 0, "epochs"),
+    ("train_latent_dim", 1, "latent size"),
+])
+def test_bad_form_input_shows_an_error_and_starts_nothing(app_env, field, value, message):
+    from pages._shared import training_job
+
+    at = open_app(TRAIN)
+    fill_form(at, train_model="vae", **{field: value})
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert at.error and message in at.error[0].value
+    assert not training_job().state().active
+    assert not list(app_env["runs"].glob("*.safetensors"))
+
+
+def test_a_missing_dataset_is_reported_in_one_line(app_env, tmp_path, monkeypatch):
+    from pages._shared import training_job
+
+    monkeypatch.setenv("MULTIGEN_DATA", str(tmp_path))
+    at = open_app(TRAIN)
+    fill_form(at, train_dataset="fashion-mnist", train_epochs=1)
+    at.button(key="train_start").click().run()
+    training_job().wait(30)
+    at.run()
+    assert at.error and "fashion-mnist" in at.error[0].value and "mnist-5k" in at.error[0].value
+
+
+def test_a_run_can_be_paused_resumed_and_stopped_and_then_appears_in_the_pickers(app_env):
+    from pages._shared import training_job
+
+    other_tab = open_app(TRAIN)  # opened before the run starts: its Start button is still enabled
+    at = open_app(TRAIN)
+    fill_form(at, train_model="vae", train_epochs=50, train_batch_size=128, train_latent_dim=2)
+    at.button(key="train_start").click().run()
+    job = training_job()
+    try:
+        assert job.state().active and at.button(key="train_start").disabled
+        other_tab.button(key="train_start").click().run()  # a second tab cannot start a second run...
+        assert other_tab.button(key="train_start").disabled and "another tab" in other_tab.info[0].value
+        assert len(list(app_env["runs"].glob("*.safetensors"))) <= 1  # ...and sees the same one
+
+        deadline = time.monotonic() + 60
+        while job.state().step < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        at.run()
+        at.button(key="train_pause").click().run()
+        assert job.state().status == "paused" and not at.button(key="train_resume").disabled
+        at.button(key="train_resume").click().run()
+        assert job.state().status == "running"
+        assert at.get("progress") and any("images/s" in p.text for p in at.get("progress"))
+        at.button(key="train_stop").click().run()
+        assert job.wait(60)
+    finally:
+        job.stop()
+        job.wait(60)
+    state = job.state()
+    assert state.status == "stopped" and Path(state.checkpoint).exists()
+    at.run()
+    assert at.success and "saved" in at.success[0].value
+    at.switch_page(EXPLORER).run()
+    picker = at.sidebar.selectbox(key="checkpoint_explorer")
+    assert any(label.startswith(f"run · {Path(state.checkpoint).stem}") for label in picker.options)
+    assert any(Path(state.checkpoint) == info.path for info in list_checkpoints(app_env["runs"]))
+
+
+# -- the shipped checkpoints -------------------------------------------------------------------------
+SHIPPED = ROOT / "checkpoints"
+
+
+def available_checkpoints(family: str):
+    from pages._shared import available_checkpoints
+
+    return available_checkpoints(family)
+needs_shipped = pytest.mark.skipif(
+    not list(SHIPPED.glob("*.safetensors")), reason="no shipped checkpoints in checkpoints/ yet"
+)
+
+
+@pytest.fixture
+def shipped_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTIGEN_CHECKPOINT_DIRS", str(SHIPPED))
+    monkeypatch.setenv("MULTIGEN_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MULTIGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MULTIGEN_OFFLINE", "1")
+
+
+@needs_shipped
+@pytest.mark.parametrize(("page", "family"), [(EXPLORER, "explorer"), (GENERATOR, "generator")])
+def test_pages_render_on_the_shipped_checkpoints(shipped_env, page, family):
+    shipped = available_checkpoints(family)
+    if not shipped:
+        pytest.skip(f"no shipped {family} checkpoint in checkpoints/ yet")
+    at = open_app(page)
+    for info in shipped:
+        at.sidebar.selectbox(key=f"checkpoint_{family}").set_value(str(info.path)).run()
+        assert not at.exception and not at.error and not at.info, info.path
+        assert at.get("plotly_chart") if family == "explorer" else at.image, info.path
+
+
+@needs_shipped
+def test_clicking_a_dot_on_a_shipped_map_shows_that_rows_digit(shipped_env):
+    at = open_app()
+    dataset = read_metadata(at.sidebar.selectbox(key="checkpoint_explorer").value)["dataset"]
+    points = at.select_slider(key="explorer_points").value
+    labels = subset(load_dataset(dataset, "train"), points).labels.numpy()
+    row = int(np.flatnonzero(labels == 6)[0])
+    click(at, dot(row, 6))
+    assert at.subheader[0].value == f"Digit 6 · row {row}"

@@ -1,0 +1,103 @@
+"""The command line end to end, in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIGEN_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "multigen", *args], capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def cvae_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "cvae.safetensors"
+    result = run("train", "--model", "cvae", "--epochs", "1", "--batch-size", "500", "--latent-dim", "4",
+                 "--device", "cpu", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_train_writes_a_checkpoint_and_reports_progress(cvae_run):
+    assert cvae_run.exists()
+    info = run("info", str(cvae_run))
+    assert info.returncode == 0
+    metadata = json.loads(info.stdout)
+    assert metadata["kind"] == "cvae" and metadata["config"]["latent_dim"] == 4 and metadata["step"] == 9
+    assert metadata["format"] == "multigen-checkpoint" and "torch_version" in metadata
+
+
+def test_sample_writes_a_png_grid_and_an_npz_with_the_labels_asked_for(cvae_run, tmp_path):
+    png = tmp_path / "grid.png"
+    assert run("sample", str(cvae_run), "--n", "20", "--out", str(png)).returncode == 0
+    assert Image.open(png).size == (302, 62)  # 10 per row, 2 rows, 2-pixel padding
+    npz = tmp_path / "sevens.npz"
+    assert run("sample", str(cvae_run), "--n", "5", "--label", "7", "--seed", "3", "--out", str(npz)).returncode == 0
+    arrays = np.load(npz)
+    assert arrays["images"].shape == (5, 28, 28) and arrays["images"].dtype == np.uint8
+    assert arrays["labels"].tolist() == [7] * 5
+    again = tmp_path / "again.npz"
+    run("sample", str(cvae_run), "--n", "5", "--label", "7", "--seed", "3", "--out", str(again))
+    assert np.array_equal(np.load(again)["images"], arrays["images"])
+
+
+def test_encode_writes_the_latent_means_of_a_split(cvae_run, tmp_path):
+    out = tmp_path / "z.npz"
+    result = run("encode", str(cvae_run), "--split", "val", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    arrays = np.load(out)
+    assert arrays["z"].shape == (500, 4) and arrays["labels"].shape == (500,)
+
+
+def test_export_drops_the_optimizer_state_and_still_samples(cvae_run, tmp_path):
+    out = tmp_path / "small.safetensors"
+    assert run("export", str(cvae_run), "--out", str(out)).returncode == 0
+    assert out.stat().st_size < cvae_run.stat().st_size
+    assert run("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png")).returncode == 0
+
+
+def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(cvae_run.read_bytes())
+    result = run("train", "--resume", str(copy), "--epochs", "2", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(run("info", str(copy)).stdout)["step"] == 18
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--batch-size", "0"], "must be at least 1"),
+        (["train", "--lr", "-1"], "positive"),
+        (["train", "--model", "flow"], "invalid choice"),
+        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent", "--epochs", "1"], "mnist-5k"),
+        (["sample", "missing.safetensors", "--out", "x.png"], "does not exist"),
+        (["sample", "README.md", "--out", "x.png"], "README.md"),
+        (["info", "pyproject.toml"], "pyproject.toml"),
+        (["sample", "CKPT", "--label", "12", "--out", "x.png"], "not a digit"),
+        (["sample", "CKPT", "--out", "x.gif"], ".png"),
+        (["encode", "CKPT", "--dataset", "fashion-mnist", "--data-dir", "/nonexistent", "--out", "z.npz"], "mnist-5k"),
+        ([], "required"),
+    ],
+)
+def test_bad_arguments_or_files_end_in_one_line_and_exit_status_2(cvae_run, tmp_path, args, message):
+    (tmp_path / "README.md").write_text("not a checkpoint")
+    (tmp_path / "pyproject.toml").write_text("[x]")
+    args = [str(cvae_run) if a == "CKPT" else a for a in args]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
