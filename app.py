@@ -2,7 +2,8 @@
 
 The router: ``st.navigation`` over the scripts in ``pages/`` and the sidebar every page shares
 (the checkpoint picker for the page's kind of model, and the device models run on). The pages draw;
-``multigen`` computes.
+``multigen`` computes. A page that Streamlit runs on its own (its legacy handling of a ``pages/``
+folder) comes back through this file: see ``pages/_shared.run_inside_app``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ st.set_page_config(page_title="multigen", page_icon="✍️", layout="wide")
 
 explorer = st.Page("pages/latent_explorer.py", title="Latent explorer", icon=":material/scatter_plot:", default=True)
 generator = st.Page("pages/gan_generator.py", title="GAN generator", icon=":material/tune:")
+writer = st.Page("pages/write_number.py", title="Write a number", icon=":material/edit:")
 trainer = st.Page("pages/train.py", title="Train", icon=":material/model_training:")
-FAMILY_OF_PAGE = {explorer.url_path: "explorer", generator.url_path: "generator"}
+FAMILY_OF_PAGE = {explorer.url_path: "explorer", generator.url_path: "generator", writer.url_path: "writer"}
 
-page = st.navigation([explorer, generator, trainer])
+page = st.navigation([explorer, generator, writer, trainer])
 
 shared.draw_sidebar(FAMILY_OF_PAGE.get(page.url_path))
 with shared.shell():

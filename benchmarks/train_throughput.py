@@ -26,10 +26,10 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from multigen.data import load_dataset  # noqa: E402
-from multigen.device import resolve_device  # noqa: E402
-from multigen.models import build_model  # noqa: E402
-from multigen.training import Finished, Progress, Trainer, TrainingConfig  # noqa: E402
+from multigen.data import load_dataset
+from multigen.device import resolve_device
+from multigen.models import build_model
+from multigen.training import Finished, Progress, Trainer, TrainingConfig
 
 
 class PILDigits(Dataset):

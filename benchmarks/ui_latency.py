@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -129,17 +130,38 @@ def open_page(page: Any, path: str, is_wanted: str) -> None:
     page.evaluate(TIMING_HOOKS, is_wanted)
 
 
-def timed(page: Any, action: Callable[[], None]) -> float:
-    """Milliseconds from the pointer release in ``action`` to the wanted new picture on screen."""
+def timed(page: Any, action: Callable[[], None]) -> float | None:
+    """Milliseconds from the pointer release in ``action`` to the wanted new picture on screen.
+
+    None (with a line on stderr saying what the page showed) when no new picture came within
+    TRY_TIMEOUT_MS, so that one lost try does not throw away the others.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.evaluate("() => window.__latency.arm()")
     action()
-    page.wait_for_function("() => window.__latency.shownAt !== null", timeout=TRY_TIMEOUT_MS)
+    try:
+        page.wait_for_function("() => window.__latency.shownAt !== null", timeout=TRY_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        headings = page.eval_on_selector_all("h3", "headings => headings.map(h => h.textContent)")
+        released = page.evaluate("() => window.__latency.pressedAt !== null")
+        print(f"  a try showed no new picture within {TRY_TIMEOUT_MS / 1000:.0f} s (pointer released: {released}; "
+              f"headings: {headings})", file=sys.stderr)
+        return None
     elapsed = page.evaluate("() => window.__latency.shownAt - window.__latency.pressedAt")
     wait_until_idle(page)  # let this rerun end before the next try
     return elapsed
 
 
-def click_latencies(page: Any, tries: int) -> list[float]:
+def completed(times: list[float | None], what: str) -> tuple[str, list[float]]:
+    """The tries that showed a picture, and ``what`` with their count when some did not."""
+    done = [time for time in times if time is not None]
+    if not done:
+        raise SystemExit(f"No try of '{what}' showed a new picture.")
+    return (what if len(done) == len(times) else f"{what} ({len(done)} of {len(times)} tries)"), done
+
+
+def click_latencies(page: Any, tries: int) -> list[float | None]:
     """Click ``tries`` different dots of the latent map; time each until its decoded digit shows."""
     open_page(page, "/", IS_DECODED_DIGIT)
     wait_for_latent_map(page)
@@ -149,7 +171,7 @@ def click_latencies(page: Any, tries: int) -> list[float]:
     return [timed(page, lambda dot=dot: click_scatter_point(page, dot)) for dot in dots]
 
 
-def slider_latencies(page: Any, tries: int) -> list[float]:
+def slider_latencies(page: Any, tries: int) -> list[float | None]:
     """Drag a GAN slider ``tries`` times, alternately to 1/4 and 3/4 of its track; time each release."""
     open_page(page, "/gan_generator", IS_GAN_PICTURE)
     group = page.get_by_role("group", name=SLIDER, exact=True)
@@ -179,12 +201,13 @@ def browser_rows(folder: Path, tries: int) -> list[tuple[str, float, float, str]
             context = chromium.new_context(viewport=VIEWPORT, base_url=server.base_url)
             context.set_default_timeout(TRY_TIMEOUT_MS)
             if families & {"vae", "cvae"}:
-                times = click_latencies(context.new_page(), tries)
-                rows.append(("browser: click a dot -> its decoded digit on screen", *summary(times),
-                             f"median < {CLICK_GOAL_MS:.0f} ms"))
+                what, times = completed(click_latencies(context.new_page(), tries),
+                                        "browser: click a dot -> its decoded digit on screen")
+                rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
             if families & {"gan", "cgan"}:
-                times = slider_latencies(context.new_page(), tries)
-                rows.append(("browser: release a GAN slider -> new digit on screen", *summary(times), "-"))
+                what, times = completed(slider_latencies(context.new_page(), tries),
+                                        "browser: release a GAN slider -> new digit on screen")
+                rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
         finally:
             chromium.close()
             server.stop()
@@ -196,13 +219,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tries", type=int, default=20, help="clicks and slider releases timed in the browser")
     parser.add_argument("--calls", type=int, default=200, help="decode calls timed in this process")
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints", help="the shipped checkpoints")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for the decode timing (default: torch's own, as the app runs)")
     parser.add_argument("--no-browser", action="store_true", help="time decoding only")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not list_checkpoints(args.checkpoints):
         raise SystemExit(f"No checkpoints in {args.checkpoints}: run checkpoints/rebuild.sh or pass --checkpoints.")
 
-    print(f"device: {describe_device(resolve_device('auto'))}; load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores; checkpoints: {args.checkpoints}")
+    print(f"device: {describe_device(resolve_device('auto'))}; decode with {torch.get_num_threads()} torch threads; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; checkpoints: {args.checkpoints}")
     rows = decode_rows(args.checkpoints, args.calls)
     if not args.no_browser:
         rows += browser_rows(args.checkpoints.resolve(), args.tries)

@@ -10,6 +10,6 @@ The public API, in the order data flows::
 
 __version__ = "0.1.0"
 
-from multigen.errors import MultigenError  # noqa: E402
+from multigen.errors import MultigenError
 
 __all__ = ["MultigenError", "__version__"]

@@ -52,7 +52,7 @@ OPTIMIZER_PREFIX = "optimizer/"
 EXTRA_PREFIX = "extra/"
 TENSOR_MARKER = "__tensor__"  # {"__tensor__": name} stands for a tensor stored under that name
 FALLBACK_VERSION = "0.1.0"
-KIND_NAMES = {"vae": "VAE", "cvae": "CVAE", "gan": "GAN", "cgan": "cGAN"}
+KIND_NAMES = {"vae": "VAE", "cvae": "CVAE", "gan": "GAN", "cgan": "cGAN", "classifier": "digit classifier"}
 READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)  # what reading a damaged file can raise
 MAX_DETAIL = 240  # characters of an underlying error quoted in a CheckpointError
 

@@ -1,4 +1,4 @@
-"""The ``multigen`` command line: train, sample, encode, export, info, eval and train-classifier.
+"""The ``multigen`` command line: train, sample, encode, export, info, eval, train-classifier and write.
 
 Bad arguments or files end with one line on stderr and exit status 2, never a traceback.
 """
@@ -10,8 +10,8 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from multigen.errors import MultigenError
 
@@ -66,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from multigen.data import DATASETS
     from multigen.device import DEVICE_CHOICES
-    from multigen.models import MODELS
+    from multigen.models import GENERATIVE_KINDS
 
     parser = _Parser(prog="multigen", description="Train, sample and explore GANs and VAEs on handwritten digits.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model (or continue one with --resume)")
-    train.add_argument("--model", choices=sorted(MODELS), help="model kind (default vae; from the checkpoint with --resume)")
+    train.add_argument("--model", choices=GENERATIVE_KINDS, help="model kind (default vae; from the checkpoint with --resume)")
     train.add_argument("--dataset", choices=DATASETS, help="data set (default mnist-5k, offline)")
     train.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
     train.add_argument("--epochs", type=_positive_int, help="total epochs (default 10)")
@@ -128,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     classifier.add_argument("--out", help="checkpoint path (default runs/classifier-<dataset>-<time>.safetensors)")
     classifier.add_argument("--quiet", action="store_true", help="no line per epoch")
+
+    write = commands.add_parser("write", help="write a number as one strip of digits in one style (CVAE, cGAN)")
+    write.add_argument("text", help="the digits to write, 1 to 12 of them, e.g. 2026")
+    write.add_argument("--ckpt", required=True, help="a cvae or cgan checkpoint")
+    write.add_argument("--style-seed", type=_non_negative_int, default=0, help="seed of the style (default 0)")
+    for name, what in (("slant", "leans left/right"), ("thickness", "thinner/thicker"), ("width", "narrower/wider")):
+        write.add_argument(f"--{name}", type=_style_slider, default=0.0, help=f"-3..3, {what} (default 0)")
+    write.add_argument("--scale", type=_positive_int, default=1, help="enlarge each pixel N times (default 1: 28 px)")
+    write.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    write.add_argument("--out", default="strip.png", help="the PNG (default strip.png); its recipe goes beside it")
     return parser
 
 
@@ -192,7 +202,7 @@ def _sample(args: argparse.Namespace) -> int:
         images = to_uint8(model.sample(args.n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".png":
-        out.write_bytes(png_bytes(image_grid(images, nrow=10 if model.conditional else int(math.ceil(math.sqrt(args.n))))))
+        out.write_bytes(png_bytes(image_grid(images, nrow=10 if model.conditional else math.ceil(math.sqrt(args.n)))))
     else:
         arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int64)}
         np.savez_compressed(out, **arrays)
@@ -269,9 +279,42 @@ def _train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _style_slider(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and -3.0 <= value <= 3.0):
+        raise argparse.ArgumentTypeError(f"{value} must be between -3 and 3")
+    return value
+
+
+def _write(args: argparse.Namespace) -> int:
+    from multigen import handwriting
+    from multigen.checkpoints import load_checkpoint
+
+    number = "".join(str(digit) for digit in handwriting.parse_number(args.text))  # fails before loading a model
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise MultigenError(f"--out {out} must end in .png (the strip, with its recipe inside).")
+    model = load_checkpoint(args.ckpt, device=args.device).model
+    style = handwriting.style_from_seed(model, args.style_seed)
+    sliders = [getattr(args, name) for name in handwriting.STYLE_NAMES]
+    directions = handwriting.style_directions(model) if any(sliders) else None
+    strip = handwriting.write_number(model, number, style, sliders=sliders, directions=directions)
+    recipe = handwriting.make_write_recipe(args.ckpt, model.kind, number, style, sliders=sliders,
+                                           directions=directions, seed=args.style_seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(handwriting.strip_png(strip, recipe, scale=args.scale))
+    recipe_path = out.with_suffix(".json")
+    recipe_path.write_text(json.dumps(recipe, indent=2) + "\n")
+    print(f"wrote {number} ({model.kind}, style seed {args.style_seed}) to {out}, its recipe to {recipe_path}")
+    return 0
+
+
 COMMANDS = {
     "train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info,
-    "eval": _eval, "train-classifier": _train_classifier,
+    "eval": _eval, "train-classifier": _train_classifier, "write": _write,
 }
 
 

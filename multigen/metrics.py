@@ -41,6 +41,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -76,8 +77,8 @@ class Score(NamedTuple):
 
 # -- helpers -------------------------------------------------------------------------------------
 def as_images(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Digits as a float32 CPU tensor (n, 1, 28, 28) in [0, 1], from any of the accepted forms."""
-    tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.asarray(images))
+    """Digits as a float32 tensor (n, 1, 28, 28) in [0, 1] (on the device they came on), from any accepted form."""
+    tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
     tensor = tensor.detach()
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(1)
@@ -117,7 +118,8 @@ def _run_classifier(
     return _Outputs(torch.cat(features).numpy(), torch.cat(log_probs).numpy())
 
 
-_reference_cache: dict[tuple, _Outputs] = {}
+# Outputs of the real reference digits, per classifier (weakly held: a dropped classifier drops its entries).
+_reference_cache: weakref.WeakKeyDictionary[DigitClassifier, dict[tuple, _Outputs]] = weakref.WeakKeyDictionary()
 _reference_lock = threading.Lock()
 
 
@@ -125,11 +127,12 @@ def _reference(classifier: DigitClassifier, split: str, n: int | None = None, se
     """Classifier outputs of ``mnist-5k``'s validation split or of a seeded stratified slice of its training split."""
     dataset = load_dataset(REFERENCE_DATASET, split)
     n = len(dataset) if n is None else min(int(n), len(dataset))
-    key = (id(classifier), split, n, seed if n < len(dataset) else 0)
+    key = (split, n, seed if n < len(dataset) else 0)
     with _reference_lock:
-        if key not in _reference_cache:
-            _reference_cache[key] = _run_classifier(subset(dataset, n, seed=seed).images, classifier)
-        return _reference_cache[key]
+        cache = _reference_cache.setdefault(classifier, {})
+        if key not in cache:
+            cache[key] = _run_classifier(subset(dataset, n, seed=seed).images, classifier)
+        return cache[key]
 
 
 def _inception_score(log_probs: np.ndarray, splits: int) -> Score:
@@ -149,6 +152,8 @@ def _inception_score(log_probs: np.ndarray, splits: int) -> Score:
 
 def _accuracy(log_probs: np.ndarray, labels: Any) -> float:
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).reshape(-1)
+    if labels.shape[0] == 1:  # one digit asked for all of them
+        labels = np.repeat(labels, log_probs.shape[0])
     if labels.shape[0] != log_probs.shape[0]:
         raise MultigenError(f"Got {log_probs.shape[0]} images but {labels.shape[0]} labels: pass one label per image.")
     return float((log_probs.argmax(axis=1) == labels).mean())
@@ -192,7 +197,7 @@ def classifier_features(
 
 # -- the metrics ---------------------------------------------------------------------------------
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al., 2017, eq. 6):
+    """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al., 2017):
 
     ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)).
 
@@ -245,7 +250,7 @@ def inception_score(
 def conditional_accuracy(
     images: torch.Tensor | np.ndarray, labels: Any, *, classifier: DigitClassifier | None = None
 ) -> float:
-    """The share of ``images`` that the classifier reads as the digit in ``labels`` (one per image)."""
+    """The share of ``images`` that the classifier reads as the digit in ``labels`` (one per image, or one for all)."""
     return _accuracy(_run_classifier(images, classifier).log_probs, labels)
 
 

@@ -14,10 +14,11 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from multigen.data import DATASETS, load_dataset, subset
 from multigen.device import DEVICE_CHOICES, describe_device, resolve_device
 from multigen.errors import MultigenError
 from multigen.images import image_grid, to_uint8
-from multigen.models import MODELS, build_model
+from multigen.models import GENERATIVE_KINDS, build_model
 
 GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
 RUNS_DIR = Path("runs")
@@ -61,8 +62,8 @@ class TrainingConfig:
 
     def validate(self) -> None:
         """Raise a one-line ``MultigenError`` for the first invalid field."""
-        if self.model not in MODELS:
-            raise MultigenError(f"Unknown model {self.model!r}: choose one of {', '.join(MODELS)}.")
+        if self.model not in GENERATIVE_KINDS:
+            raise MultigenError(f"Unknown model {self.model!r}: choose one of {', '.join(GENERATIVE_KINDS)}.")
         if self.dataset not in DATASETS:
             raise MultigenError(f"Unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}.")
         _check_int("epochs", self.epochs, 1, 100_000)

@@ -39,10 +39,16 @@ from multigen.training import TrainingJob
 APP_ROOT = Path(__file__).resolve().parents[1]
 
 # Which model kinds each page can use, and the shipped checkpoint each page opens first.
-FAMILIES: dict[str, tuple[str, ...]] = {"explorer": ("vae", "cvae"), "generator": ("gan", "cgan")}
-PREFERRED: dict[str, tuple[str, ...]] = {"explorer": ("vae-2", "vae-16", "cvae"), "generator": ("cgan", "dcgan")}
-FAMILY_NAMES = {"explorer": "VAE or CVAE", "generator": "GAN or cGAN"}
-PAGE_FILES = {"explorer": "pages/latent_explorer.py", "generator": "pages/gan_generator.py"}
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "explorer": ("vae", "cvae"), "generator": ("gan", "cgan"), "writer": ("cvae", "cgan"),
+}
+PREFERRED: dict[str, tuple[str, ...]] = {
+    "explorer": ("vae-2", "vae-16", "cvae"), "generator": ("cgan", "dcgan"), "writer": ("cvae", "cgan"),
+}
+FAMILY_NAMES = {"explorer": "VAE or CVAE", "generator": "GAN or cGAN", "writer": "CVAE or cGAN"}
+PAGE_FILES = {
+    "explorer": "pages/latent_explorer.py", "generator": "pages/gan_generator.py", "writer": "pages/write_number.py",
+}
 
 # One colour per digit, the same on every map (Plotly's D3 palette, in label order).
 DIGIT_COLORS = (
@@ -479,7 +485,8 @@ def latent_map_figure(
         )
     legend = {"title": "digit" if names[0].isdigit() else "class", "itemsizing": "constant"}
     figure.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend=legend, hovermode="closest", plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend=legend, hovermode="closest",
+        plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
     )
     return figure
 

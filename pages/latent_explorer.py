@@ -32,6 +32,7 @@ POINT_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
 DEFAULT_POINTS = 2_000
 AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
 TSNE_SEED = 0
+GALLERY = 100  # digits shown from a box or lasso selection
 
 st.session_state.setdefault("explorer_picks", [])  # the last two clicks: {"row": int} or {"xy": [x, y]}
 st.session_state.setdefault("explorer_region", None)  # the last box/lasso: {"rows": [...], "box": ...}
@@ -183,6 +184,12 @@ def describe(pick: dict) -> str:
 
 picks = st.session_state["explorer_picks"]
 region = st.session_state["explorer_region"]
+style_row = picks[-1].get("row") if picks and model.kind == "cvae" else None
+if style_row is not None:  # a CVAE's latent is the digit's style: the Write a number page can write in it
+    st.session_state["style_digit"] = {
+        "checkpoint": str(info.path), "row": style_row, "label": int(codes.labels[style_row]),
+        "image": codes.images[style_row].tolist(), "z": codes.mu[style_row].tolist(),
+    }
 try:
     details = []  # (caption, 28x28 picture)
     if picks:
@@ -203,7 +210,8 @@ try:
         strip = image_strip(decode(model, path, condition_for(picks[0].get("row"), picks[0].get("xy"))))
     gallery = None
     if region is not None and region["rows"]:
-        gallery = image_grid(codes.images[region["rows"][:100]], nrow=10)
+        chosen = region["rows"][:: -(-len(region["rows"]) // GALLERY)]  # at most GALLERY, spread over the selection
+        gallery = image_grid(codes.images[chosen], nrow=10)
     manifold = None
     if model.latent_dim == 2:
         box = region.get("box") if (region is not None and method == "raw") else None
@@ -250,6 +258,8 @@ with detail_column:
         columns = st.columns(len(details))
         for column, (caption, image) in zip(columns, details):
             shared.show_picture(image, factor=6, caption=caption, container=column)
+        if style_row is not None:
+            st.page_link(shared.PAGE_FILES["writer"], label="Write a number in this style", icon=":material/edit:")
     if st.button("Clear picks", key="explorer_clear", disabled=not picks and region is None):
         st.session_state.update(explorer_picks=[], explorer_region=None)
         st.rerun()
@@ -264,7 +274,7 @@ else:
 if gallery is not None:
     st.subheader(f"{len(region['rows']):,} digits in the selection")
     counts = np.bincount(codes.labels[region["rows"]], minlength=10)
-    shown = " (the first 100 shown)" if len(region["rows"]) > 100 else ""
+    shown = f" ({len(chosen)} of them shown)" if len(chosen) < len(region["rows"]) else ""
     st.caption("By label: " + " · ".join(f"{names[d]}: {c}" for d, c in enumerate(counts) if c) + shown)
     shared.show_picture(gallery, factor=2)
 

@@ -29,10 +29,10 @@ def tiny_training_config(tmp_path):
     from multigen.training import TrainingConfig
 
     def make(model: str = "vae", **overrides):
-        values = dict(
-            model=model, epochs=1, batch_size=64, seed=0, device="cpu", out=str(tmp_path / f"{model}.safetensors"),
-            sample_every=10, snapshot_points=100, model_config=dict(TINY_MODEL[model]),
-        )
+        values = {
+            "model": model, "epochs": 1, "batch_size": 64, "seed": 0, "device": "cpu", "out": str(tmp_path / f"{model}.safetensors"),
+            "sample_every": 10, "snapshot_points": 100, "model_config": dict(TINY_MODEL[model]),
+        }
         values.update(overrides)
         return TrainingConfig(**values)
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIGEN_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "multigen", *args], capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=300
+        [sys.executable, "-m", "multigen", *args], capture_output=True, text=True, check=False, env=env, cwd=cwd or ROOT, timeout=300
     )
 
 

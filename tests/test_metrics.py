@@ -115,6 +115,8 @@ def test_conditional_accuracy_of_real_labelled_digits_equals_the_classifier_accu
     assert conditional_accuracy(val.images, val.labels, classifier=classifier) == pytest.approx(accuracy, abs=1e-9)
     wrong = (val.labels + 1) % 10
     assert conditional_accuracy(val.images, wrong, classifier=classifier) < 0.05
+    sevens = val.images[val.labels == 7]
+    assert conditional_accuracy(sevens, 7, classifier=classifier) > 0.9  # one label for all the images
 
 
 def test_images_are_accepted_as_uint8_arrays_or_float_tensors(classifier, val):

@@ -12,8 +12,18 @@ import torch
 from multigen.checkpoints import load_checkpoint, read_metadata
 from multigen.errors import MultigenError
 from multigen.training import (
-    EpochEnd, Finished, JobBusy, LatentSnapshot, Progress, Samples, Started, Trainer, TrainingDiverged,
-    TrainingJob, resume_config, train,
+    EpochEnd,
+    Finished,
+    JobBusy,
+    LatentSnapshot,
+    Progress,
+    Samples,
+    Started,
+    Trainer,
+    TrainingDiverged,
+    TrainingJob,
+    resume_config,
+    train,
 )
 
 

@@ -96,6 +96,10 @@ class Discriminator(nn.Module):
         self.head = nn.Linear(128 * 7 * 7, 1)
         # Projection discriminator (Miyato & Koyama, 2018): logit += <embed(y), features>.
         self.embed = nn.Embedding(num_labels, 128 * 7 * 7) if num_labels else None
+        if self.embed is not None:
+            # nn.Embedding starts at N(0, 1), which makes <embed(y), h> over 6,272 features dwarf the
+            # head's logit and lets the discriminator win at once; start it at the head's scale.
+            nn.init.normal_(self.embed.weight, std=(128 * 7 * 7) ** -0.5)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)

@@ -6,6 +6,7 @@ The tests wait for what appears on the page, never for a fixed time.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -138,7 +139,8 @@ def click_scatter_point(page: Any, dot: dict[str, Any]) -> None:
 
 
 def start_button(page: Any) -> Any:
-    return page.get_by_role("button", name="Start training")
+    """The Train page's Start button (``first``: a redraw may briefly show the old one next to the new)."""
+    return page.get_by_role("button", name="Start training").first
 
 
 def fill_training_form(page: Any, *, model: str, epochs: int, batch_size: int) -> None:
@@ -153,11 +155,12 @@ def fill_training_form(page: Any, *, model: str, epochs: int, batch_size: int) -
         expect(field).to_have_value(str(value))
 
 
-def stop_training_if_running(page: Any) -> None:
-    """Press Stop when a run is going on, so a failed test leaves no run behind for the next one."""
+def stop_training_after_failure(page: Any) -> None:
+    """Press Stop if a run is still going on, so a failed test leaves no run behind for the next one."""
     stop = page.get_by_role("button", name="Stop")
-    if stop.count() and stop.first.is_enabled():
-        stop.first.click()
+    with contextlib.suppress(Exception):  # best effort: the test's own error is already on its way
+        if stop.count() and stop.first.is_enabled():
+            stop.first.click(timeout=5_000)
 
 
 # -- tests --------------------------------------------------------------------------------------------
@@ -170,7 +173,10 @@ def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
     click_scatter_point(page, dot)
 
     wait_for_new_image(page, before)
-    expect(page.get_by_text(re.compile(rf"^Digit {dot['label']} · row {dot['row']}$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"^Digit {dot['label']} · row {dot['row']}$")).first).to_be_visible()
+    decoded = page.locator("[data-testid=stImage]").filter(has_text="Reconstruction").first
+    expect(decoded.locator("img")).to_have_js_property("complete", True)
+    assert decoded.locator("img").get_attribute("src") not in before
 
 
 def test_moving_a_gan_slider_changes_the_generated_digit(page):
@@ -196,16 +202,18 @@ def test_a_training_run_shows_its_progress_bar_and_sample_grids_and_is_saved(pag
 
     start_button(page).click()
     try:
-        progress = page.get_by_role("progressbar")
-        expect(progress).to_be_visible()
+        expect(page.get_by_role("progressbar").first).to_be_visible()
         grid = page.locator("[data-testid=stImage]").filter(has_text=re.compile(r"^Epoch \d+, step [\d,]+"))
         expect(grid.last).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
-        expect(page.get_by_text("The run finished")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
-    finally:
-        stop_training_if_running(page)
+        expect(page.get_by_text("The run finished").first).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    except BaseException:
+        stop_training_after_failure(page)
+        raise
 
-    expect(progress).to_have_attribute("aria-valuenow", "100")
-    expect(page.locator("[data-testid=stProgress]")).to_contain_text("Epoch 1/1")
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_have_count(1)  # the bar of the last live redraw goes once the page has redrawn
+    expect(progress).to_contain_text("Epoch 1/1")
+    expect(progress.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
     expect(grid.last.locator("img")).to_have_js_property("complete", True)
     assert set(app_server.runs_dir.glob("*.safetensors")) - runs_before, "the run saved no checkpoint"
     expect(start_button(page)).to_be_enabled()
@@ -222,13 +230,14 @@ def test_a_second_tab_sees_the_running_job_and_cannot_start_another(context):
     try:
         expect(start_button(trainer)).to_be_disabled()
         # The other tab notices by itself (its live area polls the shared job), without a reload.
-        expect(watcher.get_by_text(re.compile(r"^(Starting…|Training) · VAE on mnist-5k"))).to_be_visible()
+        expect(watcher.get_by_text(re.compile(r"^(Starting…|Training) · VAE on mnist-5k")).first).to_be_visible()
         expect(start_button(watcher)).to_be_disabled()
-        expect(watcher.get_by_role("progressbar")).to_be_visible()
+        expect(watcher.get_by_role("progressbar").first).to_be_visible()
 
-        watcher.get_by_role("button", name="Stop").click()  # either tab controls the one run
-        expect(trainer.get_by_text("The run was stopped")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
-    finally:
-        stop_training_if_running(watcher)
+        watcher.get_by_role("button", name="Stop").first.click()  # either tab controls the one run
+        expect(trainer.get_by_text("The run was stopped").first).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    except BaseException:
+        stop_training_after_failure(trainer)
+        raise
     expect(start_button(trainer)).to_be_enabled()
     expect(start_button(watcher)).to_be_enabled()
