@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from multigen.errors import MultigenError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+# torch's CPU thread count before anyone changed it (import time), used to give training its cores back.
+DEFAULT_THREADS = torch.get_num_threads()
 
 
 def _mps_available() -> bool:
@@ -42,3 +47,26 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run CPU torch work of the calling thread on one core, then restore the thread's setting.
+
+    For interactive inference on a few vectors: a second OpenMP thread saves nothing there and, while
+    a training run keeps the cores busy, waiting for it turns a 1 ms decode into 70 ms. With torch's
+    OpenMP backend the setting belongs to the calling thread (and threads it starts), so a training
+    thread elsewhere in the process keeps its own.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def use_default_threads() -> None:
+    """Give the calling thread torch's default CPU thread count (a training thread started from a
+    single-threaded one would otherwise inherit one thread)."""
+    torch.set_num_threads(DEFAULT_THREADS)

@@ -25,7 +25,7 @@ import torch
 
 from multigen.checkpoints import load_checkpoint, save_checkpoint
 from multigen.data import DATASETS, load_dataset, subset
-from multigen.device import DEVICE_CHOICES, describe_device, resolve_device
+from multigen.device import DEVICE_CHOICES, describe_device, resolve_device, use_default_threads
 from multigen.errors import MultigenError
 from multigen.images import image_grid, to_uint8
 from multigen.models import GENERATIVE_KINDS, build_model
@@ -466,6 +466,7 @@ class TrainingJob:
         return not thread.is_alive()
 
     def _run(self, trainer: Trainer) -> None:
+        use_default_threads()  # the app's script threads run inference on one thread; training wants all
         try:
             for event in trainer:
                 with self._lock:

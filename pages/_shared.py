@@ -31,7 +31,7 @@ import streamlit as st
 
 from multigen.checkpoints import Checkpoint, CheckpointInfo, describe_checkpoint, list_checkpoints, load_checkpoint
 from multigen.data import load_dataset, subset
-from multigen.device import describe_device, resolve_device
+from multigen.device import describe_device, resolve_device, single_threaded
 from multigen.errors import MultigenError
 from multigen.images import enlarge
 from multigen.training import TrainingJob
@@ -43,7 +43,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "explorer": ("vae", "cvae"), "generator": ("gan", "cgan"), "writer": ("cvae", "cgan"),
 }
 PREFERRED: dict[str, tuple[str, ...]] = {
-    "explorer": ("vae-2", "vae-16", "cvae"), "generator": ("cgan", "dcgan"), "writer": ("cvae", "cgan"),
+    "explorer": ("vae-2", "vae-16", "cvae"), "generator": ("cgan", "dcgan"), "writer": ("cgan", "cvae"),
 }
 FAMILY_NAMES = {"explorer": "VAE or CVAE", "generator": "GAN or cGAN", "writer": "CVAE or cGAN"}
 PAGE_FILES = {
@@ -199,7 +199,10 @@ def shell() -> Iterator[None]:
     """Mark that app.py is running the current page (it has drawn the page config and the sidebar)."""
     _shell.active = True
     try:
-        yield
+        # Pages run inference on a few vectors at a time: one torch thread answers fastest and
+        # leaves the other cores to a training run (see multigen.device.single_threaded).
+        with single_threaded():
+            yield
     finally:
         _shell.active = False
 

@@ -186,10 +186,12 @@ picks = st.session_state["explorer_picks"]
 region = st.session_state["explorer_region"]
 style_row = picks[-1].get("row") if picks and model.kind == "cvae" else None
 if style_row is not None:  # a CVAE's latent is the digit's style: the Write a number page can write in it
-    st.session_state["style_digit"] = {
+    style_digit = {
         "checkpoint": str(info.path), "row": style_row, "label": int(codes.labels[style_row]),
         "image": codes.images[style_row].tolist(), "z": codes.mu[style_row].tolist(),
     }
+    if st.session_state.get("style_digit") != style_digit:  # a new click: the write page opens on this CVAE
+        st.session_state.update({"style_digit": style_digit, shared.picker_key("writer"): str(info.path)})
 try:
     details = []  # (caption, 28x28 picture)
     if picks:

@@ -224,11 +224,21 @@ def test_the_write_command_writes_every_digit_with_its_recipe(checkpoint_files, 
     assert np.array_equal(strip_from_recipe(models["cgan"], recipe), picture)
 
 
-@pytest.mark.parametrize(("text", "checkpoint", "said"), [
-    ("20a6", "cgan", "'a'"), ("1234567890123", "cgan", "13 digits"), ("12", "vae", "CVAE or a cGAN"),
-])
-def test_the_write_command_refuses_bad_input_in_one_line_with_status_2(checkpoint_files, text, checkpoint, said):
+def test_the_write_command_refuses_a_number_with_a_letter_in_one_line_with_status_2(checkpoint_files):
+    out = checkpoint_files / "refused.png"
+    result = run_cli("write", "20a6", "--ckpt", str(checkpoint_files / "cgan.safetensors"), "--out", str(out))
+    assert result.returncode == 2 and not out.exists()
+    assert "'a'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("text", "checkpoint", "said"), [("1234567890123", "cgan", "13 digits"),
+                                                          ("12", "vae", "CVAE or a cGAN")])
+def test_the_write_command_refuses_13_digits_and_a_plain_vae_with_status_2(checkpoint_files, capsys, text,
+                                                                            checkpoint, said):
+    from multigen.cli import main  # in-process: the same code path as above, without another interpreter
+
     out = checkpoint_files / f"refused-{checkpoint}.png"
-    result = run_cli("write", text, "--ckpt", str(checkpoint_files / f"{checkpoint}.safetensors"), "--out", str(out))
-    assert result.returncode == 2
-    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+    status = main(["write", text, "--ckpt", str(checkpoint_files / f"{checkpoint}.safetensors"), "--out", str(out)])
+    error = capsys.readouterr().err
+    assert status == 2 and not out.exists()
+    assert said in error and len(error.strip().splitlines()) == 1

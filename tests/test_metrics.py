@@ -193,7 +193,7 @@ def test_train_classifier_command_writes_a_classifier_the_metrics_accept(tmp_pat
     assert classifier_features(val.images[:20], classifier=load_classifier(out, device="cpu")).shape == (20, 128)
 
 
-def test_the_generative_training_loop_points_the_classifier_to_its_own_command(tmp_path, capsys):
-    assert main(["train", "--model", "classifier", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path / "c.safetensors")]) == 2
-    assert "train-classifier" in capsys.readouterr().err
+def test_the_generative_training_command_does_not_offer_the_classifier(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(["train", "--model", "classifier", "--device", "cpu", "--quiet", "--out", str(tmp_path / "c.safetensors")])
+    assert exit_status.value.code == 2 and "invalid choice" in capsys.readouterr().err
