@@ -226,20 +226,7 @@ except MultigenError as error:
 
 # -- drawing --------------------------------------------------------------------------------------
 map_column, detail_column = st.columns([3, 2], gap="large")
-with map_column:
-    axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
-    figure = shared.latent_map_figure(
-        points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes
-    )
-    st.plotly_chart(
-        figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
-        config={"displaylogo": False},
-    )
-    st.caption(
-        f"{n_points:,} {SPLIT_NAMES[split].lower()} of {dataset}, encoded by `{info.path.name}` "
-        f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
-    )
-
+# The details are drawn first so their pictures reach the browser before the map is re-sent.
 with detail_column:
     if not picks:
         st.subheader("Click the map")
@@ -265,6 +252,25 @@ with detail_column:
     if st.button("Clear picks", key="explorer_clear", disabled=not picks and region is None):
         st.session_state.update(explorer_picks=[], explorer_region=None)
         st.rerun()
+
+with map_column:
+    axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
+    # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
+    cached = st.session_state.get("explorer_figure")
+    if cached is None or cached[0] != context:
+        figure = shared.latent_map_figure(
+            points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes
+        )
+        st.session_state["explorer_figure"] = (context, figure)
+    figure = st.session_state["explorer_figure"][1]
+    st.plotly_chart(
+        figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
+        config={"displaylogo": False},
+    )
+    st.caption(
+        f"{n_points:,} {SPLIT_NAMES[split].lower()} of {dataset}, encoded by `{info.path.name}` "
+        f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
+    )
 
 st.subheader("Interpolation")
 if strip is not None:
