@@ -55,7 +55,7 @@ DIGIT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
-BACKGROUND_GRID = 50  # invisible clickable points per axis, so a click on empty space selects a position
+BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
 WEBGL_ABOVE = 5000  # maps with more points draw through WebGL (fast); smaller ones as SVG (works everywhere)
 MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
 
