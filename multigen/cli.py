@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=float, help="VAE: weight of the KL term (beta-VAE)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
+    train.add_argument("--eval-samples", type=_non_negative_int,
+                       help="samples for the per-epoch FID / IS logged in the checkpoint (default 1000; 0: off)")
     train.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     train.add_argument("--out", help="checkpoint path (default runs/<model>-<dataset>-<time>.safetensors)")
     train.add_argument("--resume", help="checkpoint of a run to continue, with its optimizer state and step")
@@ -151,9 +153,11 @@ def _train(args: argparse.Namespace) -> int:
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
         "sample_every": args.sample_every, "device": args.device, "out": args.out,
+        "eval_samples": args.eval_samples,
     }
     if args.resume:
-        config = resume_config(args.resume, **{k: v for k, v in fields.items() if k in ("epochs", "device", "out")})
+        keep = ("epochs", "device", "out", "eval_samples")
+        config = resume_config(args.resume, **{k: v for k, v in fields.items() if k in keep})
         config.out = args.out or args.resume  # continue in the file resumed unless told otherwise
         for name in ("model", "dataset", "latent_dim", "batch_size", "learning_rate", "seed"):
             given = fields[name]

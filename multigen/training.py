@@ -58,6 +58,7 @@ class TrainingConfig:
     out: str | None = None  # checkpoint path; None makes runs/<model>-<time>.safetensors
     sample_every: int = 50  # steps between sample grids from the fixed noise batch (and latent snapshots)
     snapshot_points: int = 500  # validation digits in each latent snapshot of a VAE
+    eval_samples: int = 1000  # samples for the per-epoch FID / IS (/ accuracy, -ELBO); 0 turns them off
     model_config: dict[str, Any] = field(default_factory=dict)  # extra model fields, e.g. {"beta": 2.0}
 
     def validate(self) -> None:
@@ -70,6 +71,8 @@ class TrainingConfig:
         _check_int("batch size", self.batch_size, 1, 65_536)
         _check_int("seed", self.seed, 0, 2**63 - 1)
         _check_int("sample every", self.sample_every, 1, 10**9)
+        if self.eval_samples != 0:
+            _check_int("number of evaluation samples", self.eval_samples, 10, 100_000)
         if self.learning_rate is not None and not (
             isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1
         ):
@@ -152,6 +155,7 @@ class EpochEnd:
     losses: dict[str, float]  # means over the epoch
     seconds: float
     checkpoint: Path
+    metrics: dict[str, float] = field(default_factory=dict)  # cheap FID, IS, ... when the classifier is there
 
 
 @dataclass
@@ -298,9 +302,10 @@ class Trainer:
                         yield self._snapshot(model, snapshot_set, epoch, step)
             means = {name: total / max(done_in_epoch, 1) for name, total in sums.items()}
             seconds = time.perf_counter() - epoch_start
-            history.append({"epoch": epoch, "step": step, "seconds": round(seconds, 3), **means})
+            metrics = self._epoch_metrics(model, checkpoint)
+            history.append({"epoch": epoch, "step": step, "seconds": round(seconds, 3), **means, **metrics})
             save(step)
-            yield EpochEnd(epoch, step, means, seconds, checkpoint)
+            yield EpochEnd(epoch, step, means, seconds, checkpoint, metrics)
         yield Finished("completed", config.epochs, step, checkpoint, history)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -330,6 +335,32 @@ class Trainer:
         if "rng/torch" in saved.extra:
             torch.set_rng_state(saved.extra["rng/torch"].cpu())
         return int(saved.metadata.get("step", 0)), list(saved.metadata.get("history", []))
+
+    def _epoch_metrics(self, model: torch.nn.Module, checkpoint: Path) -> dict[str, float]:
+        """The cheap version of ``multigen eval`` (``eval_samples`` samples), or {} when it cannot run.
+
+        It needs the shipped digit classifier and a digit data set; without them training goes on
+        without metrics. Sampling uses its own seeded generator, so the run's random state is untouched.
+        """
+        if not self.config.eval_samples or self.config.dataset not in ("mnist-5k", "mnist"):
+            return {}
+        from multigen.checkpoints import Checkpoint
+        from multigen.metrics import evaluate, load_classifier
+
+        try:
+            classifier = load_classifier(device=self.device)
+        except MultigenError:
+            return {}
+        model.eval()
+        try:
+            result = evaluate(
+                Checkpoint(checkpoint, model, {"dataset": self.config.dataset, "kind": model.kind}, {}, {}),
+                samples=self.config.eval_samples, seed=0, classifier=classifier,
+            )
+        finally:
+            model.train()
+        kept = ("fid", "inception_score", "conditional_accuracy", "negative_elbo")
+        return {name: float(result[name]) for name in kept if name in result}
 
     @torch.no_grad()
     def _samples(self, model, z, labels, epoch: int, step: int) -> Samples:
@@ -495,7 +526,7 @@ class TrainingJob:
         elif isinstance(event, LatentSnapshot):
             state.latent = event
         elif isinstance(event, EpochEnd):
-            state.epoch_history.append({"epoch": event.epoch, "step": event.step, **event.losses})
+            state.epoch_history.append({"epoch": event.epoch, "step": event.step, **event.losses, **event.metrics})
         elif isinstance(event, Finished):
             state.status = "finished" if event.reason == "completed" else "stopped"
             state.checkpoint = str(event.checkpoint)

@@ -539,3 +539,23 @@ def format_seconds(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds} s"
+
+
+def epoch_metrics_figure(rows: list[dict[str, Any]], *, height: int = 280) -> go.Figure | None:
+    """FID and Inception Score by epoch (IS on a second axis), or None when the run logged none."""
+    rows = [row for row in rows if "fid" in row]
+    if not rows:
+        return None
+    epochs = [row["epoch"] for row in rows]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=epochs, y=[row["fid"] for row in rows], mode="lines+markers", name="FID"))
+    figure.add_trace(
+        go.Scatter(x=epochs, y=[row.get("inception_score") for row in rows], mode="lines+markers",
+                   name="Inception Score", yaxis="y2", line={"dash": "dot"})
+    )
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="epoch",
+        yaxis={"title": "FID"}, yaxis2={"title": "IS", "overlaying": "y", "side": "right", "range": [1, 10]},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return figure

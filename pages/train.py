@@ -215,6 +215,14 @@ def draw_live() -> None:
                  for row in state.epoch_history],
                 hide_index=True, height=min(36 * (len(state.epoch_history) + 1) + 2, 240),
             )
+            figure = shared.epoch_metrics_figure(state.epoch_history)
+            if figure is not None:
+                st.markdown("**Sample quality by epoch**")
+                st.caption(
+                    "FID (lower is better) and Inception Score (ceiling 10) of 1,000 samples, judged by the "
+                    "project's digit classifier after each epoch — the cheap version of `multigen eval`."
+                )
+                st.plotly_chart(figure)
     with samples:
         draw_grids(state)
     draw_latent(state)

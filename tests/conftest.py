@@ -31,7 +31,7 @@ def tiny_training_config(tmp_path):
     def make(model: str = "vae", **overrides):
         values = {
             "model": model, "epochs": 1, "batch_size": 64, "seed": 0, "device": "cpu", "out": str(tmp_path / f"{model}.safetensors"),
-            "sample_every": 10, "snapshot_points": 100, "model_config": dict(TINY_MODEL[model]),
+            "sample_every": 10, "snapshot_points": 100, "eval_samples": 0, "model_config": dict(TINY_MODEL[model]),
         }
         values.update(overrides)
         return TrainingConfig(**values)

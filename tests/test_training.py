@@ -197,3 +197,16 @@ def test_a_failing_run_reports_its_error_in_the_job_state(tiny_training_config, 
     assert job.wait(60)
     state = job.state()
     assert state.status == "failed" and "mnist-5k" in state.error and not state.active
+
+
+@pytest.mark.parametrize("kind", ["cvae", "gan"])
+def test_each_epoch_logs_cheap_fid_and_inception_score_into_the_checkpoint(tiny_training_config, kind):
+    config = tiny_training_config(kind, batch_size=500, eval_samples=100)
+    events = list(Trainer(config))
+    epoch_end = next(e for e in events if isinstance(e, EpochEnd))
+    assert epoch_end.metrics["fid"] > 0 and 1.0 <= epoch_end.metrics["inception_score"] <= 10.0
+    assert ("conditional_accuracy" in epoch_end.metrics) == (kind == "cvae")
+    assert ("negative_elbo" in epoch_end.metrics) == (kind == "cvae")
+    metadata = read_metadata(config.out)
+    assert metadata["history"][0]["fid"] == epoch_end.metrics["fid"]
+    assert metadata["metrics"]["inception_score"] == epoch_end.metrics["inception_score"]

@@ -1,0 +1,203 @@
+"""Compare: every generative checkpoint side by side.
+
+A sample grid of each, one table of their metrics (FID, Inception Score, conditional accuracy,
+negative ELBO; ``multigen.metrics.evaluate``), and the curves each run logged over its epochs.
+Metrics are cached per checkpoint file (path and modification time) and sample count, so they are
+measured once per process and shared by every session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from multigen.checkpoints import Checkpoint, CheckpointInfo
+from multigen.errors import MultigenError
+from multigen.images import image_grid
+from multigen.latent import decode
+from multigen.metrics import evaluate
+from multigen.noise import generate, noise_vector
+from pages import _shared as shared
+
+shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+
+GENERATIVE = ("vae", "cvae", "gan", "cgan")  # every family but the classifier
+SAMPLE_COUNTS = (1000, 5000)
+GRID_DIGITS = 20  # digits in each checkpoint's sample grid, 10 per row
+GRID_SEED = 0
+GRID_COLUMNS = 4  # sample grids per row of the page
+CURVES = {"loss": "Training loss", "fid": "FID", "inception_score": "Inception Score"}
+KIND_NAMES = {"vae": "VAE", "cvae": "CVAE", "gan": "GAN", "cgan": "cGAN"}
+
+
+# -- calls into multigen (cached) -------------------------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner="Measuring FID and Inception Score…")
+def measure(path: str, mtime_ns: int, samples: int, device: str) -> dict[str, Any]:
+    """``evaluate``'s figures for one checkpoint file (a re-saved file has a new mtime, so is measured afresh)."""
+    return evaluate(path, samples=samples, seed=0, device=device)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sample_grid(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.ndarray:
+    model = _checkpoint.model
+    z = noise_vector(GRID_SEED, model.latent_dim * GRID_DIGITS).reshape(GRID_DIGITS, model.latent_dim)
+    labels = np.arange(GRID_DIGITS) % 10 if model.conditional else None  # conditional: digits 0-9 in turn
+    images = decode(model, z, labels) if model.kind in ("vae", "cvae") else generate(model, z, labels)
+    return image_grid(images, nrow=10)
+
+
+def sample_grid(info: CheckpointInfo) -> np.ndarray:
+    """Twenty digits of a checkpoint from a fixed seed, as one picture."""
+    return _sample_grid(str(info.path), info.path.stat().st_mtime_ns, shared.load_model(info))
+
+
+def metrics_row(info: CheckpointInfo, figures: dict[str, Any] | None) -> dict[str, Any]:
+    figures = figures or {}
+    return {
+        "checkpoint": name_of(info),
+        "kind": KIND_NAMES.get(info.kind, info.kind),
+        "epoch": info.metadata.get("epoch"),
+        "FID": figures.get("fid"),
+        "FID floor": figures.get("fid_floor"),
+        "IS": figures.get("inception_score"),
+        "real IS": figures.get("inception_score_real"),
+        "conditional accuracy": figures.get("conditional_accuracy"),
+        "−ELBO": figures.get("negative_elbo"),
+        "reconstruction": figures.get("reconstruction"),
+        "KL": figures.get("kl"),
+    }
+
+
+def name_of(info: CheckpointInfo) -> str:
+    return f"run · {info.path.stem}" if shared.is_run(info) else info.path.stem
+
+
+def history_of(info: CheckpointInfo) -> list[dict[str, Any]]:
+    history = info.metadata.get("history")
+    if not isinstance(history, list):
+        return []
+    return [row for row in history if isinstance(row, dict) and isinstance(row.get("epoch"), (int, float))]
+
+
+def curve_figure(metric: str, infos: list[CheckpointInfo]) -> go.Figure | None:
+    """One line per checkpoint that logged ``metric``, over epochs; None when none did."""
+    figure = go.Figure()
+    for info in infos:
+        rows = [row for row in history_of(info) if isinstance(row.get(metric), (int, float))]
+        if rows:
+            figure.add_trace(go.Scatter(
+                x=[row["epoch"] for row in rows], y=[row[metric] for row in rows], mode="lines+markers",
+                name=name_of(info), marker={"size": 4},
+            ))
+    if not figure.data:
+        return None
+    figure.update_layout(
+        height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=CURVES[metric], xaxis_title="epoch",
+        yaxis_title=CURVES[metric], hovermode="x unified", legend={"orientation": "h", "y": -0.25},
+        yaxis_type="log" if metric == "loss" else "linear",  # VAE losses (~100 nats) and GAN losses (~1) on one chart
+    )
+    return figure
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+st.title("Compare")
+st.caption(
+    "Every generative checkpoint side by side: a sample grid of each, their metrics measured with the "
+    "project's digit classifier, and the curves each run logged while it trained."
+)
+
+infos = [info for info in shared.available_checkpoints() if info.kind in GENERATIVE]
+if not infos:
+    st.info(
+        "There is no VAE or GAN checkpoint yet. Train one on the **Train** page, or put shipped checkpoints "
+        f"in `{shared.display_path(shared.checkpoint_dirs()[0])}`."
+    )
+    st.stop()
+by_path = {str(info.path): info for info in infos}
+if "compare_checkpoints" not in st.session_state:  # first visit: every shipped checkpoint
+    st.session_state["compare_checkpoints"] = [path for path, info in by_path.items() if not shared.is_run(info)]
+else:  # drop files that went away
+    st.session_state["compare_checkpoints"] = [p for p in st.session_state["compare_checkpoints"] if p in by_path]
+
+pick_column, samples_column = st.columns([4, 1], vertical_alignment="bottom")
+chosen = pick_column.multiselect(
+    "Checkpoints", list(by_path), key="compare_checkpoints",
+    format_func=lambda path: shared.checkpoint_label(by_path[path]),
+    help="The shipped models, then every run trained on the Train page (newest first).",
+)
+samples = samples_column.selectbox(
+    "Samples", SAMPLE_COUNTS, key="compare_samples", format_func=lambda n: f"{n:,} samples",
+    help="Digits generated per checkpoint for FID and IS: more is steadier but slower.",
+)
+selected = [by_path[path] for path in chosen]
+if not selected:
+    st.info("Pick one or more checkpoints to compare.")
+    st.stop()
+
+# -- metrics ----------------------------------------------------------------------------------------
+st.subheader("Metrics")
+rows, problems = [], []
+device = shared.inference_device()
+for info in selected:
+    figures = None
+    try:
+        figures = measure(str(info.path), info.path.stat().st_mtime_ns, int(samples), device)
+    except (MultigenError, OSError) as error:
+        problems.append(f"{name_of(info)}: {error}")
+    rows.append(metrics_row(info, figures))
+for problem in problems:
+    st.warning(problem)
+shown = [column for column in rows[0] if any(row[column] is not None for row in rows)]
+st.dataframe(
+    [{column: row[column] for column in shown} for row in rows],
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "FID": st.column_config.NumberColumn(format="%.2f", help="Lower is better."),
+        "FID floor": st.column_config.NumberColumn(format="%.2f", help="Real digits' FID: the best reachable."),
+        "IS": st.column_config.NumberColumn(format="%.2f", help="Higher is better; at most 10."),
+        "real IS": st.column_config.NumberColumn(format="%.2f", help="Real digits' IS: the practical ceiling."),
+        "conditional accuracy": st.column_config.NumberColumn(format="percent"),
+        "−ELBO": st.column_config.NumberColumn(format="%.1f", help="Validation negative ELBO, nats per image."),
+        "reconstruction": st.column_config.NumberColumn(format="%.1f"),
+        "KL": st.column_config.NumberColumn(format="%.1f"),
+    },
+)
+st.caption(
+    f"{samples:,} seeded samples per checkpoint, judged by the project's digit classifier (not Inception), so the "
+    "figures compare multigen models with each other, not with papers. Even real digits do not score an FID of 0: "
+    "**FID floor** is the FID of as many real training digits, the best a model can reach. **real IS** is the "
+    "Inception Score of real digits, the practical ceiling (the absolute one is 10). Conditional accuracy is the "
+    "share of digits drawn for d that the classifier reads as d. −ELBO = reconstruction + KL on the validation "
+    "split (VAEs only). Click a column header to sort."
+)
+
+# -- sample grids -----------------------------------------------------------------------------------
+st.subheader("Samples")
+st.caption(f"{GRID_DIGITS} digits from seed {GRID_SEED} each; conditional models draw the digits 0–9 in turn.")
+for start in range(0, len(selected), GRID_COLUMNS):
+    columns = st.columns(GRID_COLUMNS)
+    for column, info in zip(columns, selected[start : start + GRID_COLUMNS]):
+        try:
+            grid = sample_grid(info)
+        except (MultigenError, OSError) as error:
+            column.warning(f"{name_of(info)}: {error}")
+            continue
+        shared.show_picture(grid, factor=2, caption=f"{name_of(info)} · {Path(info.path).name}", container=column)
+
+# -- curves over epochs -----------------------------------------------------------------------------
+st.subheader("Over epochs")
+drawn = []
+for metric in CURVES:
+    figure = curve_figure(metric, selected)
+    if figure is not None:
+        st.plotly_chart(figure, key=f"compare_curve_{metric}")
+        drawn.append(metric)
+if not drawn:
+    st.caption("None of these checkpoints logged per-epoch history.")
+elif drawn == ["loss"]:
+    st.caption("None of these runs logged FID or Inception Score per epoch; only their training losses are shown.")
