@@ -180,6 +180,13 @@ def subset(dataset: ImageDataset, n: int, *, seed: int = 0, stratified: bool = T
     return ImageDataset(dataset.name, dataset.split, dataset.images[rows], dataset.labels[rows], dataset.class_names)
 
 
+def epoch_order(seed: int, epoch_index: int, n: int) -> torch.Tensor:
+    """The shuffled row order of epoch ``epoch_index`` (0-based): it depends only on (seed, epoch), so a
+    resumed run sees exactly the batches an uninterrupted one would."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch_index)
+    return torch.randperm(n, generator=generator)
+
+
 def write_idx(path: str | Path, array: np.ndarray) -> None:
     """Write a uint8 array in the IDX format of the MNIST files (used by tests and data tools)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)

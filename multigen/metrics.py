@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from multigen.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from multigen.data import ImageDataset, load_dataset, subset
+from multigen.data import ImageDataset, epoch_order, load_dataset, subset
 from multigen.device import resolve_device
 from multigen.errors import MultigenError
 from multigen.models.classifier import ClassifierConfig, DigitClassifier
@@ -455,8 +455,7 @@ def train_classifier(
     model.train()
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch - 1))
-        order = order.to(target)
+        order = epoch_order(seed, epoch - 1, len(train)).to(target)
         sums = {"loss": 0.0, "accuracy": 0.0}
         for batch in range(steps_per_epoch):
             for group in optimizer.param_groups:

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 from multigen.checkpoints import load_checkpoint, save_checkpoint
-from multigen.data import DATASETS, load_dataset, subset
+from multigen.data import DATASETS, epoch_order, load_dataset, subset
 from multigen.device import DEVICE_CHOICES, describe_device, resolve_device, use_default_threads
 from multigen.errors import MultigenError
 from multigen.images import image_grid, to_uint8
+from multigen.latent import project
 from multigen.models import GENERATIVE_KINDS, build_model
 
 GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
@@ -178,12 +179,6 @@ def default_checkpoint_path(config: TrainingConfig) -> Path:
     return RUNS_DIR / f"{config.model}-{config.dataset}-{stamp}.safetensors"
 
 
-def _epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> torch.Tensor:
-    # The shuffle of each epoch depends only on (seed, epoch), so a resumed run sees the same batches.
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=generator).to(device)
-
-
 class Trainer:
     """Iterate over a training run's events; ``pause``, ``resume`` and ``stop`` work from any thread."""
 
@@ -264,7 +259,7 @@ class Trainer:
         first_epoch = start_step // steps_per_epoch if steps_per_epoch else config.epochs
         for epoch_index in range(first_epoch, config.epochs):
             epoch = epoch_index + 1
-            order = _epoch_order(config.seed, epoch_index, len(train), device)
+            order = epoch_order(config.seed, epoch_index, len(train)).to(device)
             epoch_start = time.perf_counter()
             sums: dict[str, float] = {}
             done_in_epoch = 0
@@ -374,12 +369,10 @@ class Trainer:
         model.eval()
         mu, _ = model.encode(dataset.images, dataset.labels if model.conditional else None)
         model.train()
-        mu = mu.float().cpu()
-        if mu.shape[1] > 2:  # principal axes, so the map shows the two directions of most spread
-            centred = mu - mu.mean(0)
-            _, _, v = torch.linalg.svd(centred, full_matrices=False)
-            mu = centred @ v[:2].T
-        return LatentSnapshot(epoch, step, mu.numpy().astype(np.float32), dataset.labels.cpu().numpy())
+        mu = mu.float().cpu().numpy()
+        # The raw plane for a 2-D latent, else the two principal axes (the explorer's own projections).
+        points = mu if mu.shape[1] == 2 else project(mu, "pca").points
+        return LatentSnapshot(epoch, step, np.asarray(points, dtype=np.float32), dataset.labels.cpu().numpy())
 
 
 def train(config: TrainingConfig, *, resume: str | Path | None = None) -> Path:

@@ -14,6 +14,7 @@ Folders (each overridable through the environment, which the tests use):
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import runpy
@@ -559,3 +560,19 @@ def epoch_metrics_figure(rows: list[dict[str, Any]], *, height: int = 280) -> go
         legend={"orientation": "h", "y": 1.12},
     )
     return figure
+
+
+def recipe_downloads(
+    png: bytes, recipe: dict[str, Any], name: str, *, keys: tuple[str, str], what: str, recipe_help: str,
+    scale: int, columns: Any,
+) -> None:
+    """The "Download PNG" / "Download recipe" pair: the picture with its recipe inside, and the recipe alone."""
+    png_column, json_column = columns
+    png_column.download_button(
+        "Download PNG", png, file_name=f"{name}.png", mime="image/png", key=keys[0], on_click="ignore",
+        icon=":material/image:", help=f"The {what} enlarged {scale}x, with its recipe inside the file.",
+    )
+    json_column.download_button(
+        "Download recipe", json.dumps(recipe, indent=2), file_name=f"{name}.json", mime="application/json",
+        key=keys[1], on_click="ignore", icon=":material/data_object:", help=recipe_help,
+    )

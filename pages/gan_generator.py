@@ -150,15 +150,9 @@ if st.session_state["gan_message"]:
 with picture_column:
     shared.show_picture(image, factor=10, caption=f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}")
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
-    png_column, json_column = st.columns(2)
-    png_column.download_button(
-        "Download PNG", png, file_name=f"{name}.png", mime="image/png", key="download_png", on_click="ignore",
-        icon=":material/image:", help=f"The digit enlarged {PNG_SCALE}x, with its recipe inside the file.",
-    )
-    json_column.download_button(
-        "Download recipe", json.dumps(recipe, indent=2), file_name=f"{name}.json", mime="application/json",
-        key="download_json", on_click="ignore", icon=":material/data_object:",
-        help="Checkpoint, seed, digit, slider values and the full noise vector.",
+    shared.recipe_downloads(
+        png, recipe, name, keys=("download_png", "download_json"), what="digit", scale=PNG_SCALE,
+        recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
     st.caption(f"`{info.path.name}` · a noise vector of {model.latent_dim} numbers · {count} directions")
 

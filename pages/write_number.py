@@ -8,7 +8,6 @@ slant, thickness and width. The PNG and JSON downloads carry the recipe that dra
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -147,15 +146,10 @@ except MultigenError as error:
 # -- drawing --------------------------------------------------------------------------------------
 shared.show_picture(strip, factor=SCREEN_SCALE, caption=f"“{number}” in the style of {where}")
 name = f"multigen-{number}-{Path(info.path).stem}" + (f"-seed{seed}" if seed is not None else "-clicked")
-png_column, json_column, _ = st.columns([1, 1, 3])
-png_column.download_button(
-    "Download PNG", png, file_name=f"{name}.png", mime="image/png", key="write_png", on_click="ignore",
-    icon=":material/image:", help=f"The strip enlarged {PNG_SCALE}x, with its recipe inside the file.",
-)
-json_column.download_button(
-    "Download recipe", json.dumps(recipe, indent=2), file_name=f"{name}.json", mime="application/json",
-    key="write_json", on_click="ignore", icon=":material/data_object:",
-    help="Checkpoint, digits, where the style came from, slider values and the full style vector.",
+shared.recipe_downloads(
+    png, recipe, name, keys=("write_png", "write_json"), what="strip", scale=PNG_SCALE,
+    recipe_help="Checkpoint, digits, where the style came from, slider values and the full style vector.",
+    columns=st.columns([1, 1, 3])[:2],
 )
 kind_name = "CVAE" if model.kind == "cvae" else "cGAN"
 if seed is not None:
