@@ -25,10 +25,10 @@ import torch
 
 from multigen.checkpoints import load_checkpoint, save_checkpoint
 from multigen.data import DATASETS, epoch_order, load_dataset, subset
-from multigen.device import DEVICE_CHOICES, describe_device, resolve_device, use_default_threads
+from multigen.device import DEVICE_CHOICES, describe_device, use_default_threads
+from multigen.distributed import SINGLE_PROCESS, Shard, average, process_device, share_buffers, wrap
 from multigen.errors import MultigenError
 from multigen.images import image_grid, to_uint8
-from multigen.latent import project
 from multigen.models import GENERATIVE_KINDS, build_model
 
 GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
@@ -112,6 +112,9 @@ class Started:
     total_steps: int
     start_step: int
     checkpoint: Path
+    world_size: int = 1  # processes sharing each global batch (torchrun)
+    batch_per_process: int = 0  # rows of the global batch each process trains on
+    learning_rate: float = 0.0  # the optimizers' step size (the same for any number of processes)
 
 
 @dataclass
@@ -180,16 +183,24 @@ def default_checkpoint_path(config: TrainingConfig) -> Path:
 
 
 class Trainer:
-    """Iterate over a training run's events; ``pause``, ``resume`` and ``stop`` work from any thread."""
+    """Iterate over a training run's events; ``pause``, ``resume`` and ``stop`` work from any thread.
 
-    def __init__(self, config: TrainingConfig, *, resume: str | Path | None = None) -> None:
+    Under torchrun, pass the process's ``shard`` (from ``multigen.distributed.process_group``): every
+    process then trains its slice of each global batch and only rank 0 samples, measures and saves.
+    """
+
+    def __init__(self, config: TrainingConfig, *, resume: str | Path | None = None, shard: Shard = SINGLE_PROCESS) -> None:
         config.validate()
+        shard.check_batch(config.batch_size)
         self.config = copy.deepcopy(config)
-        self.device = resolve_device(config.device)
+        self.shard = shard
+        self.device = process_device(config.device, shard)
         self._resume_from = Path(resume) if resume is not None else None
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
+        self._stop_agreed = threading.Event()
+        self.model: torch.nn.Module | None = None  # set when the run starts
 
     # -- control from other threads ---------------------------------------------------------------
     def pause(self) -> None:
@@ -209,12 +220,20 @@ class Trainer:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def stop_requested(self) -> bool:
+        """True once ``stop`` was called."""
+        return self._stop.is_set()
+
     # -- the loop ---------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Event]:
-        config, device = self.config, self.device
+        config, device, shard = self.config, self.device, self.shard
+        main = shard.is_main
         torch.manual_seed(config.seed)
         model = build_model(config.model, config.model_settings()).to(device)
         optimizers = model.make_optimizers()
+        networks = {name: wrap(net, shard, device) for name, net in model.trainable_networks().items()}
+        self.model = model  # the model being trained (its weights change while the run goes on)
         noise = torch.Generator(device=device).manual_seed(config.seed + 1)
         start_step, history = 0, []
         if self._resume_from is not None:
@@ -232,20 +251,24 @@ class Trainer:
         fixed_z = torch.randn((GRID_SIZE, model.latent_dim), generator=fixed).to(device)
         fixed_labels = (torch.arange(GRID_SIZE) % 10).to(device) if model.conditional else None
         snapshot_set = None
-        if config.model in ("vae", "cvae"):
+        if config.model in ("vae", "cvae") and main:
             snapshot_set = subset(load_dataset(config.dataset, "val", data_dir=config.data_dir), config.snapshot_points)
             snapshot_set = snapshot_set.to(device)
 
         yield Started(
             dataclasses.asdict(self.config), dataclasses.asdict(model.config), describe_device(device),
             config.epochs, steps_per_epoch, total_steps, start_step, checkpoint,
+            shard.world_size, config.batch_size // shard.world_size, float(model.config.learning_rate),
         )
-        if start_step == 0 and total_steps > 0:
+        if start_step == 0 and total_steps > 0 and main:
             yield self._samples(model, fixed_z, fixed_labels, 0, 0)
             if snapshot_set is not None:
                 yield self._snapshot(model, snapshot_set, 0, 0)
 
         def save(step: int) -> None:
+            share_buffers(model, shard)
+            if not main:  # the weights are the same in every process; one writes them
+                return
             save_checkpoint(
                 checkpoint, model, optimizers=optimizers,
                 metadata=self._metadata(model, step, steps_per_epoch, history),
@@ -268,13 +291,15 @@ class Trainer:
                     self._running.wait()
                     window.clear()
                     window.append((time.perf_counter(), step))
-                if self._stop.is_set():
+                if self._stopping():
                     save(step)
                     yield Finished("stopped", epoch, step, checkpoint, history)
                     return
-                rows = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
-                losses = model.training_step(train.images[rows], train.labels[rows], optimizers, generator=noise)
-                values = {name: float(value) for name, value in losses.items()}
+                rows = shard.rows(order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size])
+                losses = model.training_step(
+                    train.images[rows], train.labels[rows], optimizers, generator=noise, networks=networks, shard=shard
+                )
+                values = self._global_losses(losses)
                 if not all(math.isfinite(v) for v in values.values()):
                     kept = f"the last good checkpoint {checkpoint} is kept" if checkpoint.exists() else "nothing was saved"
                     raise TrainingDiverged(
@@ -291,13 +316,13 @@ class Trainer:
                 rate = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
                 eta = (total_steps - step) / rate if rate > 0 else float("nan")
                 yield Progress(epoch, step, total_steps, values, rate * config.batch_size, eta)
-                if step % config.sample_every == 0 or batch_index == steps_per_epoch - 1:
+                if main and (step % config.sample_every == 0 or batch_index == steps_per_epoch - 1):
                     yield self._samples(model, fixed_z, fixed_labels, epoch, step)
                     if snapshot_set is not None:
                         yield self._snapshot(model, snapshot_set, epoch, step)
             means = {name: total / max(done_in_epoch, 1) for name, total in sums.items()}
             seconds = time.perf_counter() - epoch_start
-            metrics = self._epoch_metrics(model, checkpoint)
+            metrics = self._epoch_metrics(model, checkpoint) if main else {}
             history.append({"epoch": epoch, "step": step, "seconds": round(seconds, 3), **means, **metrics})
             save(step)
             yield EpochEnd(epoch, step, means, seconds, checkpoint, metrics)
@@ -314,7 +339,26 @@ class Trainer:
             "history": history,
             "training": dataclasses.asdict(self.config),
             "device": str(self.device),
+            "world_size": self.shard.world_size,
         }
+
+    def _global_losses(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The step's losses as floats, averaged over all processes with one collective.
+
+        A stop asked of any process travels with them, so every process stops after the same step.
+        """
+        if self.shard.world_size <= 1:
+            return {name: float(value) for name, value in losses.items()}
+        names = list(losses)
+        stop = torch.tensor([1.0 if self._stop.is_set() else 0.0], device=self.device)
+        packed = average(torch.cat([torch.stack([losses[n].float() for n in names]), stop]), self.shard).tolist()
+        if packed[-1] > 0:
+            self._stop_agreed.set()
+        return dict(zip(names, packed[:-1]))
+
+    def _stopping(self) -> bool:
+        # With several processes, a stop counts only once all of them know of it (see _global_losses).
+        return (self._stop_agreed if self.shard.world_size > 1 else self._stop).is_set()
 
     def _restore(self, model, optimizers, noise) -> tuple[int, list]:
         saved = load_checkpoint(self._resume_from, device=self.device)
@@ -366,6 +410,8 @@ class Trainer:
 
     @torch.no_grad()
     def _snapshot(self, model, dataset, epoch: int, step: int) -> LatentSnapshot:
+        from multigen.latent import project  # scikit-learn takes seconds to import: only when a VAE needs it
+
         model.eval()
         mu, _ = model.encode(dataset.images, dataset.labels if model.conditional else None)
         model.train()
@@ -375,9 +421,9 @@ class Trainer:
         return LatentSnapshot(epoch, step, np.asarray(points, dtype=np.float32), dataset.labels.cpu().numpy())
 
 
-def train(config: TrainingConfig, *, resume: str | Path | None = None) -> Path:
+def train(config: TrainingConfig, *, resume: str | Path | None = None, shard: Shard = SINGLE_PROCESS) -> Path:
     """Run training to the end and return the checkpoint path."""
-    for event in Trainer(config, resume=resume):
+    for event in Trainer(config, resume=resume, shard=shard):
         if isinstance(event, Finished):
             return event.checkpoint
     raise MultigenError("Training ended without finishing.")  # pragma: no cover - the loop always finishes

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from multigen.distributed import SINGLE_PROCESS, Shard
+
 NUM_CLASSES = 10
 
 
@@ -161,29 +163,42 @@ class GAN(nn.Module):
             ),
         }
 
+    def trainable_networks(self) -> dict[str, nn.Module]:
+        """The networks a training step calls (the trainer may wrap each in DistributedDataParallel)."""
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
     def training_step(
         self,
         images: torch.Tensor,
         labels: torch.Tensor,
         optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator | None = None,
+        *,
+        networks: dict[str, nn.Module] | None = None,
+        shard: Shard = SINGLE_PROCESS,
     ) -> dict[str, torch.Tensor]:
-        """One discriminator step then one generator step on a batch of images in [0, 1]."""
+        """One discriminator step then one generator step on a batch of images in [0, 1].
+
+        ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
+        which slice of the global batch's noise this process draws.
+        """
+        networks = networks or self.trainable_networks()
+        generator_net, discriminator_net = networks["generator"], networks["discriminator"]
         n = images.shape[0]
         real = images * 2 - 1  # the generator's tanh range
         cond = labels if self.conditional else None
-        z = torch.randn((n, self.latent_dim), generator=generator, device=images.device)
-        fake = self.generator(z, cond)
+        z = shard.randn(n, self.latent_dim, generator=generator, device=images.device)
+        fake = generator_net(z, cond)
 
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
-        real_logits = self.discriminator(real, cond)
-        fake_logits = self.discriminator(fake.detach(), cond)
+        real_logits = discriminator_net(real, cond)
+        fake_logits = discriminator_net(fake.detach(), cond)
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
 
-        g_loss = generator_loss(self.discriminator(fake, cond))
+        g_loss = generator_loss(discriminator_net(fake, cond))
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()

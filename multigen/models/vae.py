@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from multigen.distributed import SINGLE_PROCESS, Shard
+
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 
@@ -115,10 +117,12 @@ class VAE(nn.Module):
 
     @staticmethod
     def reparameterize(
-        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I), so gradients flow through mu and logvar."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        """z = mu + sigma * eps with eps ~ N(0, I) (drawn unless given), so gradients flow through mu and logvar."""
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -131,11 +135,12 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decode_logits(z, labels))
 
     def forward(
-        self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Encode, sample z, decode: returns (reconstruction logits, mu, logvar)."""
+        """Encode, sample z (with noise ``eps`` when given), decode: returns (reconstruction logits, mu, logvar)."""
         mu, logvar = self.encode(x, labels)
-        z = self.reparameterize(mu, logvar, generator)
+        z = self.reparameterize(mu, logvar, generator, eps)
         return self.decode_logits(z, labels), mu, logvar
 
     # -- the interface every multigen model shares ----------------------------------------------
@@ -155,16 +160,28 @@ class VAE(nn.Module):
         """Adam over all parameters (Kingma & Ba, 2015)."""
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
 
+    def trainable_networks(self) -> dict[str, nn.Module]:
+        """The networks a training step calls (the trainer may wrap each in DistributedDataParallel)."""
+        return {"vae": self}
+
     def training_step(
         self,
         images: torch.Tensor,
         labels: torch.Tensor,
         optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator | None = None,
+        *,
+        networks: dict[str, nn.Module] | None = None,
+        shard: Shard = SINGLE_PROCESS,
     ) -> dict[str, torch.Tensor]:
-        """One gradient step on a batch of images in [0, 1]; returns the losses (0-d tensors)."""
-        optimizer = optimizers["vae"]
-        logits, mu, logvar = self(images, labels if self.conditional else None, generator)
+        """One gradient step on a batch of images in [0, 1]; returns the losses (0-d tensors).
+
+        ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
+        which slice of the global batch's noise this process draws.
+        """
+        optimizer, vae = optimizers["vae"], (networks or self.trainable_networks())["vae"]
+        eps = shard.randn(images.shape[0], self.latent_dim, generator=generator, device=images.device)
+        logits, mu, logvar = vae(images, labels if self.conditional else None, eps=eps)
         loss, reconstruction, kl = vae_loss(logits, images, mu, logvar, self.config.beta)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
