@@ -9,8 +9,11 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from multigen.errors import MultigenError
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, help="images per step (default 64)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's)")
     train.add_argument("--beta", type=float, help="VAE: weight of the KL term (beta-VAE)")
+    train.add_argument("--ema-decay", type=float,
+                       help="GAN: draw with a moving average of the generator's weights, e.g. 0.999 (default off)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
     train.add_argument("--eval-samples", type=_non_negative_int,
@@ -96,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=_non_negative_int, default=0)
     sample.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     sample.add_argument("--out", required=True, help=".png for a grid, .npz for arrays (images, labels)")
+    sample.add_argument("--nearest", type=_positive_int, metavar="K",
+                        help="copy check: each sample followed by its K nearest training digits (mnist-5k), distances printed")
 
     encode = commands.add_parser("encode", help="latent means of a data split (VAE, CVAE)")
     encode.add_argument("checkpoint")
@@ -144,11 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from multigen.distributed import process_group
+    from multigen.training import Trainer, TrainingConfig, resume_config
 
-    from multigen.training import EpochEnd, Finished, Progress, Started, Trainer, TrainingConfig, resume_config
-
-    model_config = {"beta": args.beta} if args.beta is not None else {}
+    model_config = {name: value for name, value in (("beta", args.beta), ("ema_decay", args.ema_decay)) if value is not None}
     fields = {
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
@@ -165,24 +171,81 @@ def _train(args: argparse.Namespace) -> int:
                 raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's {getattr(config, name)}: leave it out.")
     else:
         config = TrainingConfig(**{k: v for k, v in fields.items() if v is not None}, model_config=model_config)
+    with process_group(config.device) as shard:
+        trainer = Trainer(config, resume=args.resume, shard=shard)
+        try:
+            with _stop_on_signal(trainer):
+                _report(trainer, quiet=args.quiet or not shard.is_main, loud=shard.is_main)
+        except RuntimeError as error:
+            if shard.world_size == 1 or not _lost_peer(error):
+                raise
+            raise MultigenError(
+                f"process {shard.rank} lost the others of its group ({str(error).splitlines()[0][:160]}): "
+                "the real error is in another process's output above; the last epoch's checkpoint is kept."
+            ) from None
+    return 0
+
+
+def _lost_peer(error: RuntimeError) -> bool:
+    """True for the error a collective raises when another process of the group died."""
+    import torch.distributed as dist
+
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(word in text for word in ("gloo", "NCCL", "Connection"))
+
+
+def _report(trainer, *, quiet: bool, loud: bool) -> None:
+    """Run ``trainer``, drawing its events with tqdm (nothing but errors from ranks other than 0)."""
+    from tqdm import tqdm
+
+    from multigen.training import EpochEnd, Finished, Progress, Started
+
     bar = None
-    for event in Trainer(config, resume=args.resume):
+    say = print if loud else (lambda *args, **kwargs: None)
+    for event in trainer:
         if isinstance(event, Started):
-            print(f"Training {config.model} on {config.dataset} ({event.device}), {event.epochs} epochs of "
-                  f"{event.steps_per_epoch} steps -> {event.checkpoint}", file=sys.stderr)
-            bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step", disable=args.quiet, dynamic_ncols=True)
+            config = trainer.config
+            where = (f"{event.device}" if event.world_size == 1 else
+                     f"{event.world_size} processes ({trainer.shard.backend}) on {event.device} each")
+            say(f"Training {config.model} on {config.dataset} ({where}), {event.epochs} epochs of "
+                f"{event.steps_per_epoch} steps -> {event.checkpoint}", file=sys.stderr)
+            if event.world_size > 1:
+                say(f"Global batch {config.batch_size} = {event.world_size} processes x {event.batch_per_process}; "
+                    f"learning rate {event.learning_rate:g} (the global batch's, not rescaled)", file=sys.stderr)
+            bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step", disable=quiet, dynamic_ncols=True)
         elif isinstance(event, Progress) and bar is not None:
             bar.update(event.step - bar.n)
             bar.set_postfix({"epoch": event.epoch, "loss": f"{event.losses['loss']:.3f}",
                              "img/s": f"{event.images_per_second:.0f}"}, refresh=False)
         elif isinstance(event, EpochEnd):
-            summary = ", ".join(f"{k} {v:.4g}" for k, v in event.losses.items())
-            (bar.write if bar is not None else print)(f"epoch {event.epoch}: {summary} ({event.seconds:.1f} s)")
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in {**event.losses, **event.metrics}.items())
+            (bar.write if bar is not None and not quiet else say)(f"epoch {event.epoch}: {summary} ({event.seconds:.1f} s)")
         elif isinstance(event, Finished):
             if bar is not None:
                 bar.close()
-            print(f"{event.reason}: {event.checkpoint}")
-    return 0
+            say(f"{event.reason}: {event.checkpoint}")
+
+
+@contextmanager
+def _stop_on_signal(trainer):
+    """While training, a first Ctrl-C (or SIGTERM, which torchrun sends its processes) stops the run after
+    the current step and saves it; a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+
+    def stop(signum, frame):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        print("\nmultigen: stopping after this step and saving (press Ctrl-C again to quit at once)", file=sys.stderr)
+        trainer.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -192,7 +255,8 @@ def _sample(args: argparse.Namespace) -> int:
     from multigen.checkpoints import load_checkpoint
     from multigen.images import image_grid, png_bytes, to_uint8
 
-    model = load_checkpoint(args.checkpoint, device=args.device).model
+    checkpoint = load_checkpoint(args.checkpoint, device=args.device)
+    model = checkpoint.model
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npz"):
         raise MultigenError(f"--out {out} must end in .png (a grid) or .npz (arrays).")
@@ -204,14 +268,36 @@ def _sample(args: argparse.Namespace) -> int:
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
     with torch.no_grad():
         images = to_uint8(model.sample(args.n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
+    nearest = None if args.nearest is None else _copy_check(images, args.nearest, checkpoint.metadata.get("dataset"))
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".png":
-        out.write_bytes(png_bytes(image_grid(images, nrow=10 if model.conditional else math.ceil(math.sqrt(args.n)))))
+        if nearest is not None:  # one row per sample: the sample, then its nearest training digits
+            rows = np.concatenate([images[:, None], nearest.images], axis=1).reshape(-1, 28, 28)
+            grid = image_grid(rows, nrow=args.nearest + 1)
+        else:
+            grid = image_grid(images, nrow=10 if model.conditional else math.ceil(math.sqrt(args.n)))
+        out.write_bytes(png_bytes(grid))
     else:
         arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int64)}
+        if nearest is not None:
+            arrays.update(nearest_indices=nearest.indices, nearest_distances=nearest.distances, nearest_labels=nearest.labels)
         np.savez_compressed(out, **arrays)
     print(f"wrote {args.n} images to {out}")
     return 0
+
+
+def _copy_check(images, k: int, trained_on: str | None):
+    """The k nearest mnist-5k training digits (a ``NearestDigits``) of each uint8 sample, one line per sample printed."""
+    from multigen.perceptual import COPY_PERCENTILE, nearest_training_digits
+
+    nearest = nearest_training_digits(images, k=k, trained_on=trained_on)
+    for index, (distances, rows, labels) in enumerate(zip(nearest.distances, nearest.indices, nearest.labels)):
+        found = ", ".join(f"{d:.4f} (row {r}, digit {label})" for d, r, label in zip(distances, rows, labels))
+        flag = f"  <- possible copy (under {nearest.thresholds[index]:.4f})" if nearest.copied[index] else ""
+        print(f"sample {index}: {found}{flag}")
+    print(f"{int(nearest.copied.sum())} of {len(images)} samples are possible copies: closer to a training digit than "
+          f"all but {COPY_PERCENTILE:g}% of real validation digits are to one of their kind (multigen.perceptual)")
+    return nearest
 
 
 def _encode(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ Projections are scikit-learn's: ``PCA`` (a linear map, so clicking back is exact
 click goes back through the nearest projected points) and ``raw`` (the latent itself when it is 2-D).
 t-SNE takes seconds to a minute, so the app runs it through ``ProjectionJobs``: one background
 thread per key, results kept in memory and in ``.npz`` files that every session of the app shares.
+``reconstruction_quality`` says how close decode(mu(x)) comes to a digit x: its perceptual distance
+(``multigen.perceptual``) and pixel BCE, what the explorer shows beside a clicked digit's reconstruction.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
@@ -135,21 +139,69 @@ def decode(model: nn.Module, z: np.ndarray, labels: np.ndarray | int | None = No
     return to_uint8(images)
 
 
-def reconstruct(model: nn.Module, images: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
-    """decode(mu(x)): uint8 images (n, 28, 28) or one (28, 28) in, their reconstructions in the same shape out."""
-    _require_vae(model)
+def _pixels(model: nn.Module, images: np.ndarray) -> tuple[torch.Tensor, bool]:
+    """uint8 digits (or floats in [0, 1]) (n, 28, 28) or one (28, 28) as (n, 1, 28, 28) on the model's device,
+    and whether one digit came in."""
     pixels = np.asarray(images)
     single = pixels.ndim == 2
     batch = pixels[None] if single else pixels
     if batch.ndim != 3 or batch.shape[1:] != (28, 28):
         raise MultigenError(f"Images have shape {pixels.shape} but (n, 28, 28) was expected: pass 28x28 digits.")
     scale = 255.0 if pixels.dtype == np.uint8 else 1.0  # uint8 pixels, or floats already in [0, 1]
-    x = torch.from_numpy(batch.astype(np.float32) / scale).unsqueeze(1).to(_device(model))
-    label_tensor = _label_tensor(model, labels, len(batch))
+    return torch.from_numpy(batch.astype(np.float32) / scale).unsqueeze(1).to(_device(model)), single
+
+
+def reconstruct(model: nn.Module, images: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+    """decode(mu(x)): uint8 images (n, 28, 28) or one (28, 28) in, their reconstructions in the same shape out."""
+    _require_vae(model)
+    x, single = _pixels(model, images)
+    label_tensor = _label_tensor(model, labels, len(x))
     with torch.no_grad():
         mu, _ = model.encode(x, label_tensor)
         out = to_uint8(model.decode(mu, label_tensor))
     return out[0] if single else out
+
+
+class ReconstructionQuality(NamedTuple):
+    """How close each digit's reconstruction decode(mu(x)) is to it; row i describes digit i."""
+
+    perceptual: np.ndarray  # (n,) float64, perceptual distance (multigen.perceptual), 0 = identical
+    bce: np.ndarray  # (n,) float64, binary cross-entropy in nats per digit, summed over its 784 pixels
+
+
+def reconstruction_quality(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray | int | None = None,
+    *,
+    classifier: nn.Module | None = None,
+    batch_size: int = 500,
+) -> ReconstructionQuality:
+    """Perceptual distance and pixel BCE between digits and their reconstructions decode(mu(x)).
+
+    The perceptual distance is ``multigen.perceptual.perceptual_distance`` (LPIPS-style, Zhang et al.,
+    CVPR 2018, on the digit classifier); the BCE is the Bernoulli negative log-likelihood of the
+    digit under the decoder's pixel probabilities at the posterior mean (Kingma & Welling, ICLR 2014),
+    in nats. With grey levels as targets the BCE's minimum is the digit's own pixel entropy, not 0.
+    ``images`` as for ``reconstruct``; a CVAE encodes and decodes with ``labels`` (one, or one per digit).
+    """
+    from multigen.perceptual import perceptual_distance
+
+    _require_vae(model)
+    if batch_size < 1:
+        raise MultigenError(f"batch_size must be at least 1, got {batch_size}: pass a positive number.")
+    x_all, _ = _pixels(model, images)
+    label_all = _label_tensor(model, labels, len(x_all))
+    perceptual, bce = [], []
+    with torch.no_grad():
+        for start in range(0, len(x_all), batch_size):
+            x = x_all[start : start + batch_size]
+            label = None if label_all is None else label_all[start : start + batch_size]
+            mu, _ = model.encode(x, label)
+            logits = model.decode_logits(mu, label)
+            bce.append(F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).double().cpu())
+            perceptual.append(perceptual_distance(x, torch.sigmoid(logits), classifier=classifier))
+    return ReconstructionQuality(np.concatenate(perceptual), torch.cat(bce).numpy())
 
 
 # -- projections ----------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ training split of ``mnist-5k`` and shipped as ``checkpoints/classifier.safetenso
 - **Negative ELBO** (VAE, CVAE; Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014, eq. 10):
   on the validation split, in nats per image, with its reconstruction and KL parts, the Bernoulli
   likelihood the models are trained with (grey levels as targets, so it is a loss, not a code length).
+- **Perceptual similarity** (``multigen.perceptual``, re-exported here): an LPIPS-style distance
+  (Zhang et al., "The Unreasonable Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018)
+  on the same classifier's unit-normalised activations, without learned weights and not the published
+  LPIPS. ``evaluate`` reports with it the **diversity** of samples (mean pairwise distance, per digit
+  for conditional models) beside that of real validation digits, a **memorisation** score (the share
+  of samples closer to a training digit than 95% of real validation digits are to one of their kind)
+  beside its real-vs-real baseline, and for VAEs the **perceptual distance and pixel BCE of validation reconstructions**.
 
 Why not the Inception network everybody else uses: its weights are downloaded from the internet, which
 this project never needs, and it is the wrong instrument here anyway: an ImageNet network sees a 28x28
@@ -57,7 +64,19 @@ from multigen.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from multigen.data import ImageDataset, epoch_order, load_dataset, subset
 from multigen.device import resolve_device
 from multigen.errors import MultigenError
+from multigen.latent import reconstruction_quality
 from multigen.models.classifier import ClassifierConfig, DigitClassifier
+from multigen.perceptual import (
+    CopyCheck,
+    NearestDigits,
+    copy_thresholds,
+    memorisation_score,
+    nearest_training_digits,
+    perceptual_distance,
+    perceptual_distance_matrix,
+    perceptual_diversity,
+    perceptual_features,
+)
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[1] / "checkpoints" / "classifier.safetensors"
 REFERENCE_DATASET = "mnist-5k"  # every FID is measured against this data set's validation split
@@ -66,6 +85,7 @@ BATCH_SIZE = 500  # images per forward pass
 DEFAULT_SAMPLES = 5000
 IS_SPLITS = 10  # Salimans et al. (2016) average the score over 10 splits
 EPS = 1e-6  # added to the covariance diagonals when their product has no finite square root
+PERCEPTUAL_SAMPLES = 1000  # samples (the first of the seeded ones) for diversity and memorisation
 
 
 class Score(NamedTuple):
@@ -314,19 +334,24 @@ def vae_negative_elbo(
 
 # -- everything at once ----------------------------------------------------------------------------
 @torch.no_grad()
-def _generated_outputs(model: torch.nn.Module, n: int, seed: int, classifier: DigitClassifier) -> tuple[_Outputs, Any]:
-    """Classifier outputs of ``n`` seeded samples (digits 0-9 in turn for conditional models), and their labels."""
+def _generated_outputs(
+    model: torch.nn.Module, n: int, seed: int, classifier: DigitClassifier, keep: int = 0
+) -> tuple[_Outputs, Any, torch.Tensor]:
+    """Classifier outputs of ``n`` seeded samples (digits 0-9 in turn for conditional models), their labels,
+    and the first ``keep`` samples themselves (on the model's device)."""
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     labels = torch.arange(n, device=device) % 10 if model.conditional else None
-    features, log_probs = [], []
+    features, log_probs, kept = [], [], []
     for start in range(0, n, BATCH_SIZE):
         count = min(BATCH_SIZE, n - start)
         batch_labels = None if labels is None else labels[start : start + count]
-        outputs = _run_classifier(model.sample(count, labels=batch_labels, generator=generator), classifier)
+        images = model.sample(count, labels=batch_labels, generator=generator)
+        outputs = _run_classifier(images, classifier)
         features.append(outputs.features)
         log_probs.append(outputs.log_probs)
-    return _Outputs(np.concatenate(features), np.concatenate(log_probs)), labels
+        kept.append(images[: max(0, keep - start)])
+    return _Outputs(np.concatenate(features), np.concatenate(log_probs)), labels, torch.cat(kept)
 
 
 def evaluate(
@@ -336,6 +361,7 @@ def evaluate(
     seed: int = 0,
     device: str | torch.device = "auto",
     classifier: str | os.PathLike[str] | DigitClassifier | None = None,
+    perceptual: bool = True,
 ) -> dict[str, Any]:
     """All the figures for one checkpoint, JSON-ready.
 
@@ -345,6 +371,16 @@ def evaluate(
     ``inception_score_real`` (the validation digits, in splits of the same size); conditional models add ``conditional_accuracy`` beside ``classifier_accuracy``;
     VAEs add the validation ``negative_elbo``, ``reconstruction`` and ``kl`` in nats. A classifier
     checkpoint reports its validation ``accuracy``.
+
+    With ``perceptual`` (the default; ``multigen.perceptual``, LPIPS-style after Zhang et al., 2018), on
+    the first ``perceptual_samples`` (up to 1,000) of the samples: ``diversity``, their mean pairwise
+    perceptual distance (per digit, averaged, for conditional models) beside ``diversity_real``, the
+    validation digits' grouped the same way; for models of ``mnist-5k``, ``memorisation``, the share of
+    samples closer to their nearest training digit than real validation digits of that kind come in
+    all but 5% of cases (``multigen.perceptual.copy_thresholds``) beside ``memorisation_real``, the
+    validation digits' own share (5% by construction). VAEs add ``reconstruction_perceptual`` and
+    ``reconstruction_bce``: the mean perceptual distance and pixel BCE (nats) between validation digits
+    and decode(mu(x)). ``perceptual=False`` leaves these out (they add about 2 s on a CPU).
     """
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < IS_SPLITS:
         raise MultigenError(f"samples must be a whole number of at least {IS_SPLITS}, got {samples!r}.")
@@ -370,7 +406,7 @@ def evaluate(
         return result
 
     started = time.perf_counter()
-    generated, labels = _generated_outputs(model, int(samples), seed, judge)
+    generated, labels, shown = _generated_outputs(model, int(samples), seed, judge, keep=PERCEPTUAL_SAMPLES)
     n_train = len(load_dataset(REFERENCE_DATASET, "train"))
     floor_features = _reference(judge, "train", min(int(samples), n_train), seed).features
     score = _inception_score(generated.log_probs, IS_SPLITS)
@@ -389,9 +425,25 @@ def evaluate(
     if model.conditional:
         result["conditional_accuracy"] = round(_accuracy(generated.log_probs, labels), 4)
     result["classifier_accuracy"] = round(classifier_accuracy, 4)
+    if perceptual:
+        real_labels = validation.labels if model.conditional else None
+        result.update(
+            perceptual_samples=len(shown),
+            diversity=round(perceptual_diversity(shown, None if labels is None else labels[: len(shown)],
+                                                 classifier=judge), 4),
+            diversity_real=round(perceptual_diversity(validation.images, real_labels, classifier=judge), 4),
+        )
+        if trained_on in (None, REFERENCE_DATASET):  # the copy check looks in mnist-5k's training split
+            copies = memorisation_score(shown, classifier=judge)
+            result.update(memorisation=round(copies.share, 4), memorisation_real=round(copies.real_share, 4))
     if kind in ("vae", "cvae"):
         elbo = vae_negative_elbo(model, validation, seed=seed)
         result.update({name: round(value, 4) for name, value in elbo.items()})
+        if perceptual:
+            quality = reconstruction_quality(model, validation.images[:, 0].numpy(), validation.labels.numpy(),
+                                             classifier=judge)
+            result.update(reconstruction_perceptual=round(float(quality.perceptual.mean()), 4),
+                          reconstruction_bce=round(float(quality.bce.mean()), 4))
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
 
@@ -483,16 +535,26 @@ def train_classifier(
 
 __all__ = [
     "DEFAULT_CLASSIFIER",
+    "CopyCheck",
+    "NearestDigits",
     "Score",
     "as_images",
     "classifier_features",
     "conditional_accuracy",
+    "copy_thresholds",
     "evaluate",
     "fid",
     "frechet_distance",
     "inception_score",
     "load_classifier",
+    "memorisation_score",
+    "nearest_training_digits",
+    "perceptual_distance",
+    "perceptual_distance_matrix",
+    "perceptual_diversity",
+    "perceptual_features",
     "real_fid_floor",
+    "reconstruction_quality",
     "train_classifier",
     "vae_negative_elbo",
 ]

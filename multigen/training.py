@@ -395,6 +395,7 @@ class Trainer:
             result = evaluate(
                 Checkpoint(checkpoint, model, {"dataset": self.config.dataset, "kind": model.kind}, {}, {}),
                 samples=self.config.eval_samples, seed=0, classifier=classifier,
+                perceptual=False,  # diversity / copy checks cost seconds per epoch; `multigen eval` has them
             )
         finally:
             model.train()

@@ -35,6 +35,7 @@ from multigen.data import load_dataset, subset
 from multigen.device import describe_device, resolve_device, single_threaded
 from multigen.errors import MultigenError
 from multigen.images import enlarge
+from multigen.perceptual import COPY_PERCENTILE, TRAINING_DATASET, NearestDigits, nearest_training_digits
 from multigen.training import TrainingJob
 
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -345,6 +346,24 @@ def _directions(path: str, mtime_ns: int, k: int, _checkpoint: Checkpoint) -> np
 def slider_directions(checkpoint: Checkpoint, k: int) -> np.ndarray:
     """The GAN's k GANSpace directions (computed once per checkpoint)."""
     return _directions(str(checkpoint.path), _mtime(checkpoint.path), k, checkpoint)
+
+
+def nearest_training(checkpoint: Checkpoint, images: np.ndarray, k: int) -> NearestDigits:
+    """The ``k`` nearest training digits of each image, with its copy threshold (``multigen.perceptual``).
+
+    Raises ``MultigenError`` when the model was trained on another data set than the one searched, or
+    when the digit classifier is missing; the pages show that as a line and draw everything else.
+    """
+    return nearest_training_digits(images, k=k, trained_on=checkpoint.metadata.get("dataset"))
+
+
+def copy_check_note() -> str:
+    """What the distances to the nearest training digits mean, for the caption under them."""
+    return (
+        f"Perceptual distances to the training digits of {TRAINING_DATASET} (0: the same picture; LPIPS-style, on "
+        f"the digit classifier). A digit is a possible copy when it is closer to a training digit than all but "
+        f"{COPY_PERCENTILE:g}% of real digits that no model saw are to one of their kind."
+    )
 
 
 def visible_range(points: np.ndarray, pad: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:

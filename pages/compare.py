@@ -1,9 +1,9 @@
 """Compare: every generative checkpoint side by side.
 
 A sample grid of each, one table of their metrics (FID, Inception Score, conditional accuracy,
-negative ELBO; ``multigen.metrics.evaluate``), and the curves each run logged over its epochs.
-Metrics are cached per checkpoint file (path and modification time) and sample count, so they are
-measured once per process and shared by every session.
+perceptual diversity and memorisation, negative ELBO; ``multigen.metrics.evaluate``), and the curves
+each run logged over its epochs. Metrics are cached per checkpoint file (path and modification time)
+and sample count, so they are measured once per process and shared by every session.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ KIND_NAMES = {"vae": "VAE", "cvae": "CVAE", "gan": "GAN", "cgan": "cGAN"}
 
 
 # -- calls into multigen (cached) -------------------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner="Measuring FID and Inception Score…")
+@st.cache_data(max_entries=64, show_spinner="Measuring FID, Inception Score and diversity…")
 def measure(path: str, mtime_ns: int, samples: int, device: str) -> dict[str, Any]:
     """``evaluate``'s figures for one checkpoint file (a re-saved file has a new mtime, so is measured afresh)."""
     return evaluate(path, samples=samples, seed=0, device=device)
@@ -66,9 +66,14 @@ def metrics_row(info: CheckpointInfo, figures: dict[str, Any] | None) -> dict[st
         "IS": figures.get("inception_score"),
         "real IS": figures.get("inception_score_real"),
         "conditional accuracy": figures.get("conditional_accuracy"),
+        "diversity": figures.get("diversity"),
+        "real diversity": figures.get("diversity_real"),
+        "memorisation": figures.get("memorisation"),
+        "real memorisation": figures.get("memorisation_real"),
         "−ELBO": figures.get("negative_elbo"),
         "reconstruction": figures.get("reconstruction"),
         "KL": figures.get("kl"),
+        "perceptual reconstruction": figures.get("reconstruction_perceptual"),
     }
 
 
@@ -162,9 +167,18 @@ st.dataframe(
         "IS": st.column_config.NumberColumn(format="%.2f", help="Higher is better; at most 10."),
         "real IS": st.column_config.NumberColumn(format="%.2f", help="Real digits' IS: the practical ceiling."),
         "conditional accuracy": st.column_config.NumberColumn(format="percent"),
+        "diversity": st.column_config.NumberColumn(
+            format="%.3f", help="Mean perceptual distance between two samples (per digit for conditional models)."),
+        "real diversity": st.column_config.NumberColumn(
+            format="%.3f", help="The same for real validation digits: far below it means mode collapse."),
+        "memorisation": st.column_config.NumberColumn(
+            format="percent", help="Share of samples closer to a training digit than 95% of real digits are."),
+        "real memorisation": st.column_config.NumberColumn(format="percent", help="The same for real digits: 5%."),
         "−ELBO": st.column_config.NumberColumn(format="%.1f", help="Validation negative ELBO, nats per image."),
         "reconstruction": st.column_config.NumberColumn(format="%.1f"),
         "KL": st.column_config.NumberColumn(format="%.1f"),
+        "perceptual reconstruction": st.column_config.NumberColumn(
+            format="%.3f", help="Mean perceptual distance between validation digits and their reconstructions."),
     },
 )
 st.caption(
@@ -172,8 +186,12 @@ st.caption(
     "figures compare multigen models with each other, not with papers. Even real digits do not score an FID of 0: "
     "**FID floor** is the FID of as many real training digits, the best a model can reach. **real IS** is the "
     "Inception Score of real digits, the practical ceiling (the absolute one is 10). Conditional accuracy is the "
-    "share of digits drawn for d that the classifier reads as d. −ELBO = reconstruction + KL on the validation "
-    "split (VAEs only). Click a column header to sort."
+    "share of digits drawn for d that the classifier reads as d. **Diversity** is the mean perceptual distance "
+    "(LPIPS-style, on the same classifier) between two samples, per digit for conditional models, beside the same "
+    "figure for real digits; far below it means the model draws too few kinds of digit. **Memorisation** is the share "
+    "of samples closer to a training digit than 95% of real validation digits are (real digits: 5% by construction); "
+    "far above it means copying. Both on the first 1,000 samples. −ELBO = reconstruction + KL on the validation "
+    "split, and the perceptual distance of its reconstructions (VAEs only). Click a column header to sort."
 )
 
 # -- sample grids -----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """GAN generator: steer a GAN's noise vector with sliders and keep the recipe of every picture.
 
 A seed picks a noise vector; each slider moves it along one of the directions in which the
-generator's output changes most (GANSpace, Härkönen et al. 2020). Below: variations around the
-current vector and a walk to a second seed. The PNG and JSON downloads rebuild the picture exactly,
-and either can be loaded back here.
+generator's output changes most (GANSpace, Härkönen et al. 2020). Beside the digit: its nearest
+training digits by perceptual distance (the copy check of ``multigen.perceptual``). Below: variations
+around the current vector and a walk to a second seed. The PNG and JSON downloads rebuild the picture
+exactly, and either can be loaded back here.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SLIDERS = 10  # directions offered (fewer when the noise vector is smaller)
 SLIDER_RANGE = 3.0
 MAX_SEED = 2**31 - 1
 VARIATIONS = 8
+NEAREST = 3  # training digits shown beside the generated one (the copy check)
 PNG_SCALE = 8  # the downloaded PNG is the 28x28 digit enlarged 8x (224 px), each pixel a crisp block
 
 st.session_state.setdefault("gan_seed", 0)
@@ -140,6 +142,11 @@ try:
 except MultigenError as error:
     st.error(str(error))
     st.stop()
+nearest, no_copy_check = None, None
+try:  # the copy check; without a digit classifier (or for other data) the page draws all the rest
+    nearest = shared.nearest_training(checkpoint, image[None], NEAREST)
+except MultigenError as error:
+    no_copy_check = str(error)
 
 # -- drawing --------------------------------------------------------------------------------------
 if st.session_state["gan_message"]:
@@ -155,6 +162,18 @@ with picture_column:
         recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
     st.caption(f"`{info.path.name}` · a noise vector of {model.latent_dim} numbers · {count} directions")
+    st.markdown("**Nearest training digits**")
+    if nearest is None:
+        st.caption(f"No copy check: {no_copy_check}")
+    else:
+        for column, distance, label, neighbour in zip(
+            st.columns(NEAREST), nearest.distances[0], nearest.labels[0], nearest.images[0]
+        ):
+            shared.show_picture(neighbour, factor=3, caption=f"{distance:.3f} · digit {label}", container=column)
+        limit = f"{nearest.thresholds[0]:.3f} to a training {nearest.labels[0, 0]}"
+        verdict = (f":orange[**Possibly a copy:** closer than {limit}.]" if nearest.copied[0]
+                   else f"Not a copy by this check (a copy would be closer than {limit}).")
+        st.caption(f"{verdict} {shared.copy_check_note()}")
 
 st.subheader("Variations")
 st.caption(f"{VARIATIONS} vectors near the current one (strength {strength:.2f}).")

@@ -1,9 +1,9 @@
 """Latent explorer: the digits as a VAE sees them, one dot per digit, and the way back to pictures.
 
-Click a dot to see the digit, its reconstruction and what its map position decodes to; click empty
-space to decode that position; the last two clicks are joined by an interpolation strip. Box or
-lasso a region to see the digits inside it. t-SNE maps are computed in the background, once, and
-cached on disk.
+Click a dot to see the digit, its reconstruction (with its perceptual distance and pixel BCE) and
+what its map position decodes to; click empty space to decode that position; the last two clicks are
+joined by an interpolation strip. Box or lasso a region to see the digits inside it. t-SNE maps are
+computed in the background, once, and cached on disk.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 from multigen.data import SPLITS
 from multigen.errors import MultigenError
 from multigen.images import image_grid, image_strip
-from multigen.latent import decode, interpolate, projection_key
+from multigen.latent import decode, interpolate, projection_key, reconstruction_quality
 from pages import _shared as shared
 
 shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
@@ -194,6 +194,7 @@ if style_row is not None:  # a CVAE's latent is the digit's style: the Write a n
         st.session_state.update({"style_digit": style_digit, shared.picker_key("writer"): str(info.path)})
 try:
     details = []  # (caption, 28x28 picture)
+    quality, no_quality = None, None  # the clicked digit's reconstruction: (perceptual distance, pixel BCE)
     if picks:
         pick = picks[-1]
         row, xy = pick.get("row"), pick.get("xy")
@@ -201,6 +202,12 @@ try:
         if row is not None:
             details.append(("Original", codes.images[row]))
             details.append(("Reconstruction: its latent mean decoded", decode(model, codes.mu[row], label)[0]))
+            if label is None or label == int(codes.labels[row]):  # a true reconstruction, not another digit
+                try:
+                    measured = reconstruction_quality(model, codes.images[row], label)
+                    quality = (float(measured.perceptual[0]), float(measured.bce[0]))
+                except MultigenError as error:  # no digit classifier: the pictures still show
+                    no_quality = str(error)
             if method == "pca":  # the dot's place on the PCA plane (t-SNE and raw give back its own latent)
                 where = projection.inverse(points[row])
                 details.append((f"Its {METHOD_NAMES[method]} position decoded", decode(model, where, label)[0]))
@@ -247,6 +254,23 @@ with detail_column:
         columns = st.columns(len(details))
         for column, (caption, image) in zip(columns, details):
             shared.show_picture(image, factor=6, caption=caption, container=column)
+        if quality is not None:
+            distance_column, bce_column = st.columns(2)
+            distance_column.metric(
+                "Perceptual distance", f"{quality[0]:.3f}",
+                help="Between the digit and its reconstruction, on the digit classifier's features (LPIPS-style, "
+                "not the published LPIPS): 0 is the same picture, a digit moved by a pixel about 0.2, another "
+                "digit about 0.8. `multigen eval` reports the mean over the validation digits.",
+            )
+            bce_column.metric(
+                "Pixel BCE", f"{quality[1]:.1f} nats",
+                help="The digit's binary cross-entropy under the decoder's pixel probabilities, summed over its "
+                "784 pixels: the reconstruction term of the VAE's loss. Never 0 for grey pixels.",
+            )
+        elif no_quality is not None:
+            st.caption(f"Reconstruction quality unavailable: {no_quality}")
+        elif pick.get("row") is not None:
+            st.caption("Reconstruction quality is measured when the digit is decoded with its own label.")
         if style_row is not None:
             st.page_link(shared.PAGE_FILES["writer"], label="Write a number in this style", icon=":material/edit:")
     if st.button("Clear picks", key="explorer_clear", disabled=not picks and region is None):

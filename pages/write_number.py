@@ -4,6 +4,7 @@ A CVAE or a cGAN is told which digit to draw and given a style vector; one style
 of a number writes it in one hand. The style comes from a seed or from a digit clicked on a CVAE's
 latent map (the explorer hands it over), and three sliders move it along measured directions of
 slant, thickness and width. The PNG and JSON downloads carry the recipe that draws the strip again.
+Under the strip, the nearest training digit of each written digit (``multigen.perceptual``'s copy check).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import streamlit as st
 
 from multigen.errors import MultigenError
 from multigen.handwriting import (
+    DIGIT_SIZE,
     MAX_DIGITS,
     STYLE_NAMES,
     make_write_recipe,
@@ -142,6 +144,12 @@ try:
 except MultigenError as error:
     st.error(str(error))
     st.stop()
+nearest, no_copy_check = None, None
+try:  # the copy check of every written digit; without it the page still writes
+    written = strip.reshape(DIGIT_SIZE, len(number), DIGIT_SIZE).transpose(1, 0, 2)  # (digits, 28, 28)
+    nearest = shared.nearest_training(checkpoint, written, 1)
+except MultigenError as error:
+    no_copy_check = str(error)
 
 # -- drawing --------------------------------------------------------------------------------------
 shared.show_picture(strip, factor=SCREEN_SCALE, caption=f"“{number}” in the style of {where}")
@@ -159,3 +167,15 @@ if seed is not None:
 else:
     again = "The recipe holds the full style vector, so it draws the strip again."
 st.caption(f"`{info.path.name}` ({kind_name}, a style vector of {model.latent_dim} numbers). {again}")
+
+st.markdown("**Nearest training digits**")
+if nearest is None:
+    st.caption(f"No copy check: {no_copy_check}")
+else:
+    distances = " · ".join(f"{digit} → {distance:.3f}" for digit, distance in zip(number, nearest.distances[:, 0]))
+    shared.show_picture(np.concatenate(nearest.images[:, 0], axis=1), factor=SCREEN_SCALE,
+                        caption=f"Under each written digit, the training digit nearest to it: {distances}")
+    copies = [f"the {digit} (position {index + 1})" for index, digit in enumerate(number) if nearest.copied[index]]
+    verdict = (f":orange[**Possibly copies:** {', '.join(copies)}.]" if copies
+               else "None of the digits is a copy by this check.")
+    st.caption(f"{verdict} {shared.copy_check_note()}")

@@ -37,3 +37,19 @@ def tiny_training_config(tmp_path):
         return TrainingConfig(**values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    """The shipped digit classifier (checkpoints/classifier.safetensors) on the CPU: the metrics' instrument."""
+    from multigen.metrics import load_classifier
+
+    return load_classifier(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def val():
+    """The 500 validation digits of mnist-5k."""
+    from multigen.data import load_dataset
+
+    return load_dataset("mnist-5k", "val")

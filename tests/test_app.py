@@ -12,6 +12,7 @@ inbox the chart's ``on_select`` callback fills in the real app.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -140,6 +141,24 @@ def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
     assert any("from row" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)  # two picks
 
 
+def test_clicking_a_dot_shows_how_close_its_reconstruction_comes_to_it(app_env):
+    from multigen.checkpoints import load_checkpoint
+    from multigen.images import to_uint8
+    from multigen.latent import reconstruction_quality
+
+    row = 4
+    at = click(open_app(), dot(row, int(explorer_rows()[row])))
+    figures = {metric.label: metric.value for metric in at.metric}
+    assert list(figures) == ["Perceptual distance", "Pixel BCE"]
+    model = load_checkpoint(app_env["checkpoints"] / "vae-2.safetensors").model
+    digit = to_uint8(subset(load_dataset("mnist-5k", "train"), 2000).images[row])[0]
+    expected = reconstruction_quality(model, digit)
+    assert float(figures["Perceptual distance"]) == pytest.approx(expected.perceptual[0], abs=1e-3)
+    assert figures["Pixel BCE"] == f"{expected.bce[0]:.1f} nats"
+    click(at, empty_space(0.1, 0.1))
+    assert not at.metric  # a decoded position has no original to compare with
+
+
 def test_clicking_empty_space_decodes_that_position(app_env):
     from multigen.checkpoints import load_checkpoint
     from multigen.latent import encode_dataset
@@ -225,6 +244,28 @@ def test_seed_randomize_and_digit_change_the_picture(app_env):
     at.pills(key="gan_digit").set_value(7).run()
     assert main_image(at) != before and at.image[0].captions[0].startswith("Digit 7")
     assert [b.label for b in at.get("download_button")] == ["Download PNG", "Download recipe"]
+
+
+def nearest_captions(at: AppTest) -> list[str]:
+    """The captions under the nearest training digits: ``0.123 · digit 7``."""
+    return [c for image in at.image for c in image.captions if re.fullmatch(r"\d\.\d{3} · digit \d", c)]
+
+
+def test_the_gan_page_shows_the_nearest_training_digits_of_the_current_digit(app_env):
+    from multigen.checkpoints import load_checkpoint
+    from multigen.noise import generate, noise_vector
+    from multigen.perceptual import nearest_training_digits
+
+    at = open_app(GENERATOR)
+    assert "**Nearest training digits**" in [m.value for m in at.markdown]
+    model = load_checkpoint(app_env["checkpoints"] / "cgan.safetensors").model
+    expected = nearest_training_digits(generate(model, noise_vector(0, model.latent_dim), 0)[None], k=3)
+    assert nearest_captions(at) == [f"{d:.3f} · digit {label}" for d, label in zip(expected.distances[0],
+                                                                                  expected.labels[0])]
+    assert any("copy" in c.value and "5%" in c.value for c in at.caption)
+    before = nearest_captions(at)
+    at.slider(key="slider_0").set_value(2.5).run()
+    assert len(nearest_captions(at)) == 3 and nearest_captions(at) != before  # it follows the picture
 
 
 def test_a_file_that_is_not_a_recipe_shows_an_error(app_env):
@@ -386,6 +427,13 @@ def test_the_write_page_writes_every_digit_and_refuses_anything_else_in_one_line
         assert len(at.error) == 1 and said in at.error[0].value and "\n" not in at.error[0].value
 
 
+def test_the_write_page_shows_the_nearest_training_digit_under_each_written_digit(app_env):
+    at = open_app(WRITER)
+    captions = [c for image in at.image for c in image.captions if c.startswith("Under each written digit")]
+    assert len(captions) == 1 and re.findall(r"(\d) → \d\.\d{3}", captions[0]) == ["2", "0", "2", "6"]
+    assert at.image[0].captions[0] == "“2026” in the style of seed 0"  # the strip stays first
+
+
 def test_the_write_page_style_follows_the_seed_and_the_sliders(app_env):
     at = open_app(WRITER)
     before = main_image(at)
@@ -407,7 +455,7 @@ def test_a_digit_clicked_on_a_cvae_map_lends_its_style_to_the_write_page(app_env
     assert not at.exception and not at.error
     assert at.sidebar.selectbox(key="checkpoint_writer").value == str(app_env["checkpoints"] / "cvae.safetensors")
     assert at.radio(key="write_source").value == "Clicked digit"
-    assert at.image[-1].captions[0] == f"“2026” in the style of the clicked 7 (row {row})"
+    assert f"“2026” in the style of the clicked 7 (row {row})" in [c for image in at.image for c in image.captions]
     pick_writer(at, app_env, "cgan")  # a cGAN cannot read a digit's style
     assert len(at.error) == 1 and "needs a CVAE" in at.error[0].value
     at.radio(key="write_source").set_value("Seed").run()
@@ -443,6 +491,8 @@ def test_the_compare_page_shows_a_row_and_a_grid_per_picked_checkpoint(app_env):
     table = at.dataframe[0].value
     assert list(table["checkpoint"]) == ["cgan", "vae-2"]
     assert table["FID"].notna().all() and table["−ELBO"].isna().tolist() == [True, False]
+    assert table["diversity"].notna().all() and table["real diversity"].notna().all()
+    assert (table["real memorisation"] == 0.05).all() and table["perceptual reconstruction"].isna().tolist() == [True, False]
     assert [caption.split(" · ")[0] for image in at.image for caption in image.captions] == ["cgan", "vae-2"]
     assert "logged per-epoch history" in " ".join(caption.value for caption in at.caption)  # tiny models have none
 

@@ -54,6 +54,23 @@ def test_sample_writes_a_png_grid_and_an_npz_with_the_labels_asked_for(cvae_run,
     assert np.array_equal(np.load(again)["images"], arrays["images"])
 
 
+def test_sample_nearest_follows_each_sample_with_its_nearest_training_digits(cvae_run, tmp_path):
+    png = tmp_path / "copies.png"
+    result = run("sample", str(cvae_run), "--n", "3", "--nearest", "2", "--out", str(png))
+    assert result.returncode == 0, result.stderr
+    assert Image.open(png).size == (92, 92)  # 3 rows of a sample and its 2 neighbours, 2-pixel padding
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == ["sample 0", "sample 1", "sample 2"]
+    assert all(line.count("digit") == 2 for line in lines[:3]) and "of 3 samples are possible copies" in lines[3]
+    npz = tmp_path / "copies.npz"
+    assert run("sample", str(cvae_run), "--n", "3", "--nearest", "2", "--out", str(npz)).returncode == 0
+    arrays = np.load(npz)
+    assert arrays["nearest_indices"].shape == arrays["nearest_distances"].shape == (3, 2)
+    assert (np.diff(arrays["nearest_distances"], axis=1) >= 0).all() and arrays["nearest_labels"].max() <= 9
+    first = lines[0].split(": ", 1)[1].split(", ")[0]  # "0.1234 (row 17, digit 0)"
+    assert float(first.split()[0]) == pytest.approx(arrays["nearest_distances"][0, 0], abs=1e-4)
+
+
 def test_encode_writes_the_latent_means_of_a_split(cvae_run, tmp_path):
     out = tmp_path / "z.npz"
     result = run("encode", str(cvae_run), "--split", "val", "--out", str(out))
@@ -89,6 +106,8 @@ def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
         (["info", "pyproject.toml"], "pyproject.toml"),
         (["sample", "CKPT", "--label", "12", "--out", "x.png"], "not a digit"),
         (["sample", "CKPT", "--out", "x.gif"], ".png"),
+        (["sample", "CKPT", "--nearest", "0", "--out", "x.png"], "--nearest: 0 must be at least 1"),
+        (["sample", "CKPT", "--nearest", "9999", "--out", "x.png"], "k must be a whole number from 1 to 4500"),
         (["encode", "CKPT", "--dataset", "fashion-mnist", "--data-dir", "/nonexistent", "--out", "z.npz"], "mnist-5k"),
         ([], "required"),
     ],

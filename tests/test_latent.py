@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from multigen import latent
@@ -23,10 +25,12 @@ from multigen.latent import (
     project,
     projection_key,
     reconstruct,
+    reconstruction_quality,
 )
 from multigen.models import build_model
 
 TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def tiny(kind: str, latent_dim: int = 2):
@@ -89,6 +93,38 @@ def test_reconstruct_returns_the_decoded_posterior_mean_in_the_shape_it_was_give
         mu, _ = model.encode(torch.from_numpy(originals.astype(np.float32) / 255).unsqueeze(1))
     assert np.array_equal(out, decode(model, mu.numpy()))
     assert reconstruct(model, originals[0]).shape == (28, 28)
+
+
+def test_reconstruction_quality_is_the_perceptual_distance_and_pixel_bce_of_each_reconstruction(digits):
+    from multigen.metrics import load_classifier
+    from multigen.perceptual import perceptual_distance
+
+    model, classifier = tiny("cvae", 4), load_classifier(device="cpu")
+    originals, labels = to_uint8(digits.images[:6]), digits.labels[:6].numpy()
+    quality = reconstruction_quality(model, originals, labels, classifier=classifier, batch_size=4)
+    assert quality.perceptual.shape == quality.bce.shape == (6,)
+    x = torch.from_numpy(originals.astype(np.float32) / 255).unsqueeze(1)
+    with torch.no_grad():
+        mu, _ = model.encode(x, torch.from_numpy(labels))
+        logits = model.decode_logits(mu, torch.from_numpy(labels))
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((1, 2, 3)).numpy()
+    assert np.allclose(quality.bce, bce, rtol=1e-5)
+    assert np.allclose(quality.perceptual, perceptual_distance(x, torch.sigmoid(logits), classifier=classifier))
+    one = reconstruction_quality(model, originals[2], int(labels[2]), classifier=classifier)  # one (28, 28) digit
+    assert one.perceptual[0] == pytest.approx(quality.perceptual[2], abs=1e-6)
+    with pytest.raises(MultigenError, match="label"):
+        reconstruction_quality(model, originals, classifier=classifier)
+
+
+@pytest.mark.skipif(not (SHIPPED / "vae-16.safetensors").exists(), reason="no shipped checkpoints")
+def test_a_16d_vae_reconstructs_digits_closer_than_a_2d_one_and_both_beat_an_untrained_one(digits):
+    from multigen.checkpoints import load_checkpoint
+
+    originals = to_uint8(digits.images)
+    means = [reconstruction_quality(model, originals).perceptual.mean() for model in (
+        load_checkpoint(SHIPPED / "vae-16.safetensors", device="cpu").model,
+        load_checkpoint(SHIPPED / "vae-2.safetensors", device="cpu").model, tiny("vae", 16))]
+    assert means == sorted(means) and means[0] < 0.5 * means[1]
 
 
 # -- projections ---------------------------------------------------------------------------------

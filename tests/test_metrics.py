@@ -33,16 +33,6 @@ TINY = {"vae": {"hidden_channels": 4, "hidden_features": 16}, "cvae": {"hidden_c
 
 
 @pytest.fixture(scope="module")
-def classifier():
-    return load_classifier(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def val():
-    return load_dataset("mnist-5k", "val")
-
-
-@pytest.fixture(scope="module")
 def train_features(classifier):
     return classifier_features(load_dataset("mnist-5k", "train").images, classifier=classifier)
 
@@ -152,8 +142,24 @@ def test_evaluate_reports_the_figures_of_each_kind_beside_their_real_data_refere
     assert 1 <= result["inception_score"] < result["inception_score_real"] <= 10
     assert ("conditional_accuracy" in result) == (kind in ("cvae", "cgan"))
     assert ("negative_elbo" in result and "kl" in result) == (kind in ("vae", "cvae"))
+    assert result["perceptual_samples"] == 100 and 0 <= result["diversity"] and 0 < result["diversity_real"] < 2
+    assert result["memorisation_real"] == 0.05 and 0 <= result["memorisation"] <= 1
+    assert ("reconstruction_perceptual" in result and "reconstruction_bce" in result) == (kind in ("vae", "cvae"))
     again = evaluate(load_checkpoint(path), samples=100, seed=1, classifier=classifier)
     assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in result.items() if k != "seconds"}
+
+
+def test_evaluate_compares_diversity_with_real_digits_grouped_the_same_way(tmp_path, classifier, val):
+    from multigen.perceptual import perceptual_diversity
+
+    per_digit = round(perceptual_diversity(val.images, val.labels, classifier=classifier), 4)
+    for kind in ("cgan", "gan"):
+        result = evaluate(tiny_checkpoint(tmp_path, kind), samples=20, device="cpu", classifier=classifier)
+        assert (result["diversity_real"] == per_digit) == (kind == "cgan")  # per digit for conditional models
+    lean = evaluate(tiny_checkpoint(tmp_path, "vae"), samples=20, device="cpu", classifier=classifier, perceptual=False)
+    assert not {"diversity", "memorisation", "reconstruction_perceptual"} & lean.keys() and "negative_elbo" in lean
+    other = tiny_checkpoint(tmp_path, "gan", dataset="mnist")  # trained elsewhere: no copy check against mnist-5k
+    assert "memorisation" not in evaluate(other, samples=20, device="cpu", classifier=classifier)
 
 
 def test_evaluate_refuses_models_of_other_data_sets_and_too_few_samples(tmp_path, classifier):

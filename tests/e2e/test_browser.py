@@ -195,6 +195,28 @@ def test_moving_a_gan_slider_changes_the_generated_digit(page):
     assert slider.get_attribute("aria-valuetext") != value_before
 
 
+def test_the_gan_page_shows_the_nearest_training_digits_beside_the_generated_one(page):
+    open_app_page(page, "/gan_generator", "GAN generator")
+    expect(page.get_by_text("Nearest training digits", exact=True)).to_be_visible()
+    neighbours = page.locator("[data-testid=stImage]").filter(has_text=re.compile(r"^\d\.\d{3} · digit \d$"))
+    expect(neighbours).to_have_count(3)
+    for index in range(3):
+        expect(neighbours.nth(index).locator("img")).to_have_js_property("complete", True)
+    expect(page.get_by_text(re.compile(r"all but 5% of real digits")).first).to_be_visible()
+    before = neighbours.all_inner_texts()
+
+    page.get_by_role("button", name="Randomize").click()  # a new digit: new neighbours
+
+    page.wait_for_function(
+        """before => {
+            const texts = [...document.querySelectorAll('[data-testid=stImage]')].map(image => image.innerText.trim())
+                .filter(text => /^\\d\\.\\d{3} · digit \\d$/.test(text));
+            return texts.length === 3 && texts.join('|') !== before.map(text => text.trim()).join('|');
+        }""",
+        arg=before,
+    )
+
+
 def test_a_training_run_shows_its_progress_bar_and_sample_grids_and_is_saved(page, app_server):
     open_app_page(page, "/train", "Train")
     expect(start_button(page)).to_be_enabled(timeout=TRAINING_TIMEOUT_MS)  # no run left over

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from multigen.data import load_dataset
+from multigen.errors import MultigenError
 from multigen.models import build_model
 from multigen.models.gan import discriminator_loss, generator_loss
 
@@ -71,3 +72,29 @@ def test_a_few_dozen_steps_teach_the_discriminator_and_move_the_generator():
     assert all(torch.isfinite(v).all() for step in losses for v in step.values())
     moved = [not torch.equal(before[k], v) for k, v in model.generator.state_dict().items() if v.is_floating_point()]
     assert all(moved)
+
+
+def test_a_gan_with_ema_draws_with_the_running_average_of_its_generator(tmp_path):
+    from multigen.checkpoints import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("gan", {"ema_decay": 0.5})
+    optimizers = model.make_optimizers()
+    before = model.generator_ema.project[0].weight.clone()
+    images = load_dataset("mnist-5k", "val").images[:16]
+    model.train()
+    model.training_step(images, torch.zeros(16, dtype=torch.long), optimizers, torch.Generator().manual_seed(0))
+    live = model.generator.project[0].weight
+    # One step with decay 0.5: the average lies half-way between the old weights and the new ones.
+    torch.testing.assert_close(model.generator_ema.project[0].weight, (before + live) / 2)
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+    z = torch.randn(4, 100, generator=torch.Generator().manual_seed(1))
+    model.eval()
+    drawn = model.generate(z)
+    torch.testing.assert_close(drawn, (model.generator_ema(z) + 1) / 2)
+    assert not torch.allclose(drawn, (model.generator(z) + 1) / 2)
+    save_checkpoint(tmp_path / "ema.safetensors", model)
+    loaded = load_checkpoint(tmp_path / "ema.safetensors").model
+    torch.testing.assert_close(loaded.generate(z), drawn)  # the average travels in the checkpoint
+    with pytest.raises(MultigenError, match="ema_decay must be in"):
+        build_model("gan", {"ema_decay": 1.0})
