@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from multigen.distributed import process_group
+    from multigen.distributed import lost_peer, process_group
     from multigen.training import Trainer, TrainingConfig, resume_config
 
     model_config = {name: value for name, value in (("beta", args.beta), ("ema_decay", args.ema_decay)) if value is not None}
@@ -169,6 +169,10 @@ def _train(args: argparse.Namespace) -> int:
             given = fields[name]
             if given is not None and given != getattr(config, name):
                 raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's {getattr(config, name)}: leave it out.")
+        for name, given in model_config.items():  # --beta, --ema-decay: the model is rebuilt from the run's config
+            if given != config.model_config.get(name):
+                raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's "
+                                    f"{config.model_config.get(name, 'default')}: leave it out.")
     else:
         config = TrainingConfig(**{k: v for k, v in fields.items() if v is not None}, model_config=model_config)
     with process_group(config.device) as shard:
@@ -177,21 +181,13 @@ def _train(args: argparse.Namespace) -> int:
             with _stop_on_signal(trainer):
                 _report(trainer, quiet=args.quiet or not shard.is_main, loud=shard.is_main)
         except RuntimeError as error:
-            if shard.world_size == 1 or not _lost_peer(error):
+            if shard.world_size == 1 or not lost_peer(error):
                 raise
             raise MultigenError(
                 f"process {shard.rank} lost the others of its group ({str(error).splitlines()[0][:160]}): "
                 "the real error is in another process's output above; the last epoch's checkpoint is kept."
             ) from None
     return 0
-
-
-def _lost_peer(error: RuntimeError) -> bool:
-    """True for the error a collective raises when another process of the group died."""
-    import torch.distributed as dist
-
-    text = str(error)
-    return isinstance(error, dist.DistError) or any(word in text for word in ("gloo", "NCCL", "Connection"))
 
 
 def _report(trainer, *, quiet: bool, loud: bool) -> None:

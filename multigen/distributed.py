@@ -91,7 +91,13 @@ def process_device(device: str | torch.device, shard: Shard) -> torch.device:
     """The device this process trains on: with several processes on CUDA, the GPU of its local rank."""
     resolved = resolve_device(device)
     if shard.world_size > 1 and resolved.type == "cuda" and resolved.index is None:
-        return torch.device("cuda", shard.local_rank % torch.cuda.device_count())
+        count = torch.cuda.device_count()
+        if shard.local_rank >= count:
+            raise MultigenError(
+                f"Process {shard.local_rank} of this machine has no GPU of its own ({count} here): "
+                f"start at most {count} processes per machine (--nproc-per-node={count})."
+            )
+        return torch.device("cuda", shard.local_rank)
     return resolved
 
 
@@ -112,10 +118,17 @@ def process_group(device: str | torch.device = "auto") -> Iterator[Shard]:
     if resolved.type == "mps":
         raise MultigenError("Apple MPS has no torch.distributed backend: train on several processes with --device cpu.")
     backend = "nccl" if resolved.type == "cuda" else "gloo"
-    shard = Shard(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)), backend)
-    if backend == "nccl":
-        torch.cuda.set_device(process_device(resolved, shard))
-    dist.init_process_group(backend, timeout=TIMEOUT)
+    try:
+        shard = Shard(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)), backend)
+        if backend == "nccl":
+            torch.cuda.set_device(process_device(resolved, shard))
+        dist.init_process_group(backend, timeout=TIMEOUT)
+    except (KeyError, ValueError, RuntimeError) as error:
+        reason = f"{error} is not set" if isinstance(error, KeyError) else str(error).splitlines()[0][:160]
+        raise MultigenError(
+            f"Could not join the group of {world_size} processes ({reason}): start them with torchrun, "
+            "e.g. `torchrun --nproc-per-node=2 -m multigen train ...`, or unset WORLD_SIZE for one process."
+        ) from None
     try:
         yield shard
     finally:
@@ -131,6 +144,16 @@ def wrap(network: torch.nn.Module, shard: Shard, device: torch.device) -> torch.
         network = torch.nn.SyncBatchNorm.convert_sync_batchnorm(network)
         return torch.nn.parallel.DistributedDataParallel(network, device_ids=[device])
     return torch.nn.parallel.DistributedDataParallel(network)
+
+
+def lost_peer(error: BaseException) -> bool:
+    """True for the error a collective raises in one process when another process of the group died."""
+    if isinstance(error, dist.DistNetworkError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(
+        sign in text for sign in ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "timed out")
+    )
 
 
 def average(values: torch.Tensor, shard: Shard) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """One process of a torchrun group in tests/test_distributed.py: trains a TrainingConfig given as JSON
-and writes its own weights and last event, so the test can compare processes with each other."""
+and writes its own weights and last event, so the test can compare processes with each other; or, with
+``die``, runs the CLI in a group where process 1 dies."""
 
 from __future__ import annotations
 
@@ -30,5 +31,27 @@ def main(config_json: str, out_dir: str, stop_rank: int = -1, stop_after: int = 
         (Path(out_dir) / f"rank{shard.rank}.json").write_text(json.dumps(report))
 
 
+def die_in_the_cli(out: str) -> int:
+    """`multigen train` in every process, but process 1 dies (as on a lost machine) after its second step."""
+    import os
+
+    from multigen import cli, training
+
+    steps = {"done": 0}
+    original = training.Trainer._global_losses
+
+    def global_losses(self, losses):
+        if self.shard.rank == 1 and steps["done"] == 2:
+            os._exit(3)
+        steps["done"] += 1
+        return original(self, losses)
+
+    training.Trainer._global_losses = global_losses
+    return cli.main(["train", "--epochs", "1", "--batch-size", "500", "--eval-samples", "0", "--device", "cpu",
+                     "--quiet", "--out", out])
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "die":
+        sys.exit(die_in_the_cli(sys.argv[2]))
     main(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:]))

@@ -492,7 +492,7 @@ def test_the_compare_page_shows_a_row_and_a_grid_per_picked_checkpoint(app_env):
     assert list(table["checkpoint"]) == ["cgan", "vae-2"]
     assert table["FID"].notna().all() and table["−ELBO"].isna().tolist() == [True, False]
     assert table["diversity"].notna().all() and table["real diversity"].notna().all()
-    assert (table["real memorisation"] == 0.05).all() and table["perceptual reconstruction"].isna().tolist() == [True, False]
+    assert table["real memorisation"].between(0.01, 0.12).all() and table["perceptual reconstruction"].isna().tolist() == [True, False]
     assert [caption.split(" · ")[0] for image in at.image for caption in image.captions] == ["cgan", "vae-2"]
     assert "logged per-epoch history" in " ".join(caption.value for caption in at.caption)  # tiny models have none
 

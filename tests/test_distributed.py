@@ -122,3 +122,12 @@ def test_ctrl_c_on_torchrun_stops_every_process_after_one_step_and_rank_0_saves(
     assert f"stopped: {out}" in stdout
     metadata = read_metadata(out)
     assert metadata["world_size"] == 2 and 0 < metadata["step"] < 50 * 45
+
+
+def test_when_one_process_dies_the_other_ends_with_one_line_that_says_where_to_look(tmp_path):
+    result = _torchrun(str(WORKER), "die", str(tmp_path / "lost.safetensors"))
+    assert result.returncode != 0
+    rank0 = [line for line in result.stderr.splitlines() if line.startswith("multigen: error:")]
+    assert len(rank0) == 1 and "process 0 lost the others of its group" in rank0[0]
+    assert "real error is in another process's output" in rank0[0]
+    assert "[rank0]" not in result.stderr  # no traceback from process 0 (torchrun's own report aside)

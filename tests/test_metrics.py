@@ -143,7 +143,7 @@ def test_evaluate_reports_the_figures_of_each_kind_beside_their_real_data_refere
     assert ("conditional_accuracy" in result) == (kind in ("cvae", "cgan"))
     assert ("negative_elbo" in result and "kl" in result) == (kind in ("vae", "cvae"))
     assert result["perceptual_samples"] == 100 and 0 <= result["diversity"] and 0 < result["diversity_real"] < 2
-    assert result["memorisation_real"] == 0.05 and 0 <= result["memorisation"] <= 1
+    assert 0.01 <= result["memorisation_real"] <= 0.12 and 0 <= result["memorisation"] <= 1
     assert ("reconstruction_perceptual" in result and "reconstruction_bce" in result) == (kind in ("vae", "cvae"))
     again = evaluate(load_checkpoint(path), samples=100, seed=1, classifier=classifier)
     assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in result.items() if k != "seconds"}

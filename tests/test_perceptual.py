@@ -110,8 +110,10 @@ def test_training_digits_count_as_copies_and_validation_digits_as_the_baseline(c
     assert thresholds.argmin() == 1  # a 1 is a simple stroke: its real neighbours are the closest
     copies = memorisation_score(train.images[:200], classifier=classifier)
     assert copies.share == 1.0 and np.array_equal(copies.thresholds, thresholds)  # each at distance 0 from itself
-    assert copies.real_share == COPY_PERCENTILE / 100  # exactly 25 of the 500 validation digits, by construction
-    assert memorisation_score(val.images, classifier=classifier).share == copies.real_share  # real vs real
+    # In sample, exactly 25 of the 500 validation digits fall under the thresholds fitted on them ...
+    assert memorisation_score(val.images, classifier=classifier).share == COPY_PERCENTILE / 100
+    # ... and the baseline judges each half by thresholds fitted on the other half: near 5%, not exactly.
+    assert 0.01 <= copies.real_share <= 0.12 and copies.real_share != COPY_PERCENTILE / 100
     found = nearest_training_digits(val.images, k=1, classifier=classifier)
     assert np.array_equal(found.thresholds, thresholds[found.labels[:, 0]]) and found.copied.mean() == 0.05
 
