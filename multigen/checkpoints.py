@@ -363,6 +363,8 @@ def describe_checkpoint(metadata: Mapping[str, Any]) -> str:
         parts.append(f"epoch {metadata['epoch']}")
     if isinstance(metadata.get("dataset"), str):
         parts.append(metadata["dataset"])
+    if isinstance(metadata.get("world_size"), int) and metadata["world_size"] > 1:
+        parts.append(f"{metadata['world_size']} processes")  # trained under torchrun
     return ", ".join(parts)
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from multigen.checkpoints import load_checkpoint, read_metadata
+from multigen.checkpoints import describe_checkpoint, load_checkpoint, read_metadata
 from multigen.distributed import SINGLE_PROCESS, Shard
 from multigen.errors import MultigenError
 from multigen.models import build_model
@@ -86,6 +86,7 @@ def test_torchrun_trains_from_the_cli_and_the_checkpoint_resumes_on_one_process(
     assert result.stdout.count("completed:") == 1  # rank 0 alone reports
     metadata = read_metadata(out)
     assert metadata["world_size"] == 2 and metadata["step"] == 9
+    assert describe_checkpoint(metadata) == "VAE, latent 2, epoch 1, mnist-5k, 2 processes"  # as the pickers show it
     model = load_checkpoint(out).model
     assert model.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 1, 28, 28)
 
