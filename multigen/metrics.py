@@ -378,7 +378,7 @@ def evaluate(
     validation digits' grouped the same way; for models of ``mnist-5k``, ``memorisation``, the share of
     samples closer to their nearest training digit than real validation digits of that kind come in
     all but 5% of cases (``multigen.perceptual.copy_thresholds``) beside ``memorisation_real``, the
-    validation digits' own share (5% by construction). VAEs add ``reconstruction_perceptual`` and
+    share for validation digits judged by thresholds fitted on other ones (about 5%). VAEs add ``reconstruction_perceptual`` and
     ``reconstruction_bce``: the mean perceptual distance and pixel BCE (nats) between validation digits
     and decode(mu(x)). ``perceptual=False`` leaves these out (they add about 2 s on a CPU).
     """
