@@ -112,14 +112,14 @@ def process_group(device: str | torch.device = "auto") -> Iterator[Shard]:
         yield SINGLE_PROCESS
         return
     if dist.is_initialized():  # joined already (e.g. by a caller that set the group up itself)
-        yield Shard(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), dist.get_backend())
+        yield Shard(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_backend())
         return
     resolved = resolve_device(device)
     if resolved.type == "mps":
         raise MultigenError("Apple MPS has no torch.distributed backend: train on several processes with --device cpu.")
     backend = "nccl" if resolved.type == "cuda" else "gloo"
     try:
-        shard = Shard(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)), backend)
+        shard = Shard(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")), backend)
         if backend == "nccl":
             torch.cuda.set_device(process_device(resolved, shard))
         dist.init_process_group(backend, timeout=TIMEOUT)

@@ -53,3 +53,23 @@ def val():
     from multigen.data import load_dataset
 
     return load_dataset("mnist-5k", "val")
+
+
+@pytest.fixture(scope="session")
+def small_mnist(tmp_path_factory):
+    """A 900 / 100 digit "mnist" data folder of real digits, written as torchvision's IDX files.
+
+    GAN tests train on it: a DCGAN epoch over mnist-5k's 4,500 digits takes 20-30 s on 2 cores; with a
+    batch of 100 this gives the same 9 steps an epoch as mnist-5k with a batch of 500, on a fifth of the work.
+    Returns the TrainingConfig fields that select it.
+    """
+    from multigen.data import load_dataset, subset, write_idx
+
+    root = tmp_path_factory.mktemp("small-mnist")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, split, n in (("train", "train", 900), ("t10k", "val", 100)):
+        digits = subset(load_dataset("mnist-5k", split), n, seed=0)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", (digits.images[:, 0] * 255).round().byte().numpy())
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", digits.labels.numpy().astype("uint8"))
+    return {"dataset": "mnist", "data_dir": str(root)}
