@@ -156,9 +156,15 @@ def fill_training_form(page: Any, *, model: str, epochs: int, batch_size: int) -
         expect(field).to_have_value(str(value))
 
 
+def stop_button(page: Any) -> Any:
+    """The Train page's Stop button, by its widget key: Streamlit's header shows a "Stop" button of its own
+    (stop this script run) whenever a rerun is in progress, which a match by name would find first."""
+    return page.locator(".st-key-train_stop").get_by_role("button", name="Stop", exact=True)
+
+
 def stop_training_after_failure(page: Any) -> None:
     """Press Stop if a run is still going on, so a failed test leaves no run behind for the next one."""
-    stop = page.get_by_role("button", name="Stop")
+    stop = stop_button(page)
     with contextlib.suppress(Exception):  # best effort: the test's own error is already on its way
         if stop.count() and stop.first.is_enabled():
             stop.first.click(timeout=5_000)
@@ -182,6 +188,9 @@ def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
 
 def test_moving_a_gan_slider_changes_the_generated_digit(page):
     open_app_page(page, "/gan_generator", "GAN generator")
+    # The page is drawn to its end (its first visit builds the nearest-digit search, ~2 s): only then is
+    # the first picture the settled one and a slider move the next rerun.
+    expect(page.get_by_text("Nearest training digits", exact=True)).to_be_visible()
     before = image_sources(page)[0]
     slider = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
     value_before = slider.get_attribute("aria-valuetext")
@@ -258,7 +267,7 @@ def test_a_second_tab_sees_the_running_job_and_cannot_start_another(context):
         expect(start_button(watcher)).to_be_disabled(timeout=POLL_TIMEOUT_MS)
         expect(watcher.get_by_role("progressbar").first).to_be_visible()
 
-        watcher.get_by_role("button", name="Stop").first.click()  # either tab controls the one run
+        stop_button(watcher).first.click()  # either tab controls the one run
         expect(trainer.get_by_text("The run was stopped").first).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
     except BaseException:
         stop_training_after_failure(trainer)
