@@ -155,6 +155,9 @@ def _train(args: argparse.Namespace) -> int:
     from multigen.training import Trainer, TrainingConfig, resume_config
 
     model_config = {name: value for name, value in (("beta", args.beta), ("ema_decay", args.ema_decay)) if value is not None}
+    for flag, name, kinds in (("--beta", "beta", ("vae", "cvae")), ("--ema-decay", "ema_decay", ("gan", "cgan"))):
+        if name in model_config and args.model is not None and args.model not in kinds:
+            raise MultigenError(f"{flag} is for {' and '.join(kinds)} models, not {args.model}: leave it out.")
     fields = {
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
