@@ -65,6 +65,23 @@ def _digit(text: str) -> int:
     return int(text)
 
 
+def _augment_policy(text: str) -> str:
+    from multigen.models.augment import parse_policy
+
+    try:
+        return ",".join(parse_policy(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).rstrip(".")) from None
+
+
+# Options that go into the model's config, the config field each sets, and the models that have it.
+MODEL_FLAGS = (
+    ("--beta", "beta", ("vae", "cvae")),
+    ("--ema-decay", "ema_decay", ("gan", "cgan")),
+    ("--augment", "augment", ("gan", "cgan")),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from multigen.data import DATASETS
@@ -85,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=float, help="VAE: weight of the KL term (beta-VAE)")
     train.add_argument("--ema-decay", type=float,
                        help="GAN: draw with a moving average of the generator's weights, e.g. 0.999 (default off)")
+    train.add_argument("--augment", type=_augment_policy, metavar="POLICY",
+                       help="GAN: DiffAugment of the discriminator's inputs, e.g. translation,cutout (default off)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
     train.add_argument("--eval-samples", type=_non_negative_int,
@@ -154,8 +173,8 @@ def _train(args: argparse.Namespace) -> int:
     from multigen.distributed import lost_peer, process_group
     from multigen.training import Trainer, TrainingConfig, resume_config
 
-    model_config = {name: value for name, value in (("beta", args.beta), ("ema_decay", args.ema_decay)) if value is not None}
-    for flag, name, kinds in (("--beta", "beta", ("vae", "cvae")), ("--ema-decay", "ema_decay", ("gan", "cgan"))):
+    model_config = {name: getattr(args, name) for _, name, _ in MODEL_FLAGS if getattr(args, name) is not None}
+    for flag, name, kinds in MODEL_FLAGS:
         if name in model_config and args.model is not None and args.model not in kinds:
             raise MultigenError(f"{flag} is for {' and '.join(kinds)} models, not {args.model}: leave it out.")
     fields = {
@@ -172,7 +191,7 @@ def _train(args: argparse.Namespace) -> int:
             given = fields[name]
             if given is not None and given != getattr(config, name):
                 raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's {getattr(config, name)}: leave it out.")
-        for name, given in model_config.items():  # --beta, --ema-decay: the model is rebuilt from the run's config
+        for name, given in model_config.items():  # --beta, --ema-decay, --augment: the model is rebuilt from the run's config
             if given != config.model_config.get(name):
                 raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's "
                                     f"{config.model_config.get(name, 'default')}: leave it out.")

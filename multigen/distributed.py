@@ -75,6 +75,10 @@ class Shard:
         noise = torch.randn((n * self.world_size, dim), generator=generator, device=device)
         return self.rows(noise)
 
+    def rand(self, n: int, dim: int, *, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+        """Uniform [0, 1) numbers for this process's ``n`` rows, drawn like ``randn``."""
+        return self.rows(torch.rand((n * self.world_size, dim), generator=generator, device=device))
+
 
 SINGLE_PROCESS = Shard()
 

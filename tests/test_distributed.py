@@ -48,6 +48,9 @@ def test_a_global_batch_is_split_evenly_and_noise_is_the_slice_of_one_process_no
     whole = SINGLE_PROCESS.randn(8, 3, generator=torch.Generator().manual_seed(5), device=torch.device("cpu"))
     halves = [s.randn(4, 3, generator=torch.Generator().manual_seed(5), device=torch.device("cpu")) for s in (first, second)]
     assert torch.equal(torch.cat(halves), whole)
+    whole = SINGLE_PROCESS.rand(8, 2, generator=torch.Generator().manual_seed(5), device=torch.device("cpu"))
+    halves = [s.rand(4, 2, generator=torch.Generator().manual_seed(5), device=torch.device("cpu")) for s in (first, second)]
+    assert torch.equal(torch.cat(halves), whole)  # augmentation draws (uniform) follow the same rule
 
 
 def test_two_gloo_processes_end_with_the_same_weights_as_one_process_on_the_same_global_batch(tmp_path, tiny_training_config):

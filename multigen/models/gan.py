@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from multigen.distributed import SINGLE_PROCESS, Shard
+from multigen.models.augment import diff_augment, parse_policy, random_numbers_needed
 
 NUM_CLASSES = 10
 
@@ -33,6 +34,7 @@ class GANConfig:
     label_smoothing: float = 0.0  # target for real images is 1 - this (Salimans et al., 2016)
     num_classes: int = NUM_CLASSES  # labels a cGAN is conditioned on (ignored by the plain GAN)
     ema_decay: float = 0.0  # >0 keeps an exponential moving average of the generator to draw with (0: off)
+    augment: str = ""  # DiffAugment transforms of what the discriminator sees, e.g. "translation,cutout" ("": off)
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.noise_dim) <= 512:
@@ -43,6 +45,7 @@ class GANConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}.")
+        self.augment = ",".join(parse_policy(str(self.augment)))
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
@@ -183,6 +186,17 @@ class GAN(nn.Module):
         for average, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
             average.copy_(buffer)
 
+    def _augment(self, images: torch.Tensor, shard: Shard, generator: torch.Generator | None) -> torch.Tensor:
+        """DiffAugment (Zhao et al., 2020): each image the discriminator sees, transformed afresh.
+
+        Without a policy, nothing is drawn from ``generator``, so such runs are as they always were.
+        """
+        if not self.config.augment:
+            return images
+        count = random_numbers_needed(self.config.augment)
+        uniforms = shard.rand(images.shape[0], count, generator=generator, device=images.device)
+        return diff_augment(images, self.config.augment, uniforms)
+
     def trainable_networks(self) -> dict[str, nn.Module]:
         """The networks a training step calls (the trainer may wrap each in DistributedDataParallel)."""
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -211,14 +225,14 @@ class GAN(nn.Module):
         fake = generator_net(z, cond)
 
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
-        real_logits = discriminator_net(real, cond)
-        fake_logits = discriminator_net(fake.detach(), cond)
+        real_logits = discriminator_net(self._augment(real, shard, generator), cond)
+        fake_logits = discriminator_net(self._augment(fake.detach(), shard, generator), cond)
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
 
-        g_loss = generator_loss(discriminator_net(fake, cond))
+        g_loss = generator_loss(discriminator_net(self._augment(fake, shard, generator), cond))
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
