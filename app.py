@@ -13,6 +13,7 @@ import streamlit as st
 from pages import _shared as shared
 
 st.set_page_config(page_title="multigen", page_icon="✍️", layout="wide")
+st.html(shared.PAGE_STYLE)
 
 explorer = st.Page("pages/latent_explorer.py", title="Latent explorer", icon=":material/scatter_plot:", default=True)
 generator = st.Page("pages/gan_generator.py", title="GAN generator", icon=":material/tune:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -49,3 +50,8 @@ def png_bytes(image: np.ndarray, *, metadata: dict[str, str] | None = None) -> b
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A uint8 (H, W) picture as a ``data:image/png;base64,...`` URL: a page can carry it inline."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")

@@ -34,7 +34,7 @@ from multigen.checkpoints import Checkpoint, CheckpointInfo, describe_checkpoint
 from multigen.data import load_dataset, subset
 from multigen.device import describe_device, resolve_device, single_threaded
 from multigen.errors import MultigenError
-from multigen.images import enlarge
+from multigen.images import enlarge, png_data_url
 from multigen.perceptual import COPY_PERCENTILE, TRAINING_DATASET, NearestDigits, nearest_training_digits
 from multigen.training import TrainingJob
 
@@ -59,6 +59,8 @@ DIGIT_COLORS = (
 )
 BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
 WEBGL_ABOVE = 5000  # maps with more points draw through WebGL (fast); smaller ones as SVG (works everywhere)
+# Pictures are sent at their own size and enlarged by the browser: nearest-neighbour, so pixels stay square.
+PAGE_STYLE = "<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>"
 MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
 
 
@@ -454,8 +456,13 @@ def picture(image: np.ndarray, factor: int = 8) -> np.ndarray:
 
 
 def show_picture(image: np.ndarray, *, factor: int = 8, caption: str | None = None, container: Any = st) -> None:
-    """Draw a uint8 picture enlarged, as PNG (the default JPEG would smear the pixels)."""
-    container.image(picture(image, factor), caption=caption, output_format="PNG")
+    """Draw a uint8 picture ``factor`` times its size, crisp.
+
+    The picture travels inside the page as a small PNG data URL (no second request, which would wait
+    behind the rest of a busy script run) and the browser enlarges it without smoothing (PAGE_STYLE).
+    """
+    image = np.asarray(image, dtype=np.uint8)
+    container.image(png_data_url(image), caption=caption, width=image.shape[1] * factor)
 
 
 def latent_map_figure(
