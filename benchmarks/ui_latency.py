@@ -70,6 +70,44 @@ TIMING_HOOKS = """isWanted => {
         requestAnimationFrame(() => { if (latency.shownAt === null) latency.shownAt = performance.now(); });
     }, true);
 }"""
+# Installed before the page loads (``--phases``): when, after the last pointer release, the browser sent
+# its first message to the server (the rerun request), received the first answer, and set the source of
+# a new picture.
+PHASE_HOOKS = """() => {
+    const phases = window.__phases = {releasedAt: null, sentAt: null, answeredAt: null, sourcedAt: null};
+    const Socket = window.WebSocket;
+    function Watched(...args) {
+        const socket = new Socket(...args);
+        socket.addEventListener('message', () => {
+            if (phases.sentAt !== null && phases.answeredAt === null) phases.answeredAt = performance.now();
+        });
+        const send = socket.send.bind(socket);
+        socket.send = data => {
+            if (phases.releasedAt !== null && phases.sentAt === null) phases.sentAt = performance.now();
+            return send(data);
+        };
+        return socket;
+    }
+    Watched.prototype = Socket.prototype;
+    Object.assign(Watched, Socket);
+    window.WebSocket = Watched;
+    document.addEventListener('pointerup', () => {
+        Object.assign(phases, {releasedAt: performance.now(), sentAt: null, answeredAt: null, sourcedAt: null});
+    }, true);
+    new MutationObserver(changes => {
+        if (phases.answeredAt === null || phases.sourcedAt !== null) return;
+        if (changes.some(change => change.target.tagName === 'IMG' || [...change.addedNodes].some(
+                node => node.tagName === 'IMG' || (node.querySelector && node.querySelector('img'))))) {
+            phases.sourcedAt = performance.now();
+        }
+    }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+PHASES = (  # (name, from, to) over window.__phases and window.__latency
+    ("release -> rerun request sent (Plotly's selection, the widget message)", "releasedAt", "sentAt"),
+    ("request -> first answer from the server", "sentAt", "answeredAt"),
+    ("first answer -> first new picture's src set (script run, page updates)", "answeredAt", "sourcedAt"),
+    ("src set -> picture painted", "sourcedAt", "shownAt"),
+)
 IS_DECODED_DIGIT = f"""image => (image.closest('[data-testid=stImage]')?.innerText || '').includes('{DECODED_CAPTION}')"""
 IS_GAN_PICTURE = """image => image === document.querySelector('[data-testid=stImage] img')"""
 
@@ -122,16 +160,20 @@ def decode_rows(folder: Path, calls: int) -> list[tuple[str, float, float, str]]
 
 
 # -- 2. in the browser ------------------------------------------------------------------------------
-def open_page(page: Any, path: str, is_wanted: str) -> None:
+def open_page(page: Any, path: str, is_wanted: str, *, phases: bool = False) -> None:
     """Open an app page, wait for its first run to end, and install the timing hooks."""
+    if phases:
+        page.add_init_script(f"({PHASE_HOOKS})()")
     page.goto(path)
     page.locator("[data-testid=stImage] img, [data-testid=stPlotlyChart]").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     wait_until_idle(page, timeout=PAGE_TIMEOUT_MS)
     page.evaluate(TIMING_HOOKS, is_wanted)
 
 
-def timed(page: Any, action: Callable[[], None]) -> float | None:
+def timed(page: Any, action: Callable[[], None], phase_times: dict[str, list[float]] | None = None) -> float | None:
     """Milliseconds from the pointer release in ``action`` to the wanted new picture on screen.
+
+    With ``phase_times`` (and PHASE_HOOKS installed), each phase of PHASES is appended to it as well.
 
     None (with a line on stderr saying what the page showed) when no new picture came within
     TRY_TIMEOUT_MS, so that one lost try does not throw away the others.
@@ -149,6 +191,11 @@ def timed(page: Any, action: Callable[[], None]) -> float | None:
               f"headings: {headings})", file=sys.stderr)
         return None
     elapsed = page.evaluate("() => window.__latency.shownAt - window.__latency.pressedAt")
+    if phase_times is not None:
+        stamps = page.evaluate("() => ({...(window.__phases || {}), shownAt: window.__latency.shownAt})")
+        for name, start, end in PHASES:
+            if stamps.get(start) is not None and stamps.get(end) is not None:
+                phase_times.setdefault(name, []).append(stamps[end] - stamps[start])
     wait_until_idle(page)  # let this rerun end before the next try
     return elapsed
 
@@ -161,14 +208,14 @@ def completed(times: list[float | None], what: str) -> tuple[str, list[float]]:
     return (what if len(done) == len(times) else f"{what} ({len(done)} of {len(times)} tries)"), done
 
 
-def click_latencies(page: Any, tries: int) -> list[float | None]:
+def click_latencies(page: Any, tries: int, phase_times: dict[str, list[float]] | None = None) -> list[float | None]:
     """Click ``tries`` different dots of the latent map; time each until its decoded digit shows."""
-    open_page(page, "/", IS_DECODED_DIGIT)
+    open_page(page, "/", IS_DECODED_DIGIT, phases=phase_times is not None)
     wait_for_latent_map(page)
     dots = isolated_scatter_points(page, tries)
     if len(dots) < tries:
         raise SystemExit(f"The latent map has only {len(dots)} dots to click, fewer than --tries {tries}.")
-    return [timed(page, lambda dot=dot: click_scatter_point(page, dot)) for dot in dots]
+    return [timed(page, lambda dot=dot: click_scatter_point(page, dot), phase_times) for dot in dots]
 
 
 def slider_latencies(page: Any, tries: int) -> list[float | None]:
@@ -188,7 +235,7 @@ def slider_latencies(page: Any, tries: int) -> list[float | None]:
     return [timed(page, lambda fraction=(0.25, 0.75)[i % 2]: drag(fraction)) for i in range(tries)]
 
 
-def browser_rows(folder: Path, tries: int) -> list[tuple[str, float, float, str]]:
+def browser_rows(folder: Path, tries: int, *, phases: bool = False) -> list[tuple[str, float, float, str]]:
     """Serve the app on the shipped checkpoints and time clicks and slider releases in Chromium."""
     from playwright.sync_api import sync_playwright
 
@@ -201,9 +248,11 @@ def browser_rows(folder: Path, tries: int) -> list[tuple[str, float, float, str]
             context = chromium.new_context(viewport=VIEWPORT, base_url=server.base_url)
             context.set_default_timeout(TRY_TIMEOUT_MS)
             if families & {"vae", "cvae"}:
-                what, times = completed(click_latencies(context.new_page(), tries),
+                phase_times: dict[str, list[float]] | None = {} if phases else None
+                what, times = completed(click_latencies(context.new_page(), tries, phase_times),
                                         "browser: click a dot -> its decoded digit on screen")
                 rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
+                rows += [(f"  click phase: {name}", *summary(values), "") for name, values in (phase_times or {}).items()]
             if families & {"gan", "cgan"}:
                 what, times = completed(slider_latencies(context.new_page(), tries),
                                         "browser: release a GAN slider -> new digit on screen")
@@ -222,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for the decode timing (default: torch's own, as the app runs)")
     parser.add_argument("--no-browser", action="store_true", help="time decoding only")
+    parser.add_argument("--phases", action="store_true",
+                        help="also split each click's time into phases (browser, server, page update, paint)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -232,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; checkpoints: {args.checkpoints}")
     rows = decode_rows(args.checkpoints, args.calls)
     if not args.no_browser:
-        rows += browser_rows(args.checkpoints.resolve(), args.tries)
+        rows += browser_rows(args.checkpoints.resolve(), args.tries, phases=args.phases)
     print_table(rows)
 
 
