@@ -462,7 +462,13 @@ def show_picture(image: np.ndarray, *, factor: int = 8, caption: str | None = No
     behind the rest of a busy script run) and the browser enlarges it without smoothing (PAGE_STYLE).
     """
     image = np.asarray(image, dtype=np.uint8)
-    container.image(png_data_url(image), caption=caption, width=image.shape[1] * factor)
+    container.image(picture_url(image), caption=caption, width=image.shape[1] * factor)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def picture_url(image: np.ndarray) -> str:
+    """``image`` as a PNG data URL, encoded once: most pictures of a page stay the same from click to click."""
+    return png_data_url(image)
 
 
 def latent_map_figure(

@@ -139,6 +139,9 @@ def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
     assert at.subheader[0].value == f"Digit 8 · row {second}"
     assert images_by_caption(at)["Original"] != shown["Original"]
     assert any("from row" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)  # two picks
+    at.button(key="explorer_clear").click().run()
+    assert at.subheader[0].value == "Click the map" and "Original" not in images_by_caption(at)
+    assert at.button(key="explorer_clear").disabled
 
 
 def test_clicking_a_dot_shows_how_close_its_reconstruction_comes_to_it(app_env):

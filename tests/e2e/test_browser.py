@@ -184,6 +184,11 @@ def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
     decoded = page.locator("[data-testid=stImage]").filter(has_text="Reconstruction").first
     expect(decoded.locator("img")).to_have_js_property("complete", True)
     assert decoded.locator("img").get_attribute("src") not in before
+    # The 28x28 digit is shown six times its size with square pixels, not blurred by the browser's scaling.
+    shown = decoded.locator("img").evaluate(
+        "image => [image.naturalWidth, image.getBoundingClientRect().width, getComputedStyle(image).imageRendering]"
+    )
+    assert shown == [28, 168, "pixelated"]
 
 
 def test_moving_a_gan_slider_changes_the_generated_digit(page):
