@@ -58,7 +58,7 @@ DIGIT_COLORS = (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
 BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
-WEBGL_ABOVE = 5000  # maps with more points draw through WebGL (fast); smaller ones as SVG (works everywhere)
+WEBGL_ABOVE = 5000  # maps that do not say draw through WebGL above this many points, else SVG (works everywhere)
 # Pictures are sent at their own size and enlarged by the browser: nearest-neighbour, so pixels stay square.
 PAGE_STYLE = "<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>"
 MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
@@ -406,7 +406,7 @@ def _row_of(point: dict[str, Any]) -> int | None:
 def read_selection(selection: dict[str, Any], points: np.ndarray) -> Clicked:
     """Turn a ``st.plotly_chart`` selection into picks, by each point's ``customdata`` row.
 
-    Rows come from ``customdata[0]`` (never from trace-local indices: every digit has its own trace);
+    Rows come from ``customdata`` (never from trace-local indices: every digit has its own trace);
     -1 marks the invisible background grid, whose x and y are the clicked position.
     """
     chosen = selection.get("points") or []
@@ -480,18 +480,22 @@ def latent_map_figure(
     clickable_background: bool = False,
     height: int = 560,
     axis_titles: tuple[str, str] = ("", ""),
+    webgl: bool | None = None,
 ) -> go.Figure:
     """A scatter of 2-D points, one trace per label (so the legend lists the digits in order).
 
-    Every point carries ``customdata = [row, label]``: the row in the page's arrays, whatever trace
-    it falls in. With ``clickable_background``, an invisible grid of points (``customdata = [-1, -1]``)
-    covers the plot so a click on empty space selects a position too.
+    Every point carries ``customdata = row``: its row in the page's arrays, whatever trace it falls
+    in; each trace's ``meta`` is its label. With ``clickable_background``, an invisible grid of points
+    (``customdata = -1``) covers the plot so a click on empty space selects a position too. Rows travel
+    as one typed array per trace (numpy, base64 in the figure's JSON), not as thousands of small lists
+    that plotly.js would copy and compare on every selection. ``webgl`` draws through WebGL (fast, one
+    canvas) or SVG (one element per dot, works without WebGL); None picks WebGL above WEBGL_ABOVE points.
     """
     points = np.asarray(points, dtype=np.float32)
     labels = np.asarray(labels).astype(np.int64)
     rows = np.arange(len(points)) if rows is None else np.asarray(rows)
     names = class_names or tuple(str(d) for d in range(10))
-    scatter = go.Scattergl if len(points) > WEBGL_ABOVE else go.Scatter
+    scatter = go.Scattergl if (len(points) > WEBGL_ABOVE if webgl is None else webgl) else go.Scatter
     figure = go.Figure()
     if clickable_background and len(points):
         low, high = points.min(0), points.max(0)
@@ -503,7 +507,7 @@ def latent_map_figure(
             scatter(
                 x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space",
                 marker={"size": 10, "opacity": 0, "color": "#000000"},
-                customdata=np.full((gx.size, 2), -1).tolist(), hoverinfo="none", showlegend=False,
+                customdata=np.full(gx.size, -1, dtype=np.int32), hoverinfo="none", showlegend=False,
             )
         )
     for label in range(10):
@@ -515,8 +519,8 @@ def latent_map_figure(
             scatter(
                 x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
                 marker={"size": 6, "color": DIGIT_COLORS[label], "opacity": 0.85, "line": {"width": 0}},
-                customdata=np.stack([rows[mask], labels[mask]], axis=1).tolist(),  # plain lists: [row, label]
-                hovertemplate=f"<b>{name}</b><br>row %{{customdata[0]}}<extra></extra>",
+                customdata=rows[mask].astype(np.int32), meta=label,
+                hovertemplate=f"<b>{name}</b><br>row %{{customdata}}<extra></extra>",
             )
         )
     legend = {"title": "digit" if names[0].isdigit() else "class", "itemsizing": "constant"}

@@ -79,13 +79,16 @@ def click(at: AppTest, *points: dict, box: list | None = None) -> AppTest:
 
 
 def dot(row: int, label: int, *, trace: int = 3) -> dict:
-    # curve_number and point_index are deliberately misleading: the page must map rows through customdata.
-    return {"curve_number": trace, "point_number": 0, "point_index": 0, "x": 0.0, "y": 0.0,
-            "customdata": [row, label]}
+    """A click on the dot of ``row`` (a ``label``, as the map's legend and the test's reader know it).
+
+    curve_number and point_index are deliberately misleading: the page must map rows through customdata.
+    """
+    return {"curve_number": trace, "point_number": 0, "point_index": 0, "x": 0.0, "y": 0.0, "customdata": row,
+            "legendgroup": str(label)}
 
 
 def empty_space(x: float, y: float) -> dict:
-    return {"curve_number": 0, "point_number": 0, "point_index": 0, "x": x, "y": y, "customdata": [-1, -1]}
+    return {"curve_number": 0, "point_number": 0, "point_index": 0, "x": x, "y": y, "customdata": -1}
 
 
 def images_by_caption(at: AppTest) -> dict[str, str]:
@@ -176,6 +179,19 @@ def test_clicking_empty_space_decodes_that_position(app_env):
     click(at, empty_space(x, y))
     assert at.subheader[0].value == f"Position ({x:.2f}, {y:.2f})"
     assert images_by_caption(at)["This position decoded"] == reconstruction
+
+
+def test_the_map_draws_through_webgl_unless_told_to_draw_svg_and_clicks_work_either_way(app_env):
+    def trace_types(at: AppTest) -> set[str]:
+        return {trace["type"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+
+    at = open_app()
+    assert trace_types(at) == {"scattergl"}  # fast clicks by default
+    at.toggle(key="explorer_webgl").set_value(False).run()
+    assert trace_types(at) == {"scatter"}  # for a browser without WebGL
+    row = 21
+    click(at, dot(row, int(explorer_rows()[row])))
+    assert at.subheader[0].value == f"Digit {int(explorer_rows()[row])} · row {row}"
 
 
 def test_pca_map_decodes_dots_and_positions(app_env):

@@ -85,8 +85,8 @@ def isolated_scatter_points(page: Any, count: int = 1) -> list[dict[str, Any]]:
 
     A click on such a dot cannot land on a neighbour. Reads Plotly's own data and axes: a dot's
     pixel position is ``axis.l2p(value) + axis._offset`` inside the plot. Each dot comes with its
-    position in page pixels, its row (``customdata[0]``) and its label; the invisible background
-    grid (``customdata[0] == -1``) and the band at the top where Plotly's toolbar appears are left out.
+    position in page pixels, its row (``customdata``) and its label (its trace's ``meta``); the invisible
+    background grid (``customdata == -1``) and the band at the top where Plotly's toolbar appears are left out.
     """
     return page.eval_on_selector(
         "[data-testid=stPlotlyChart] .js-plotly-plot",
@@ -98,7 +98,7 @@ def isolated_scatter_points(page: Any, count: int = 1) -> list[dict[str, Any]]:
                 if (trace.visible !== true || !trace.x) continue;
                 for (let i = 0; i < trace.x.length; i++) {
                     const px = xaxis.l2p(trace.x[i]) + xaxis._offset, py = yaxis.l2p(trace.y[i]) + yaxis._offset;
-                    const row = Number(trace.customdata[i][0]), label = Number(trace.customdata[i][1]);
+                    const row = Number(trace.customdata[i]), label = Number(trace.meta);
                     all.push([px, py]);
                     if (row >= 0 && py > yaxis._offset + 40) dots.push({px, py, row, label});
                 }
@@ -131,7 +131,7 @@ def click_scatter_point(page: Any, dot: dict[str, Any]) -> None:
         """row => {
             const plot = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
             const hovered = plot && plot._hoverdata;
-            return Boolean(hovered && hovered.length && Number(hovered[0].customdata[0]) === row);
+            return Boolean(hovered && hovered.length && Number(hovered[0].customdata) === row);
         }""",
         arg=dot["row"],
     )
