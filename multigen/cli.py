@@ -79,6 +79,8 @@ MODEL_FLAGS = (
     ("--beta", "beta", ("vae", "cvae")),
     ("--ema-decay", "ema_decay", ("gan", "cgan")),
     ("--augment", "augment", ("gan", "cgan")),
+    ("--spectral-norm", "spectral_norm", ("gan", "cgan")),
+    ("--d-lr", "discriminator_learning_rate", ("gan", "cgan")),
 )
 
 
@@ -104,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="GAN: draw with a moving average of the generator's weights, e.g. 0.999 (default off)")
     train.add_argument("--augment", type=_augment_policy, metavar="POLICY",
                        help="GAN: DiffAugment of the discriminator's inputs, e.g. translation,cutout (default off)")
+    train.add_argument("--spectral-norm", action="store_true", default=None,
+                       help="GAN: spectral normalisation of the discriminator's layers (Miyato et al., 2018)")
+    train.add_argument("--d-lr", type=_positive_float, dest="discriminator_learning_rate", metavar="LR",
+                       help="GAN: the discriminator's own learning rate (two time-scale rule; default: --lr)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
     train.add_argument("--eval-samples", type=_non_negative_int,
@@ -191,9 +197,10 @@ def _train(args: argparse.Namespace) -> int:
             given = fields[name]
             if given is not None and given != getattr(config, name):
                 raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's {getattr(config, name)}: leave it out.")
-        for name, given in model_config.items():  # --beta, --ema-decay, --augment: the model is rebuilt from the run's config
+        flags = {name: flag for flag, name, _ in MODEL_FLAGS}
+        for name, given in model_config.items():  # model options: the model is rebuilt from the run's config
             if given != config.model_config.get(name):
-                raise MultigenError(f"--{name.replace('_', '-')} {given} differs from the resumed run's "
+                raise MultigenError(f"{flags[name]} {given} differs from the resumed run's "
                                     f"{config.model_config.get(name, 'default')}: leave it out.")
     else:
         config = TrainingConfig(**{k: v for k, v in fields.items() if v is not None}, model_config=model_config)

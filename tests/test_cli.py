@@ -121,3 +121,23 @@ def test_bad_arguments_or_files_end_in_one_line_and_exit_status_2(cvae_run, tmp_
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "vae", "--spectral-norm"], "--spectral-norm is for gan and cgan models, not vae: leave it out."),
+        (["--model", "cvae", "--d-lr", "4e-4"], "--d-lr is for gan and cgan models, not cvae: leave it out."),
+        (["--model", "gan", "--augment", "flip"], "Unknown augmentation 'flip': choose from translation, cutout"),
+        (["--model", "gan", "--d-lr", "0"], "--d-lr: 0.0 must be a positive number"),
+    ],
+)
+def test_gan_options_are_refused_in_one_line_for_other_models_or_bad_values(capsys, args, message):
+    from multigen.cli import main
+
+    try:  # checked before any data is loaded or any model built, in this process
+        status = main(["train", *args])
+    except SystemExit as exit_:  # argparse's own one-line error
+        status = exit_.code
+    error = capsys.readouterr().err
+    assert status == 2 and message in error and len(error.strip().splitlines()) == 1, error

@@ -4,6 +4,8 @@ Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014 (the non-saturati
 Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convolutional GANs",
 ICLR 2016 (DCGAN). Mirza & Osindero, "Conditional Generative Adversarial Nets", 2014 (the
 label-conditioned generator). Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018.
+Options: Miyato, Kataoka, Koyama & Yoshida, "Spectral Normalization for Generative Adversarial
+Networks", ICLR 2018; the two time-scale rule of Heusel et al. (2017); DiffAugment (``augment``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class GANConfig:
     num_classes: int = NUM_CLASSES  # labels a cGAN is conditioned on (ignored by the plain GAN)
     ema_decay: float = 0.0  # >0 keeps an exponential moving average of the generator to draw with (0: off)
     augment: str = ""  # DiffAugment transforms of what the discriminator sees, e.g. "translation,cutout" ("": off)
+    spectral_norm: bool = False  # spectral normalisation of the discriminator's layers (Miyato et al., 2018)
+    discriminator_learning_rate: float = 0.0  # the discriminator's Adam step size; 0: learning_rate (TTUR: differ)
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.noise_dim) <= 512:
@@ -43,6 +47,8 @@ class GANConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if not self.discriminator_learning_rate >= 0:
+            raise ValueError(f"discriminator_learning_rate must be 0 or positive, got {self.discriminator_learning_rate}.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}.")
         self.augment = ",".join(parse_policy(str(self.augment)))
@@ -91,7 +97,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """28x28 image (+ label, by projection) -> one real/fake logit."""
 
-    def __init__(self, dropout: float, num_labels: int = 0) -> None:
+    def __init__(self, dropout: float, num_labels: int = 0, spectral_norm: bool = False) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 64, 5, stride=2, padding=2),  # 64 x 14 x 14
@@ -103,6 +109,10 @@ class Discriminator(nn.Module):
             nn.Flatten(),
         )
         self.head = nn.Linear(128 * 7 * 7, 1)
+        if spectral_norm:  # each layer's largest singular value held at 1: a 1-Lipschitz critic
+            for index in (0, 3):
+                self.features[index] = nn.utils.parametrizations.spectral_norm(self.features[index])
+            self.head = nn.utils.parametrizations.spectral_norm(self.head)
         # Projection discriminator (Miyato & Koyama, 2018): logit += <embed(y), features>.
         self.embed = nn.Embedding(num_labels, 128 * 7 * 7) if num_labels else None
         if self.embed is not None:
@@ -129,7 +139,7 @@ class GAN(nn.Module):
         self.config = config or GANConfig()
         labels = self.config.num_classes if self.conditional else 0
         self.generator = Generator(self.config.noise_dim, labels)
-        self.discriminator = Discriminator(self.config.dropout, labels)
+        self.discriminator = Discriminator(self.config.dropout, labels, bool(self.config.spectral_norm))
         # The generator's weights averaged over training steps (Yazici et al., "The Unusual Effectiveness
         # of Averaging in GAN Training", ICLR 2019; Karras et al., 2018): the averaged generator draws
         # cleaner digits than the last step's, which oscillates with the adversarial game.
@@ -166,12 +176,18 @@ class GAN(nn.Module):
         return self.generate(z, labels)
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """One Adam per network with the DCGAN settings (lr 2e-4, betas 0.5/0.999)."""
+        """One Adam per network with the DCGAN settings (lr 2e-4, betas 0.5/0.999).
+
+        A ``discriminator_learning_rate`` gives the discriminator its own step size: the two time-scale
+        update rule of Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local
+        Nash Equilibrium", NeurIPS 2017.
+        """
         betas = (self.config.beta1, self.config.beta2)
+        discriminator_rate = self.config.discriminator_learning_rate or self.config.learning_rate
         return {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=self.config.learning_rate, betas=betas),
             "discriminator": torch.optim.Adam(
-                self.discriminator.parameters(), lr=self.config.learning_rate, betas=betas
+                self.discriminator.parameters(), lr=discriminator_rate, betas=betas
             ),
         }
 

@@ -98,3 +98,33 @@ def test_a_gan_with_ema_draws_with_the_running_average_of_its_generator(tmp_path
     torch.testing.assert_close(loaded.generate(z), drawn)  # the average travels in the checkpoint
     with pytest.raises(MultigenError, match="ema_decay must be in"):
         build_model("gan", {"ema_decay": 1.0})
+
+
+def test_spectral_norm_holds_each_discriminator_layer_at_unit_gain_and_survives_a_checkpoint(tmp_path):
+    from multigen.checkpoints import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("cgan", {"spectral_norm": True, "noise_dim": 16})
+    optimizers = model.make_optimizers()
+    data = load_dataset("mnist-5k", "val")
+    generator = torch.Generator().manual_seed(0)
+    for start in range(0, 64, 16):  # power iteration sharpens its estimate with each training forward pass
+        model.training_step(data.images[start:start + 16], data.labels[start:start + 16], optimizers, generator)
+    discriminator = model.discriminator
+    layers = [discriminator.features[0], discriminator.features[3], discriminator.head]
+    for layer in layers:
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
+        assert float(sigma) == pytest.approx(1.0, abs=0.1)
+    assert not hasattr(build_model("gan").discriminator.head, "parametrizations")  # off by default
+    save_checkpoint(tmp_path / "sn.safetensors", model.eval())
+    loaded = load_checkpoint(tmp_path / "sn.safetensors").model
+    images, labels = data.images[:4] * 2 - 1, data.labels[:4]
+    torch.testing.assert_close(loaded.discriminator(images, labels), model.discriminator(images, labels))
+
+
+def test_the_discriminator_can_have_its_own_learning_rate_two_time_scales():
+    optimizers = build_model("gan", {"learning_rate": 1e-4, "discriminator_learning_rate": 4e-4}).make_optimizers()
+    assert optimizers["generator"].param_groups[0]["lr"] == 1e-4
+    assert optimizers["discriminator"].param_groups[0]["lr"] == 4e-4
+    with pytest.raises(MultigenError, match="discriminator_learning_rate must be 0 or positive"):
+        build_model("gan", {"discriminator_learning_rate": -1.0})
