@@ -110,7 +110,7 @@ class Discriminator(nn.Module):
         )
         self.head = nn.Linear(128 * 7 * 7, 1)
         if spectral_norm:  # each layer's largest singular value held at 1: a 1-Lipschitz critic
-            for index in (0, 3):
+            for index in (0, 3):  # the two convolutions of `features`
                 self.features[index] = nn.utils.parametrizations.spectral_norm(self.features[index])
             self.head = nn.utils.parametrizations.spectral_norm(self.head)
         # Projection discriminator (Miyato & Koyama, 2018): logit += <embed(y), features>.
