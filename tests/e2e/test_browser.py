@@ -196,6 +196,7 @@ def test_moving_a_gan_slider_changes_the_generated_digit(page):
     # The page is drawn to its end (its first visit builds the nearest-digit search, ~2 s): only then is
     # the first picture the settled one and a slider move the next rerun.
     expect(page.get_by_text("Nearest training digits", exact=True)).to_be_visible()
+    expect(page.locator("[data-testid=stImage] img").first).to_have_js_property("complete", True)
     before = image_sources(page)[0]
     slider = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
     value_before = slider.get_attribute("aria-valuetext")
