@@ -22,6 +22,18 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
+def run_here(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI's entry point in this process (no torch import to pay for): exit status, stdout, stderr."""
+    from multigen.cli import main
+
+    try:
+        status = main(list(args))
+    except SystemExit as exit_:  # argparse's one-line error
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 @pytest.fixture(scope="module")
 def cvae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "cvae.safetensors"
@@ -40,30 +52,30 @@ def test_train_writes_a_checkpoint_and_reports_progress(cvae_run):
     assert metadata["format"] == "multigen-checkpoint" and "torch_version" in metadata
 
 
-def test_sample_writes_a_png_grid_and_an_npz_with_the_labels_asked_for(cvae_run, tmp_path):
+def test_sample_writes_a_png_grid_and_an_npz_with_the_labels_asked_for(cvae_run, tmp_path, capsys):
     png = tmp_path / "grid.png"
     assert run("sample", str(cvae_run), "--n", "20", "--out", str(png)).returncode == 0
     assert Image.open(png).size == (302, 62)  # 10 per row, 2 rows, 2-pixel padding
     npz = tmp_path / "sevens.npz"
-    assert run("sample", str(cvae_run), "--n", "5", "--label", "7", "--seed", "3", "--out", str(npz)).returncode == 0
+    assert run_here(capsys, "sample", str(cvae_run), "--n", "5", "--label", "7", "--seed", "3", "--out", str(npz))[0] == 0
     arrays = np.load(npz)
     assert arrays["images"].shape == (5, 28, 28) and arrays["images"].dtype == np.uint8
     assert arrays["labels"].tolist() == [7] * 5
     again = tmp_path / "again.npz"
-    run("sample", str(cvae_run), "--n", "5", "--label", "7", "--seed", "3", "--out", str(again))
+    run_here(capsys, "sample", str(cvae_run), "--n", "5", "--label", "7", "--seed", "3", "--out", str(again))
     assert np.array_equal(np.load(again)["images"], arrays["images"])
 
 
-def test_sample_nearest_follows_each_sample_with_its_nearest_training_digits(cvae_run, tmp_path):
+def test_sample_nearest_follows_each_sample_with_its_nearest_training_digits(cvae_run, tmp_path, capsys):
     png = tmp_path / "copies.png"
-    result = run("sample", str(cvae_run), "--n", "3", "--nearest", "2", "--out", str(png))
-    assert result.returncode == 0, result.stderr
+    status, out, err = run_here(capsys, "sample", str(cvae_run), "--n", "3", "--nearest", "2", "--out", str(png))
+    assert status == 0, err
     assert Image.open(png).size == (92, 92)  # 3 rows of a sample and its 2 neighbours, 2-pixel padding
-    lines = result.stdout.splitlines()
+    lines = out.splitlines()
     assert [line.split(":")[0] for line in lines[:3]] == ["sample 0", "sample 1", "sample 2"]
     assert all(line.count("digit") == 2 for line in lines[:3]) and "of 3 samples are possible copies" in lines[3]
     npz = tmp_path / "copies.npz"
-    assert run("sample", str(cvae_run), "--n", "3", "--nearest", "2", "--out", str(npz)).returncode == 0
+    assert run_here(capsys, "sample", str(cvae_run), "--n", "3", "--nearest", "2", "--out", str(npz))[0] == 0
     arrays = np.load(npz)
     assert arrays["nearest_indices"].shape == arrays["nearest_distances"].shape == (3, 2)
     assert (np.diff(arrays["nearest_distances"], axis=1) >= 0).all() and arrays["nearest_labels"].max() <= 9
@@ -71,19 +83,19 @@ def test_sample_nearest_follows_each_sample_with_its_nearest_training_digits(cva
     assert float(first.split()[0]) == pytest.approx(arrays["nearest_distances"][0, 0], abs=1e-4)
 
 
-def test_encode_writes_the_latent_means_of_a_split(cvae_run, tmp_path):
+def test_encode_writes_the_latent_means_of_a_split(cvae_run, tmp_path, capsys):
     out = tmp_path / "z.npz"
-    result = run("encode", str(cvae_run), "--split", "val", "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    status, _, err = run_here(capsys, "encode", str(cvae_run), "--split", "val", "--out", str(out))
+    assert status == 0, err
     arrays = np.load(out)
     assert arrays["z"].shape == (500, 4) and arrays["labels"].shape == (500,)
 
 
-def test_export_drops_the_optimizer_state_and_still_samples(cvae_run, tmp_path):
+def test_export_drops_the_optimizer_state_and_still_samples(cvae_run, tmp_path, capsys):
     out = tmp_path / "small.safetensors"
-    assert run("export", str(cvae_run), "--out", str(out)).returncode == 0
+    assert run_here(capsys, "export", str(cvae_run), "--out", str(out))[0] == 0
     assert out.stat().st_size < cvae_run.stat().st_size
-    assert run("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png")).returncode == 0
+    assert run_here(capsys, "sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))[0] == 0
 
 
 def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
@@ -113,13 +125,22 @@ def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
         ([], "required"),
     ],
 )
-def test_bad_arguments_or_files_end_in_one_line_and_exit_status_2(cvae_run, tmp_path, args, message):
+def test_bad_arguments_or_files_end_in_one_line_and_exit_status_2(cvae_run, tmp_path, monkeypatch, capsys, args, message):
     (tmp_path / "README.md").write_text("not a checkpoint")
     (tmp_path / "pyproject.toml").write_text("[x]")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MULTIGEN_OFFLINE", "1")
     args = [str(cvae_run) if a == "CKPT" else a for a in args]
-    result = run(*args, cwd=tmp_path)
-    assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+    status, _, error = run_here(capsys, *args)  # in this process; the next test runs the program itself
+    assert status == 2
+    assert message in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1, error
+
+
+def test_the_program_itself_ends_a_bad_file_in_one_line_and_exit_status_2(tmp_path):
+    (tmp_path / "README.md").write_text("not a checkpoint")
+    result = run("sample", "README.md", "--out", "x.png", cwd=tmp_path)
+    assert result.returncode == 2 and "README.md" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
@@ -133,11 +154,5 @@ def test_bad_arguments_or_files_end_in_one_line_and_exit_status_2(cvae_run, tmp_
     ],
 )
 def test_gan_options_are_refused_in_one_line_for_other_models_or_bad_values(capsys, args, message):
-    from multigen.cli import main
-
-    try:  # checked before any data is loaded or any model built, in this process
-        status = main(["train", *args])
-    except SystemExit as exit_:  # argparse's own one-line error
-        status = exit_.code
-    error = capsys.readouterr().err
+    status, _, error = run_here(capsys, "train", *args)  # refused before any data is loaded or model built
     assert status == 2 and message in error and len(error.strip().splitlines()) == 1, error
