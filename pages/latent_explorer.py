@@ -104,8 +104,8 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
     )
     webgl = middle.toggle(
         "Draw the map with WebGL", value=True, key="explorer_webgl", persist_state="session",
-        help="WebGL draws the dots on the graphics card: a click shows its digit sooner (about 200 ms instead of "
-        "350 ms here). Turn it off if your browser shows no map.",
+        help="WebGL draws all the dots on one canvas, so a click shows its digit sooner than with one SVG element per "
+        "dot. Turn it off if your browser shows no map.",
     )
     condition = AUTO
     if conditional:
@@ -285,12 +285,13 @@ with detail_column:
 with map_column:
     axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
     # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
+    figure_key = [*context, webgl]
     cached = st.session_state.get("explorer_figure")
-    if cached is None or cached[0] != [*context, webgl]:
+    if cached is None or cached[0] != figure_key:
         figure = shared.latent_map_figure(
             points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl
         )
-        st.session_state["explorer_figure"] = ([*context, webgl], figure)
+        st.session_state["explorer_figure"] = (figure_key, figure)
     figure = st.session_state["explorer_figure"][1]
     st.plotly_chart(
         figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
