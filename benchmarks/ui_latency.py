@@ -95,7 +95,7 @@ PHASE_HOOKS = """() => {
         Object.assign(phases, {releasedAt: performance.now(), sentAt: null, answeredAt: null, sourcedAt: null});
     }, true);
     new MutationObserver(changes => {
-        if (phases.answeredAt === null || phases.sourcedAt !== null) return;
+        if (phases.releasedAt === null || phases.sourcedAt !== null) return;
         if (changes.some(change => change.target.tagName === 'IMG' || [...change.addedNodes].some(
                 node => node.tagName === 'IMG' || (node.querySelector && node.querySelector('img'))))) {
             phases.sourcedAt = performance.now();
@@ -103,12 +103,14 @@ PHASE_HOOKS = """() => {
     }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 }"""
 PHASES = (  # (name, from, to) over window.__phases and window.__latency
+    ("release -> new picture's src set (in the browser, or by the rerun)", "releasedAt", "sourcedAt"),
+    ("src set -> picture painted", "sourcedAt", "shownAt"),
     ("release -> rerun request sent (Plotly's selection, the widget message)", "releasedAt", "sentAt"),
     ("request -> first answer from the server", "sentAt", "answeredAt"),
-    ("first answer -> first new picture's src set (script run, page updates)", "answeredAt", "sourcedAt"),
-    ("src set -> picture painted", "sourcedAt", "shownAt"),
 )
-IS_DECODED_DIGIT = f"""image => (image.closest('[data-testid=stImage]')?.innerText || '').includes('{DECODED_CAPTION}')"""
+# The explorer's clicked pictures are figures drawn by pages/components/digit_pictures.js; others are st.image.
+IS_DECODED_DIGIT = f"""image => ((image.closest('[data-testid=stImage]') || image.closest('figure'))?.innerText || '')
+    .includes('{DECODED_CAPTION}')"""
 IS_GAN_PICTURE = """image => image === document.querySelector('[data-testid=stImage] img')"""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 
 import numpy as np
 import torch
@@ -27,6 +28,17 @@ def image_grid(images: np.ndarray | torch.Tensor, *, nrow: int = 10, padding: in
     tensor = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
     grid = make_grid(tensor, nrow=nrow, padding=padding, pad_value=pad_value)
     return grid[0].numpy()
+
+
+def sprite_sheet(images: np.ndarray | torch.Tensor, *, columns: int | None = None) -> tuple[np.ndarray, int]:
+    """Images tiled edge to edge into one uint8 picture, and its column count.
+
+    Image ``i`` sits at column ``i % columns``, row ``i // columns``, so a browser can cut any one of
+    them out of the sheet; ``columns`` defaults to about the square root of the count.
+    """
+    count = len(images)
+    columns = columns or max(1, math.ceil(math.sqrt(count)))
+    return image_grid(images, nrow=columns, padding=0), columns
 
 
 def image_strip(images: np.ndarray | torch.Tensor, *, padding: int = 2) -> np.ndarray:

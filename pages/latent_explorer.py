@@ -17,6 +17,7 @@ from multigen.data import SPLITS
 from multigen.errors import MultigenError
 from multigen.images import image_grid, image_strip
 from multigen.latent import decode, interpolate, projection_key, reconstruction_quality
+from pages import _pictures as pictures
 from pages import _shared as shared
 
 shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
@@ -33,6 +34,13 @@ DEFAULT_POINTS = 2_000
 AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
 TSNE_SEED = 0
 GALLERY = 100  # digits shown from a box or lasso selection
+ENLARGE = 6  # the clicked digit's pictures, shown this many times their 28-pixel size
+# What a click on a dot shows, by the name of its sprite sheet (pages/_pictures.py) in the browser.
+DOT_PICTURES = {
+    "original": "Original",
+    "decoded": "Reconstruction: its latent mean decoded",
+    "position": "Its PCA position decoded",  # PCA maps only: t-SNE and raw give back the dot's own latent
+}
 
 st.session_state.setdefault("explorer_picks", [])  # the last two clicks: {"row": int} or {"xy": [x, y]}
 st.session_state.setdefault("explorer_region", None)  # the last box/lasso: {"rows": [...], "box": ...}
@@ -197,6 +205,16 @@ if style_row is not None:  # a CVAE's latent is the digit's style: the Write a n
     }
     if st.session_state.get("style_digit") != style_digit:  # a new click: the write page opens on this CVAE
         st.session_state.update({"style_digit": style_digit, shared.picker_key("writer"): str(info.path)})
+def dot_sheets() -> dict[str, np.ndarray]:
+    """Every dot's pictures (DOT_PICTURES), row i for dot i: the browser shows a clicked dot's at once."""
+    labels = None if not conditional else (codes.labels if condition == AUTO else int(condition))
+    sheets = {"original": codes.images, "decoded": decode(model, codes.mu, labels)}
+    if method == "pca":
+        sheets["position"] = decode(model, projection.inverse(points), labels)
+    return sheets
+
+
+dot_pictures = ["original", "decoded"] + (["position"] if method == "pca" else [])
 try:
     details = []  # (caption, 28x28 picture)
     quality, no_quality = None, None  # the clicked digit's reconstruction: (perceptual distance, pixel BCE)
@@ -205,17 +223,16 @@ try:
         row, xy = pick.get("row"), pick.get("xy")
         label = condition_for(row, xy)
         if row is not None:
-            details.append(("Original", codes.images[row]))
-            details.append(("Reconstruction: its latent mean decoded", decode(model, codes.mu[row], label)[0]))
+            details.append((DOT_PICTURES["original"], codes.images[row]))
+            details.append((DOT_PICTURES["decoded"], decode(model, codes.mu[row], label)[0]))
             if label is None or label == int(codes.labels[row]):  # a true reconstruction, not another digit
                 try:
                     measured = reconstruction_quality(model, codes.images[row], label)
                     quality = (float(measured.perceptual[0]), float(measured.bce[0]))
                 except MultigenError as error:  # no digit classifier: the pictures still show
                     no_quality = str(error)
-            if method == "pca":  # the dot's place on the PCA plane (t-SNE and raw give back its own latent)
-                where = projection.inverse(points[row])
-                details.append((f"Its {METHOD_NAMES[method]} position decoded", decode(model, where, label)[0]))
+            if "position" in dot_pictures:  # the dot's place on the PCA plane
+                details.append((DOT_PICTURES["position"], decode(model, projection.inverse(points[row]), label)[0]))
         else:
             details.append(("This position decoded", decode(model, latent_of(pick), label)[0]))
     strip = None
@@ -238,27 +255,34 @@ except MultigenError as error:
 
 # -- drawing --------------------------------------------------------------------------------------
 map_column, detail_column = st.columns([3, 2], gap="large")
-# The details are drawn first so their pictures reach the browser before the map is re-sent.
+# The details are drawn first so their pictures reach the browser before the map is re-sent; a click on a dot
+# shows its pictures even before that, from the sprite sheets sent with the map (pages/_pictures.py).
 with detail_column:
-    if not picks:
+    pick = picks[-1] if picks else {}
+    title, note = None, None
+    if pick.get("row") is not None:  # the browser titles an instant view the same way (`titles` below)
+        title = f"{shared.label_text(codes.labels[pick['row']], names)} · row {pick['row']}"
+    elif pick:
+        x, y = pick["xy"]
+        how = {"raw": "the latent itself", "pca": "PCA's exact inverse",
+               "tsne": "a blend of the latents of the nearest dots"}[method]
+        title, note = f"Position ({x:.2f}, {y:.2f})", f"Decoded through {how}."
+    atlas = pictures.atlas_id(*context, condition) if n_points <= pictures.ATLAS_MAX_POINTS else None
+    pictures.clicked_pictures(
+        chart="latent_map", title=title, row=pick.get("row"), atlas=atlas,
+        pictures=[(caption, shared.picture_url(image)) for caption, image in details], width=28 * ENLARGE,
+        instant=[(DOT_PICTURES[name], name) for name in dot_pictures],
+        titles=[shared.label_text(label, names) for label in range(len(names))], key="explorer_pictures",
+    )
+    if not picks:  # after the pictures, so that a first click's pictures show where later ones will
         st.subheader("Click the map")
         st.caption(
             "A dot shows its digit, its reconstruction and what its position decodes to; empty space shows what "
             "the decoder draws there."
         )
     else:
-        pick = picks[-1]
-        if pick.get("row") is not None:
-            st.subheader(f"{shared.label_text(codes.labels[pick['row']], names)} · row {pick['row']}")
-        else:
-            x, y = pick["xy"]
-            how = {"raw": "the latent itself", "pca": "PCA's exact inverse",
-                   "tsne": "a blend of the latents of the nearest dots"}[method]
-            st.subheader(f"Position ({x:.2f}, {y:.2f})")
-            st.caption(f"Decoded through {how}.")
-        columns = st.columns(len(details))
-        for column, (caption, image) in zip(columns, details):
-            shared.show_picture(image, factor=6, caption=caption, container=column)
+        if note:
+            st.caption(note)
         if quality is not None:
             distance_column, bce_column = st.columns(2)
             distance_column.metric(
@@ -301,6 +325,8 @@ with map_column:
         f"{n_points:,} {SPLIT_NAMES[split].lower()} of {dataset}, encoded by `{info.path.name}` "
         f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
     )
+    if atlas is not None:  # after the map, which a first visit then sees before the sheets are made
+        pictures.dot_atlas(atlas, dot_sheets, key="explorer_atlas")
 
 st.subheader("Interpolation")
 if strip is not None:

@@ -11,6 +11,8 @@ inbox the chart's ``on_select`` callback fills in the real app.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import time
@@ -91,9 +93,35 @@ def empty_space(x: float, y: float) -> dict:
     return {"curve_number": 0, "point_number": 0, "point_index": 0, "x": x, "y": y, "customdata": -1}
 
 
+def component_data(at: AppTest, name: str) -> dict | None:
+    """What the script run sent to the custom component ``name`` (``st.components.v2``), if it drew one."""
+    for element in at.get("bidi_component"):
+        if element.proto.component_name == name:
+            return json.loads(element.proto.json)
+    return None
+
+
+def clicked(at: AppTest) -> dict:
+    """The explorer's picture panel: title, pictures, row, and what a click shows at once (pages/_pictures.py)."""
+    data = component_data(at, "multigen.clicked_pictures")
+    assert data is not None, "the explorer drew no picture panel"
+    return data
+
+
 def images_by_caption(at: AppTest) -> dict[str, str]:
-    """Caption -> media URL; the URL is a hash of the PNG bytes, so equal URLs mean equal pictures."""
-    return {caption: url for image in at.image for caption, url in zip(image.captions, image.value)}
+    """Caption -> URL of every picture, st.image's and the explorer's panel's; equal URLs mean equal pictures
+    (st.image's URL is a hash of the PNG bytes, the panel's a data URL of them)."""
+    shown = {caption: url for image in at.image for caption, url in zip(image.captions, image.value)}
+    panel = component_data(at, "multigen.clicked_pictures")
+    shown.update({picture["caption"]: picture["url"] for picture in (panel or {}).get("pictures", [])})
+    return shown
+
+
+def png_pixels(url: str) -> np.ndarray:
+    """The grey levels of a PNG data URL."""
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("L"))
 
 
 def explorer_rows(n_points: int = 2000, split: str = "train") -> np.ndarray:
@@ -135,15 +163,16 @@ def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
     second = int(np.flatnonzero(labels == 8)[2])
     at = open_app()
     click(at, dot(first, 3, trace=8))
-    assert at.subheader[0].value == f"Digit 3 · row {first}"
+    assert clicked(at)["title"] == f"Digit 3 · row {first}"
     shown = images_by_caption(at)
     assert {"Original", "Reconstruction: its latent mean decoded"} <= shown.keys()
     click(at, dot(second, 8, trace=3))
-    assert at.subheader[0].value == f"Digit 8 · row {second}"
+    assert clicked(at)["title"] == f"Digit 8 · row {second}"
     assert images_by_caption(at)["Original"] != shown["Original"]
     assert any("from row" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)  # two picks
     at.button(key="explorer_clear").click().run()
     assert at.subheader[0].value == "Click the map" and "Original" not in images_by_caption(at)
+    assert clicked(at)["title"] is None and clicked(at)["row"] is None
     assert at.button(key="explorer_clear").disabled
 
 
@@ -177,8 +206,44 @@ def test_clicking_empty_space_decodes_that_position(app_env):
     model = load_checkpoint(app_env["checkpoints"] / "vae-2.safetensors").model
     x, y = encode_dataset(model, subset(load_dataset("mnist-5k", "train"), 2000)).mu[row].tolist()
     click(at, empty_space(x, y))
-    assert at.subheader[0].value == f"Position ({x:.2f}, {y:.2f})"
+    assert clicked(at)["title"] == f"Position ({x:.2f}, {y:.2f})"
     assert images_by_caption(at)["This position decoded"] == reconstruction
+
+
+def cut_from_sheet(atlas: dict, sheet: str, row: int) -> np.ndarray:
+    """Dot ``row``'s picture in one of the atlas's sprite sheets, where the browser cuts it from."""
+    size, columns = atlas["size"], atlas["columns"]
+    y, x = (row // columns) * size, (row % columns) * size
+    return png_pixels(atlas["sheets"][sheet])[y : y + size, x : x + size]
+
+
+@pytest.mark.parametrize("projection", ["raw", "pca"])
+def test_a_click_shows_at_once_in_the_browser_the_pictures_its_rerun_draws(app_env, projection):
+    at = open_app()
+    at.radio(key="explorer_projection").set_value(projection).run()
+    atlas = component_data(at, "multigen.dot_atlas")
+    assert atlas is not None and clicked(at)["atlas"] == atlas["id"]
+    row = 37
+    label = int(explorer_rows()[row])
+    click(at, dot(row, label))
+    panel, shown = clicked(at), images_by_caption(at)
+    # What the browser shows at once on a click (cut from the sheets) is what the rerun then sends.
+    instant = dict(panel["instant"])
+    expected = ["Original", "Reconstruction: its latent mean decoded"] + (["Its PCA position decoded"] * (projection == "pca"))
+    assert list(instant) == expected and [p["caption"] for p in panel["pictures"]] == expected
+    for caption, sheet in instant.items():
+        difference = np.abs(cut_from_sheet(atlas, sheet, row).astype(int) - png_pixels(shown[caption]).astype(int))
+        assert difference.max() <= 1, caption  # one batch decode against one vector: float rounding at most
+    assert f"{panel['titles'][label]} · row {row}" == panel["title"] == f"Digit {label} · row {row}"
+    # The sheets are the same element from click to click, so Streamlit sends them only once.
+    assert component_data(at, "multigen.dot_atlas") == atlas
+
+
+def test_a_map_with_more_dots_than_the_sheets_hold_draws_its_pictures_in_the_rerun(app_env, monkeypatch):
+    monkeypatch.setattr("pages._pictures.ATLAS_MAX_POINTS", 1_000)
+    at = click(open_app(), dot(3, int(explorer_rows()[3])))  # 2,000 dots
+    assert component_data(at, "multigen.dot_atlas") is None and clicked(at)["atlas"] is None
+    assert {"Original", "Reconstruction: its latent mean decoded"} <= images_by_caption(at).keys()
 
 
 def test_the_map_draws_through_webgl_unless_told_to_draw_svg_and_clicks_work_either_way(app_env):
@@ -191,7 +256,7 @@ def test_the_map_draws_through_webgl_unless_told_to_draw_svg_and_clicks_work_eit
     assert trace_types(at) == {"scatter"}  # for a browser without WebGL
     row = 21
     click(at, dot(row, int(explorer_rows()[row])))
-    assert at.subheader[0].value == f"Digit {int(explorer_rows()[row])} · row {row}"
+    assert clicked(at)["title"] == f"Digit {int(explorer_rows()[row])} · row {row}"
 
 
 def test_pca_map_decodes_dots_and_positions(app_env):
@@ -219,6 +284,13 @@ def test_cvae_map_renders_and_decodes_with_a_label(app_env):
     assert at.radio(key="explorer_projection").options == ["PCA", "t-SNE"]  # no raw map for a 4-D latent
     click(at, empty_space(0.0, 0.0))
     assert "This position decoded" in images_by_caption(at)
+    # Decoded as another digit, a dot's instant pictures are decoded with that digit too.
+    at.selectbox(key="explorer_condition").set_value(3).run()
+    click(at, dot(8, int(explorer_rows()[8])))
+    atlas, shown = component_data(at, "multigen.dot_atlas"), images_by_caption(at)
+    for caption, sheet in clicked(at)["instant"]:
+        difference = np.abs(cut_from_sheet(atlas, sheet, 8).astype(int) - png_pixels(shown[caption]).astype(int))
+        assert difference.max() <= 1, caption
 
 
 def test_tsne_runs_in_the_background_with_progress_and_is_cached_on_disk(app_env):
@@ -416,7 +488,7 @@ def test_clicking_a_dot_on_a_shipped_map_shows_that_rows_digit(shipped_env):
     labels = subset(load_dataset(dataset, "train"), points).labels.numpy()
     row = int(np.flatnonzero(labels == 6)[0])
     click(at, dot(row, 6))
-    assert at.subheader[0].value == f"Digit 6 · row {row}"
+    assert clicked(at)["title"] == f"Digit 6 · row {row}"
 
 
 # -- write a number ----------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.browser
 FIRST_RENDER_TIMEOUT_MS = 90_000  # a page's first run loads models on 2 busy cores (other waits: 30 s)
 TRAINING_TIMEOUT_MS = 180_000  # one small epoch on 2 busy cores, plus saving the checkpoint
 POLL_TIMEOUT_MS = 60_000  # another tab's news: its poll (every 1-5 s), then a full redraw on busy cores
+# Every picture: st.image's, and the explorer's clicked pictures (pages/components/digit_pictures.js).
+PICTURES = "[data-testid=stImage] img, .mg-pictures img"
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -38,19 +40,19 @@ def wait_until_idle(page: Any, *, timeout: float | None = None) -> None:
 
 
 def image_sources(page: Any) -> list[str]:
-    """The ``src`` of every picture Streamlit shows on the page, top to bottom."""
-    return page.eval_on_selector_all("[data-testid=stImage] img", "images => images.map(image => image.src)")
+    """The ``src`` of every picture the page shows, top to bottom."""
+    return page.eval_on_selector_all(PICTURES, "images => images.map(image => image.src)")
 
 
 def wait_for_new_image(page: Any, old_sources: list[str], *, timeout: float | None = None) -> str:
     """Wait until a picture whose ``src`` is not among ``old_sources`` has loaded; return its ``src``."""
     handle = page.wait_for_function(
-        """old => {
-            const fresh = [...document.querySelectorAll('[data-testid=stImage] img')]
+        """([old, pictures]) => {
+            const fresh = [...document.querySelectorAll(pictures)]
                 .find(image => !old.includes(image.src) && image.complete && image.naturalWidth > 0);
             return fresh ? fresh.src : null;
         }""",
-        arg=old_sources,
+        arg=[old_sources, PICTURES],
         timeout=timeout,
     )
     return handle.json_value()
@@ -181,7 +183,7 @@ def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
 
     wait_for_new_image(page, before)
     expect(page.get_by_text(re.compile(rf"^Digit {dot['label']} · row {dot['row']}$")).first).to_be_visible()
-    decoded = page.locator("[data-testid=stImage]").filter(has_text="Reconstruction").first
+    decoded = page.locator(".mg-pictures figure").filter(has_text="Reconstruction").first
     expect(decoded.locator("img")).to_have_js_property("complete", True)
     assert decoded.locator("img").get_attribute("src") not in before
     # The 28x28 digit is shown six times its size with square pixels, not blurred by the browser's scaling.
@@ -189,6 +191,39 @@ def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
         "image => [image.naturalWidth, image.getBoundingClientRect().width, getComputedStyle(image).imageRendering]"
     )
     assert shown == [28, 168, "pixelated"]
+    wait_until_idle(page)  # the rerun's answer leaves the same pictures and title
+    expect(page.locator(".mg-pictures h3")).to_have_text(f"Digit {dot['label']} · row {dot['row']}")
+
+
+def test_a_click_on_a_dot_shows_that_digit_before_the_server_answers(page):
+    from multigen.data import load_dataset, subset
+    from multigen.images import to_uint8
+
+    open_app_page(page, "/", "Latent explorer")
+    wait_for_latent_map(page)
+    dot = isolated_scatter_points(page, 2)[1]
+    # Hold back everything the page sends: the click's rerun request never reaches the server.
+    page.evaluate("() => { window.__send = WebSocket.prototype.send; WebSocket.prototype.send = () => {}; }")
+    try:
+        click_scatter_point(page, dot)
+        expect(page.locator(".mg-pictures h3")).to_have_text(f"Digit {dot['label']} · row {dot['row']}")
+        original = page.locator(".mg-pictures figure").filter(has_text="Original").locator("img")
+        expect(original).to_have_js_property("complete", True)
+        pixels = original.evaluate(
+            """image => {
+                const canvas = document.createElement('canvas');
+                canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+                const context = canvas.getContext('2d');
+                context.drawImage(image, 0, 0);
+                const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+                return Array.from({length: rgba.length / 4}, (_, i) => rgba[4 * i]);
+            }"""
+        )
+    finally:
+        page.evaluate("() => { WebSocket.prototype.send = window.__send; }")
+    # The explorer's default map: 2,000 training digits of mnist-5k (the same seeded sample as the page's).
+    expected = to_uint8(subset(load_dataset("mnist-5k", "train"), 2000).images[dot["row"]])[0]
+    assert pixels == expected.ravel().tolist()
 
 
 def test_moving_a_gan_slider_changes_the_generated_digit(page):

@@ -1,0 +1,19 @@
+// Holds the sprite sheets of a latent map's dots in the browser (see pages/_pictures.py): one sheet per
+// kind of picture, every dot's picture at column row % columns, row floor(row / columns).
+// The sheets never change from click to click, so Streamlit sends this element once and then only a
+// reference to it; digit_pictures.js cuts the clicked dot's pictures out of them.
+const atlases = (globalThis.__multigenAtlases ??= new Map());
+const KEEP = 4; // sheets of the last few maps (a tab switching between maps keeps them warm)
+
+export default function ({ data }) {
+  if (!data || !data.id || atlases.has(data.id)) return;
+  const sheets = {};
+  for (const [name, url] of Object.entries(data.sheets)) {
+    const image = new Image();
+    image.src = url;
+    image.decode().catch(() => {}); // decoded ahead of the first click; a broken sheet only loses the shortcut
+    sheets[name] = image;
+  }
+  atlases.set(data.id, { columns: data.columns, size: data.size, sheets });
+  while (atlases.size > KEEP) atlases.delete(atlases.keys().next().value);
+}

@@ -1,0 +1,131 @@
+// The pictures of the Latent explorer's last click, with their title (see pages/_pictures.py).
+//
+// The server sends what to show after each script run. A click on a dot shows that dot's pictures at
+// once, cut from the sprite sheets of digit_atlas.js, without waiting for the rerun: the server's
+// answer for the same dot then draws the same pictures again (and anything a sheet cannot hold, such
+// as a decoded empty position, only comes from the server).
+const atlases = (globalThis.__multigenAtlases ??= new Map());
+const ANSWER_WAIT_MS = 5000; // how long an instant view outranks server data about an older pick
+const canvas = document.createElement('canvas');
+
+function cut(atlas, sheet, row) {
+  const image = atlas.sheets[sheet];
+  if (!image || !image.complete || !image.naturalWidth) return null;
+  const size = atlas.size;
+  canvas.width = canvas.height = size;
+  const context = canvas.getContext('2d');
+  context.clearRect(0, 0, size, size);
+  const x = (row % atlas.columns) * size, y = Math.floor(row / atlas.columns) * size;
+  if (y + size > image.naturalHeight) return null;
+  context.drawImage(image, x, y, size, size, 0, 0, size, size);
+  return canvas.toDataURL('image/png');
+}
+
+function figureFor(caption, url, width) {
+  const figure = document.createElement('figure');
+  const image = document.createElement('img');
+  const text = document.createElement('figcaption');
+  figure.append(image, text);
+  return update(figure, caption, url, width);
+}
+
+function update(figure, caption, url, width) {
+  const image = figure.firstChild, text = figure.lastChild;
+  // An image element keeps showing its old picture until the new source has decoded: no blank frame.
+  if (image.src !== url) image.src = url;
+  image.alt = caption;
+  image.style.width = `${width}px`;
+  figure.style.flex = `0 1 ${width}px`; // side by side, shrinking alike when the column is narrower
+  text.textContent = caption;
+  return figure;
+}
+
+function draw(root, title, pictures, width) {
+  root.__multigen.shown = JSON.stringify([title, pictures.map(picture => picture.caption)]);
+  let heading = root.querySelector(':scope > h3'), strip = root.querySelector(':scope > .mg-strip');
+  if (!title) heading?.remove();
+  else {
+    if (!heading) root.prepend(heading = document.createElement('h3'));
+    heading.textContent = title;
+  }
+  if (!pictures.length) return strip?.remove();
+  if (!strip) {
+    strip = document.createElement('div');
+    strip.className = 'mg-strip';
+    root.append(strip);
+  }
+  const figures = [...strip.children];
+  pictures.forEach(({ caption, url }, index) => {
+    if (figures[index]) update(figures[index], caption, url, width);
+    else strip.append(figureFor(caption, url, width));
+  });
+  figures.slice(pictures.length).forEach(figure => figure.remove());
+}
+
+function rowOf(point) {
+  let row = point.customdata;
+  if (row !== null && typeof row === 'object') row = row[0];
+  row = Number(row);
+  return Number.isInteger(row) ? row : null;
+}
+
+function onClick(root, event) {
+  const state = root.__multigen;
+  const data = state.data;
+  const point = event && event.points && event.points[0];
+  const atlas = data.atlas && atlases.get(data.atlas);
+  if (!point || !atlas || !data.instant.length) return;
+  const row = rowOf(point);
+  if (row === null || row < 0) return; // empty space: only the server can decode a position
+  const pictures = data.instant.map(([caption, sheet]) => ({ caption, url: cut(atlas, sheet, row) }));
+  if (pictures.some(picture => !picture.url)) return;
+  const label = point.data ? point.data.meta : undefined;
+  const title = `${data.titles[label] ?? ''} · row ${row}`.replace(/^ · /, '');
+  state.pending = { row, at: performance.now() };
+  draw(root, title, pictures, data.width);
+}
+
+function attach(root) {
+  const chart = document.querySelector(`.st-key-${root.__multigen.data.chart} .js-plotly-plot`);
+  if (!chart || typeof chart.on !== 'function' || chart.__multigenRoot === root) return;
+  if (chart.__multigenListener) chart.removeListener('plotly_click', chart.__multigenListener);
+  chart.__multigenRoot = root;
+  chart.__multigenListener = event => onClick(root, event);
+  chart.on('plotly_click', chart.__multigenListener);
+}
+
+export default function ({ data, parentElement }) {
+  let root = parentElement.querySelector('.mg-pictures');
+  if (!root) {
+    root = document.createElement('div');
+    root.className = 'mg-pictures';
+    parentElement.append(root);
+  }
+  const state = (root.__multigen ??= { pending: null });
+  state.data = data;
+  const pending = state.pending;
+  // An answer about an older pick (a rerun still under way when the click came) must not replace the
+  // picture of the dot just clicked.
+  const answered = pending && data.row === pending.row;
+  if (!pending || answered || performance.now() - pending.at > ANSWER_WAIT_MS) {
+    state.pending = null;
+    // The answer to an instant view shows what that view already shows: keep it.
+    const same = answered && state.shown === JSON.stringify([data.title, data.pictures.map(p => p.caption)]);
+    if (!same) draw(root, data.title, data.pictures, data.width);
+  }
+  attach(root);
+  // The chart can be drawn after this element, or drawn anew (another map): attach when it appears.
+  if (!state.observer) {
+    let scheduled = false;
+    state.observer = new MutationObserver(() => {
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(() => { scheduled = false; attach(root); });
+    });
+    state.observer.observe(document.body, { childList: true, subtree: true });
+  }
+  return () => {
+    if (state.observer) state.observer.disconnect();
+    state.observer = null;
+  };
+}
