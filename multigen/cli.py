@@ -81,6 +81,7 @@ MODEL_FLAGS = (
     ("--augment", "augment", ("gan", "cgan")),
     ("--spectral-norm", "spectral_norm", ("gan", "cgan")),
     ("--d-lr", "discriminator_learning_rate", ("gan", "cgan")),
+    ("--categorical-code", "categorical_code", ("gan", "cgan")),
 )
 
 
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="GAN: spectral normalisation of the discriminator's layers (Miyato et al., 2018)")
     train.add_argument("--d-lr", type=_positive_float, dest="discriminator_learning_rate", metavar="LR",
                        help="GAN: the discriminator's own learning rate (two time-scale rule; default: --lr)")
+    train.add_argument("--categorical-code", type=_positive_int, metavar="K",
+                       help="GAN: an InfoGAN code of K categories read from the noise, e.g. 10 (default off)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
     train.add_argument("--eval-samples", type=_non_negative_int,

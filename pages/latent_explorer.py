@@ -112,7 +112,7 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
     )
     webgl = middle.toggle(
         "Draw the map with WebGL", value=True, key="explorer_webgl", persist_state="session",
-        help="WebGL draws all the dots on one canvas, so a click shows its digit sooner than with one SVG element per "
+        help="WebGL draws all the dots on one canvas, which redraws faster after a click than one SVG element per "
         "dot. Turn it off if your browser shows no map.",
     )
     condition = AUTO

@@ -5,7 +5,9 @@ Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convol
 ICLR 2016 (DCGAN). Mirza & Osindero, "Conditional Generative Adversarial Nets", 2014 (the
 label-conditioned generator). Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018.
 Options: Miyato, Kataoka, Koyama & Yoshida, "Spectral Normalization for Generative Adversarial
-Networks", ICLR 2018; the two time-scale rule of Heusel et al. (2017); DiffAugment (``augment``).
+Networks", ICLR 2018; the two time-scale rule of Heusel et al. (2017); DiffAugment (``augment``);
+Chen et al., "InfoGAN: Interpretable Representation Learning by Information Maximizing Generative
+Adversarial Nets", NeurIPS 2016 (``categorical_code``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class GANConfig:
     augment: str = ""  # DiffAugment transforms of what the discriminator sees, e.g. "translation,cutout" ("": off)
     spectral_norm: bool = False  # spectral normalisation of the discriminator's layers (Miyato et al., 2018)
     discriminator_learning_rate: float = 0.0  # the discriminator's Adam step size; 0: learning_rate (TTUR: differ)
+    categorical_code: int = 0  # InfoGAN: categories of a code read from the noise vector (0: off; see Generator)
+    info_weight: float = 1.0  # InfoGAN's lambda: weight of the code's mutual-information term
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.noise_dim) <= 512:
@@ -49,6 +53,12 @@ class GANConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         if not self.discriminator_learning_rate >= 0:
             raise ValueError(f"discriminator_learning_rate must be 0 or positive, got {self.discriminator_learning_rate}.")
+        if not 0 <= int(self.categorical_code) <= min(int(self.noise_dim), 64) or self.categorical_code == 1:
+            raise ValueError(
+                f"categorical_code must be 0 (off) or 2 to min(noise_dim, 64), got {self.categorical_code}."
+            )
+        if not self.info_weight >= 0:
+            raise ValueError(f"info_weight must be 0 or positive, got {self.info_weight}.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}.")
         self.augment = ",".join(parse_policy(str(self.augment)))
@@ -66,14 +76,30 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-class Generator(nn.Module):
-    """z (+ one-hot label) -> 28x28 image in [-1, 1]."""
+def information_loss(code_logits: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """-E log Q(c | G(z, c)): the variational lower bound of the mutual information I(c; G(z, c)) up to
+    the constant H(c), Chen et al. (2016), eq. 5 (a categorical Q, so a cross-entropy)."""
+    return F.cross_entropy(code_logits, code)
 
-    def __init__(self, noise_dim: int, num_labels: int = 0) -> None:
+
+def categorical_code(z: torch.Tensor, categories: int) -> torch.Tensor:
+    """The code category a noise vector carries: the argmax of its first ``categories`` entries.
+
+    For z ~ N(0, I) every category is equally likely, so sampling z samples the code too, and any
+    noise vector (a seed, a slider position) names one category: the generator stays a function of z alone.
+    """
+    return z[:, :categories].argmax(dim=1)
+
+
+class Generator(nn.Module):
+    """z (+ one-hot label, + one-hot InfoGAN code read from z) -> 28x28 image in [-1, 1]."""
+
+    def __init__(self, noise_dim: int, num_labels: int = 0, code_categories: int = 0) -> None:
         super().__init__()
         self.num_labels = num_labels
+        self.code_categories = code_categories
         self.project = nn.Sequential(
-            nn.Linear(noise_dim + num_labels, 7 * 7 * 128, bias=False),
+            nn.Linear(noise_dim + num_labels + code_categories, 7 * 7 * 128, bias=False),
             nn.BatchNorm1d(7 * 7 * 128),
             nn.ReLU(True),
         )
@@ -89,15 +115,18 @@ class Generator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = [z]
         if self.num_labels:
-            z = torch.cat([z, F.one_hot(labels, self.num_labels).to(z.dtype)], dim=1)
-        return self.net(self.project(z).view(-1, 128, 7, 7))
+            inputs.append(F.one_hot(labels, self.num_labels).to(z.dtype))
+        if self.code_categories:
+            inputs.append(F.one_hot(categorical_code(z, self.code_categories), self.code_categories).to(z.dtype))
+        return self.net(self.project(torch.cat(inputs, dim=1) if len(inputs) > 1 else z).view(-1, 128, 7, 7))
 
 
 class Discriminator(nn.Module):
     """28x28 image (+ label, by projection) -> one real/fake logit."""
 
-    def __init__(self, dropout: float, num_labels: int = 0, spectral_norm: bool = False) -> None:
+    def __init__(self, dropout: float, num_labels: int = 0, spectral_norm: bool = False, code_categories: int = 0) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 64, 5, stride=2, padding=2),  # 64 x 14 x 14
@@ -119,12 +148,19 @@ class Discriminator(nn.Module):
             # nn.Embedding starts at N(0, 1), which makes <embed(y), h> over 6,272 features dwarf the
             # head's logit and lets the discriminator win at once; start it at the head's scale.
             nn.init.normal_(self.embed.weight, std=(128 * 7 * 7) ** -0.5)
+        # InfoGAN's Q: the code's category, guessed from the discriminator's own features.
+        self.code_head = nn.Linear(128 * 7 * 7, code_categories) if code_categories else None
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, *, with_code: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The real/fake logit; with ``with_code`` also Q's logits over the code's categories."""
         h = self.features(x)
         out = self.head(h).squeeze(1)
         if self.embed is not None:
             out = out + (self.embed(labels) * h).sum(dim=1)
+        if with_code:
+            return out, self.code_head(h)
         return out
 
 
@@ -138,8 +174,9 @@ class GAN(nn.Module):
         super().__init__()
         self.config = config or GANConfig()
         labels = self.config.num_classes if self.conditional else 0
-        self.generator = Generator(self.config.noise_dim, labels)
-        self.discriminator = Discriminator(self.config.dropout, labels, bool(self.config.spectral_norm))
+        codes = int(self.config.categorical_code)
+        self.generator = Generator(self.config.noise_dim, labels, codes)
+        self.discriminator = Discriminator(self.config.dropout, labels, bool(self.config.spectral_norm), codes)
         # The generator's weights averaged over training steps (Yazici et al., "The Unusual Effectiveness
         # of Averaging in GAN Training", ICLR 2019; Karras et al., 2018): the averaged generator draws
         # cleaner digits than the last step's, which oscillates with the adversarial game.
@@ -241,25 +278,41 @@ class GAN(nn.Module):
         fake = generator_net(z, cond)
 
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
+        categories, weight = int(self.config.categorical_code), float(self.config.info_weight)
         real_logits = discriminator_net(self._augment(real, shard, generator), cond)
-        fake_logits = discriminator_net(self._augment(fake.detach(), shard, generator), cond)
+        if categories:  # InfoGAN: Q (a head on D's features) learns to read the code back from the fakes
+            code = categorical_code(z, categories)
+            fake_logits, code_logits = discriminator_net(
+                self._augment(fake.detach(), shard, generator), cond, with_code=True
+            )
+            d_info = information_loss(code_logits, code)
+        else:
+            fake_logits = discriminator_net(self._augment(fake.detach(), shard, generator), cond)
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
+        (d_loss + weight * d_info if categories else d_loss).backward()
         d_opt.step()
 
-        g_loss = generator_loss(discriminator_net(self._augment(fake, shard, generator), cond))
+        if categories:  # ... and the generator draws so that it can
+            fooled_logits, code_logits = discriminator_net(self._augment(fake, shard, generator), cond, with_code=True)
+            info = information_loss(code_logits, code)
+            g_loss = generator_loss(fooled_logits)
+        else:
+            g_loss = generator_loss(discriminator_net(self._augment(fake, shard, generator), cond))
         g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
+        (g_loss + weight * info if categories else g_loss).backward()
         g_opt.step()
         self._update_average()
-        return {
+        losses = {
             "loss": (d_loss + g_loss).detach(),
             "discriminator": d_loss.detach(),
             "generator": g_loss.detach(),
             "real_score": torch.sigmoid(real_logits).mean().detach(),
             "fake_score": torch.sigmoid(fake_logits).mean().detach(),
         }
+        if categories:
+            losses["information"] = info.detach()  # -log Q(c | G(z)): 0 when every code is read back
+        return losses
 
 
 class ConditionalGAN(GAN):

@@ -128,3 +128,49 @@ def test_the_discriminator_can_have_its_own_learning_rate_two_time_scales():
     assert optimizers["discriminator"].param_groups[0]["lr"] == 4e-4
     with pytest.raises(MultigenError, match="discriminator_learning_rate must be 0 or positive"):
         build_model("gan", {"discriminator_learning_rate": -1.0})
+
+
+def test_infogan_code_is_read_from_the_noise_and_every_category_is_equally_likely():
+    from multigen.models.gan import categorical_code
+
+    z = torch.randn(20_000, 16, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(categorical_code(z, 10), minlength=10)
+    assert int(counts.min()) > 1_800 and int(counts.max()) < 2_200  # 2,000 each, give or take
+    model = build_model("gan", {"noise_dim": 16, "categorical_code": 10}).eval()
+    assert model.generator.project[0].in_features == 16 + 10
+    one = torch.zeros(1, 16)
+    one[0, 3] = 0.5  # category 3 ...
+    other = one.clone()
+    other[0, 7] = 0.6  # ... and the same vector a little moved, now category 7: another one-hot, another digit
+    with torch.no_grad():
+        assert not torch.allclose(model.generate(one), model.generate(other), atol=1e-3)
+
+
+def test_infogan_learns_to_read_its_code_back_from_what_it_draws(tmp_path):
+    from multigen.checkpoints import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("gan", {"noise_dim": 8, "categorical_code": 4})
+    optimizers = model.make_optimizers()
+    data = load_dataset("mnist-5k", "val")
+    generator = torch.Generator().manual_seed(0)
+    information = []
+    for step in range(40):
+        rows = slice((step * 16) % 480, (step * 16) % 480 + 16)  # the validation split holds 500 digits
+        losses = model.training_step(data.images[rows], data.labels[rows], optimizers, generator)
+        information.append(float(losses["information"]))
+    # -log Q(c | G(z)) starts at log 4 (Q guesses) and falls as G draws each code so that Q can tell it.
+    assert information[0] == pytest.approx(torch.log(torch.tensor(4.0)).item(), abs=0.3)
+    assert sum(information[-5:]) / 5 < 0.5 * information[0]
+    save_checkpoint(tmp_path / "info.safetensors", model.eval())
+    loaded = load_checkpoint(tmp_path / "info.safetensors").model
+    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(loaded.generate(z), model.generate(z))
+    plain = build_model("gan", {"noise_dim": 8})
+    assert "information" not in plain.training_step(data.images[:16], data.labels[:16], plain.make_optimizers())
+
+
+@pytest.mark.parametrize("categories", [1, 9, -2])
+def test_an_infogan_code_needs_two_categories_and_room_in_the_noise(categories):
+    with pytest.raises(MultigenError, match="categorical_code must be 0"):
+        build_model("gan", {"noise_dim": 8, "categorical_code": categories})
