@@ -210,10 +210,20 @@ def completed(times: list[float | None], what: str) -> tuple[str, list[float]]:
     return (what if len(done) == len(times) else f"{what} ({len(done)} of {len(times)} tries)"), done
 
 
-def click_latencies(page: Any, tries: int, phase_times: dict[str, list[float]] | None = None) -> list[float | None]:
-    """Click ``tries`` different dots of the latent map; time each until its decoded digit shows."""
+def click_latencies(
+    page: Any, tries: int, phase_times: dict[str, list[float]] | None = None, *, svg: bool = False
+) -> list[float | None]:
+    """Click ``tries`` different dots of the latent map; time each until its decoded digit shows.
+
+    ``svg`` first turns the explorer's "Draw the map with WebGL" setting off.
+    """
     open_page(page, "/", IS_DECODED_DIGIT, phases=phase_times is not None)
     wait_for_latent_map(page)
+    if svg:
+        page.get_by_text("Settings: t-SNE", exact=False).click()
+        page.get_by_text("Draw the map with WebGL", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.type === 'scatter'")
+        wait_until_idle(page)
     dots = isolated_scatter_points(page, tries)
     if len(dots) < tries:
         raise SystemExit(f"The latent map has only {len(dots)} dots to click, fewer than --tries {tries}.")
@@ -237,7 +247,9 @@ def slider_latencies(page: Any, tries: int) -> list[float | None]:
     return [timed(page, lambda fraction=(0.25, 0.75)[i % 2]: drag(fraction)) for i in range(tries)]
 
 
-def browser_rows(folder: Path, tries: int, *, phases: bool = False) -> list[tuple[str, float, float, str]]:
+def browser_rows(
+    folder: Path, tries: int, *, phases: bool = False, svg: bool = False
+) -> list[tuple[str, float, float, str]]:
     """Serve the app on the shipped checkpoints and time clicks and slider releases in Chromium."""
     from playwright.sync_api import sync_playwright
 
@@ -251,8 +263,8 @@ def browser_rows(folder: Path, tries: int, *, phases: bool = False) -> list[tupl
             context.set_default_timeout(TRY_TIMEOUT_MS)
             if families & {"vae", "cvae"}:
                 phase_times: dict[str, list[float]] | None = {} if phases else None
-                what, times = completed(click_latencies(context.new_page(), tries, phase_times),
-                                        "browser: click a dot -> its decoded digit on screen")
+                what, times = completed(click_latencies(context.new_page(), tries, phase_times, svg=svg),
+                                        "browser: click a dot -> its decoded digit on screen" + (" (SVG map)" * svg))
                 rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
                 rows += [(f"  click phase: {name}", *summary(values), "") for name, values in (phase_times or {}).items()]
             if families & {"gan", "cgan"}:
@@ -275,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-browser", action="store_true", help="time decoding only")
     parser.add_argument("--phases", action="store_true",
                         help="also split each click's time into phases (browser, server, page update, paint)")
+    parser.add_argument("--svg", action="store_true", help="click on the SVG map (the explorer's WebGL setting off)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -285,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; checkpoints: {args.checkpoints}")
     rows = decode_rows(args.checkpoints, args.calls)
     if not args.no_browser:
-        rows += browser_rows(args.checkpoints.resolve(), args.tries, phases=args.phases)
+        rows += browser_rows(args.checkpoints.resolve(), args.tries, phases=args.phases, svg=args.svg)
     print_table(rows)
 
 
