@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="GAN: the discriminator's own learning rate (two time-scale rule; default: --lr)")
     train.add_argument("--categorical-code", type=_positive_int, metavar="K",
                        help="GAN: an InfoGAN code of K categories read from the noise, e.g. 10 (default off)")
+    train.add_argument("--lr-decay-from", type=_non_negative_int, metavar="EPOCH",
+                       help="after this epoch the learning rates fall linearly to 0 at the last epoch (default: constant)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
     train.add_argument("--eval-samples", type=_non_negative_int,
@@ -190,10 +192,10 @@ def _train(args: argparse.Namespace) -> int:
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
         "sample_every": args.sample_every, "device": args.device, "out": args.out,
-        "eval_samples": args.eval_samples,
+        "eval_samples": args.eval_samples, "lr_decay_from": args.lr_decay_from,
     }
     if args.resume:
-        keep = ("epochs", "device", "out", "eval_samples")
+        keep = ("epochs", "device", "out", "eval_samples", "lr_decay_from")  # the trainer checks the schedule
         config = resume_config(args.resume, **{k: v for k, v in fields.items() if k in keep})
         config.out = args.out or args.resume  # continue in the file resumed unless told otherwise
         for name in ("model", "dataset", "latent_dim", "batch_size", "learning_rate", "seed"):

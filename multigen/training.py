@@ -60,6 +60,7 @@ class TrainingConfig:
     sample_every: int = 50  # steps between sample grids from the fixed noise batch (and latent snapshots)
     snapshot_points: int = 500  # validation digits in each latent snapshot of a VAE
     eval_samples: int = 1000  # samples for the per-epoch FID / IS (/ accuracy, -ELBO); 0 turns them off
+    lr_decay_from: int | None = None  # after this epoch every learning rate falls linearly to 0 at the end; None: constant
     model_config: dict[str, Any] = field(default_factory=dict)  # extra model fields, e.g. {"beta": 2.0}
 
     def validate(self) -> None:
@@ -78,6 +79,8 @@ class TrainingConfig:
             isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1
         ):
             raise MultigenError(f"Learning rate must be a number in (0, 1], got {self.learning_rate}.")
+        if self.lr_decay_from is not None:
+            _check_int("epoch after which the learning rate falls", self.lr_decay_from, 0, self.epochs - 1)
         if self.latent_dim is not None:
             low, high = (2, 128) if self.model in ("vae", "cvae") else (1, 512)
             _check_int("latent size", self.latent_dim, low, high)
@@ -232,18 +235,21 @@ class Trainer:
         torch.manual_seed(config.seed)
         model = build_model(config.model, config.model_settings()).to(device)
         optimizers = model.make_optimizers()
+        base_rates = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
         networks = {name: wrap(net, shard, device) for name, net in model.trainable_networks().items()}
         self.model = model  # the model being trained (its weights change while the run goes on)
         noise = torch.Generator(device=device).manual_seed(config.seed + 1)
-        start_step, history = 0, []
+        start_step, history, saved_training = 0, [], None
         if self._resume_from is not None:
-            start_step, history = self._restore(model, optimizers, noise)
+            start_step, history, saved_training = self._restore(model, optimizers, noise)
 
         train = load_dataset(config.dataset, "train", data_dir=config.data_dir).to(device)
         if config.batch_size > len(train):
             raise MultigenError(f"The batch size {config.batch_size} is larger than the {len(train)} training images: lower it.")
         steps_per_epoch = len(train) // config.batch_size  # the last, partial batch is dropped
         total_steps = steps_per_epoch * config.epochs
+        if saved_training is not None:
+            self._check_schedule(saved_training, start_step, steps_per_epoch)
         checkpoint = Path(config.out) if config.out else default_checkpoint_path(config)
         self.config.out = str(checkpoint)
 
@@ -296,6 +302,11 @@ class Trainer:
                     yield Finished("stopped", epoch, step, checkpoint, history)
                     return
                 rows = shard.rows(order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size])
+                if config.lr_decay_from is not None:
+                    factor = learning_rate_factor(step, total_steps, config.lr_decay_from * steps_per_epoch)
+                    for name, optimizer in optimizers.items():
+                        for group, rate in zip(optimizer.param_groups, base_rates[name]):
+                            group["lr"] = rate * factor
                 losses = model.training_step(
                     train.images[rows], train.labels[rows], optimizers, generator=noise, networks=networks, shard=shard
                 )
@@ -360,7 +371,22 @@ class Trainer:
         # With several processes, a stop counts only once all of them know of it (see _global_losses).
         return (self._stop_agreed if self.shard.world_size > 1 else self._stop).is_set()
 
-    def _restore(self, model, optimizers, noise) -> tuple[int, list]:
+    def _check_schedule(self, saved: dict[str, Any], start_step: int, steps_per_epoch: int) -> None:
+        """Refuse a resume whose learning-rate schedule differs from the run's for steps already taken:
+        it would not be the run that one uninterrupted ``train`` with these settings gives."""
+        def constant_so_far(decay_from: int | None) -> bool:
+            return decay_from is None or start_step <= decay_from * steps_per_epoch
+
+        old, new = saved.get("lr_decay_from"), self.config.lr_decay_from
+        if constant_so_far(old) and constant_so_far(new):
+            return
+        if old != new or saved.get("epochs") != self.config.epochs:
+            raise MultigenError(
+                f"The run's learning rate already falls (from epoch {old} of {saved.get('epochs')}; it is at step "
+                f"{start_step}): resume it with its own --epochs and --lr-decay-from, or start a new run."
+            )
+
+    def _restore(self, model, optimizers, noise) -> tuple[int, list, dict[str, Any]]:
         saved = load_checkpoint(self._resume_from, device=self.device)
         if saved.kind != self.config.model:
             raise MultigenError(f"{self._resume_from} holds a {saved.kind}, not a {self.config.model}: resume it with --model {saved.kind}.")
@@ -373,7 +399,8 @@ class Trainer:
             noise.set_state(saved.extra["rng/noise"].cpu())
         if "rng/torch" in saved.extra:
             torch.set_rng_state(saved.extra["rng/torch"].cpu())
-        return int(saved.metadata.get("step", 0)), list(saved.metadata.get("history", []))
+        step, history = int(saved.metadata.get("step", 0)), list(saved.metadata.get("history", []))
+        return step, history, dict(saved.metadata.get("training") or {})
 
     def _epoch_metrics(self, model: torch.nn.Module, checkpoint: Path) -> dict[str, float]:
         """The cheap version of ``multigen eval`` (``eval_samples`` samples), or {} when it cannot run.
@@ -420,6 +447,15 @@ class Trainer:
         # The raw plane for a 2-D latent, else the two principal axes (the explorer's own projections).
         points = mu if mu.shape[1] == 2 else project(mu, "pca").points
         return LatentSnapshot(epoch, step, np.asarray(points, dtype=np.float32), dataset.labels.cpu().numpy())
+
+
+def learning_rate_factor(step: int, total_steps: int, decay_start: int) -> float:
+    """The share of its base learning rate step ``step`` (0-based) takes: 1 until ``decay_start``, then a
+    straight line down to 1/(total - start) at the last step (the decay of, e.g., Zhu et al., "Unpaired
+    Image-to-Image Translation using Cycle-Consistent Adversarial Networks", ICCV 2017)."""
+    if step < decay_start:
+        return 1.0
+    return (total_steps - step) / max(total_steps - decay_start, 1)
 
 
 def train(config: TrainingConfig, *, resume: str | Path | None = None, shard: Shard = SINGLE_PROCESS) -> Path:

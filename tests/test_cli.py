@@ -112,6 +112,7 @@ def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
         (["train", "--batch-size", "0"], "must be at least 1"),
         (["train", "--lr", "-1"], "positive"),
         (["train", "--model", "flow"], "invalid choice"),
+        (["train", "--epochs", "3", "--lr-decay-from", "3"], "learning rate falls must be a whole number from 0 to 2"),
         (["train", "--model", "vae", "--ema-decay", "0.9"], "--ema-decay is for gan and cgan models, not vae"),
         (["train", "--dataset", "mnist", "--data-dir", "/nonexistent", "--epochs", "1"], "mnist-5k"),
         (["sample", "missing.safetensors", "--out", "x.png"], "does not exist"),

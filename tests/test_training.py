@@ -89,6 +89,30 @@ def test_resuming_a_stopped_run_gives_the_same_result_as_an_uninterrupted_one(ti
     _assert_same_weights(_state(full), _state(resumed))
 
 
+def test_learning_rates_fall_linearly_to_zero_after_the_epoch_given(tiny_training_config, tmp_path):
+    from multigen.training import learning_rate_factor
+
+    assert [learning_rate_factor(step, 18, 9) for step in (0, 8, 9, 12, 17)] == [1, 1, 1, 6 / 9, 1 / 9]
+    # VAE (lr 1e-3), two 9-step epochs, falling after the first: the last step ran at 1/9 of the rate.
+    decayed = train(tiny_training_config("vae", batch_size=500, epochs=2, lr_decay_from=1))
+    assert load_checkpoint(decayed).optimizer_states["vae"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 9)
+    constant = train(tiny_training_config("vae", batch_size=500, epochs=2, out=str(tmp_path / "constant.safetensors")))
+    assert not torch.equal(_state(decayed)["encoder.0.weight"], _state(constant)["encoder.0.weight"])
+    with pytest.raises(MultigenError, match="learning rate falls must be a whole number from 0 to 1"):
+        tiny_training_config("vae", epochs=2, lr_decay_from=2).validate()
+
+
+def test_a_run_extended_with_a_falling_learning_rate_is_the_run_that_had_it_from_the_start(tiny_training_config, tmp_path):
+    first = tiny_training_config("vae", batch_size=500, epochs=1, out=str(tmp_path / "extended.safetensors"))
+    train(first)  # one epoch at a constant rate, then two more, falling during the last
+    extended = train(resume_config(first.out, epochs=3, lr_decay_from=2), resume=first.out)
+    whole = train(tiny_training_config("vae", batch_size=500, epochs=3, lr_decay_from=2, out=str(tmp_path / "whole.safetensors")))
+    _assert_same_weights(_state(whole), _state(extended))
+    # Once the rate has started to fall, another schedule would rewrite steps already taken.
+    with pytest.raises(MultigenError, match="learning rate already falls"):
+        list(Trainer(resume_config(whole, epochs=4), resume=whole))
+
+
 def test_resume_can_extend_a_finished_run_with_more_epochs(tiny_training_config):
     config = tiny_training_config("vae", batch_size=500)
     train(config)
