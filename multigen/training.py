@@ -281,6 +281,12 @@ class Trainer:
                 extra={"rng/noise": noise.get_state(), "rng/torch": torch.get_rng_state()},
             )
 
+        def settle() -> None:
+            """Let the model finish what it does once an epoch (a GAN's averaged generator's statistics)."""
+            finished = getattr(model, "epoch_finished", None)
+            if finished is not None:
+                finished()
+
         step = start_step
         window: deque[tuple[float, int]] = deque(maxlen=20)
         window.append((time.perf_counter(), step))
@@ -298,6 +304,7 @@ class Trainer:
                     window.clear()
                     window.append((time.perf_counter(), step))
                 if self._stopping():
+                    settle()
                     save(step)
                     yield Finished("stopped", epoch, step, checkpoint, history)
                     return
@@ -333,6 +340,7 @@ class Trainer:
                         yield self._snapshot(model, snapshot_set, epoch, step)
             means = {name: total / max(done_in_epoch, 1) for name, total in sums.items()}
             seconds = time.perf_counter() - epoch_start
+            settle()
             metrics = self._epoch_metrics(model, checkpoint) if main else {}
             history.append({"epoch": epoch, "step": step, "seconds": round(seconds, 3), **means, **metrics})
             save(step)

@@ -230,7 +230,8 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def _update_average(self) -> None:
-        """ema <- decay * ema + (1 - decay) * generator; BatchNorm statistics are copied as they are."""
+        """ema <- decay * ema + (1 - decay) * generator; BatchNorm statistics are copied as they are (until
+        ``epoch_finished`` measures the averaged generator's own)."""
         if self.generator_ema is None:
             return
         live = dict(self.generator.named_parameters())
@@ -238,6 +239,29 @@ class GAN(nn.Module):
             average.lerp_(live[name], 1.0 - self.config.ema_decay)
         for average, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
             average.copy_(buffer)
+
+    @torch.no_grad()
+    def epoch_finished(self, batches: int = 50, batch_size: int = 64) -> None:
+        """Give the averaged generator BatchNorm statistics of its own ("standing statistics", Brock et al.,
+        "Large Scale GAN Training", ICLR 2019): the live generator's, copied at every step, belong to other
+        weights. Averages over ``batches`` batches of fixed-seed noise, so every run that saves here saves
+        the same; the training loop calls this before it measures and saves an epoch."""
+        if self.generator_ema is None:
+            return
+        norms = [m for m in self.generator_ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [norm.momentum for norm in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average over the batches below
+        noise = torch.Generator(device=self.device).manual_seed(0)
+        was_training = self.generator_ema.training
+        self.generator_ema.train()
+        for _ in range(batches):
+            z = torch.randn((batch_size, self.latent_dim), generator=noise, device=self.device)
+            self.generator_ema(z, self._labels(torch.arange(batch_size, device=self.device) % 10, batch_size))
+        self.generator_ema.train(was_training)
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
 
     def _augment(self, images: torch.Tensor, shard: Shard, generator: torch.Generator | None) -> torch.Tensor:
         """DiffAugment (Zhao et al., 2020): each image the discriminator sees, transformed afresh.

@@ -174,3 +174,26 @@ def test_infogan_learns_to_read_its_code_back_from_what_it_draws(tmp_path):
 def test_an_infogan_code_needs_two_categories_and_room_in_the_noise(categories):
     with pytest.raises(MultigenError, match="categorical_code must be 0"):
         build_model("gan", {"noise_dim": 8, "categorical_code": categories})
+
+
+def test_the_averaged_generator_gets_batchnorm_statistics_of_its_own_at_each_epoch_end():
+    torch.manual_seed(0)
+    model = build_model("gan", {"noise_dim": 16, "ema_decay": 0.9})
+    optimizers = model.make_optimizers()
+    data = load_dataset("mnist-5k", "val")
+    generator = torch.Generator().manual_seed(0)
+    for start in range(0, 96, 16):
+        model.training_step(data.images[start:start + 16], data.labels[start:start + 16], optimizers, generator)
+    norm, live = model.generator_ema.net[1], model.generator.net[1]
+    torch.testing.assert_close(norm.running_mean, live.running_mean)  # copied at every step
+    model.epoch_finished()
+    assert not torch.allclose(norm.running_mean, live.running_mean)
+    # The statistics are the averaged generator's own: its activations' mean over fresh noise.
+    with torch.no_grad():
+        z = torch.randn(2048, 16, generator=torch.Generator().manual_seed(5))
+        features = model.generator_ema.net[0](model.generator_ema.project(z).view(-1, 128, 7, 7))
+    torch.testing.assert_close(norm.running_mean, features.mean(dim=(0, 2, 3)), atol=0.02, rtol=0.05)
+    first = norm.running_mean.clone()
+    model.epoch_finished()  # from fixed noise: the same statistics every time
+    torch.testing.assert_close(norm.running_mean, first)
+    build_model("gan", {"noise_dim": 16}).epoch_finished()  # without an average: nothing to do
