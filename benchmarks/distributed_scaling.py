@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from multigen.checkpoints import read_metadata  # noqa: E402
+from multigen.checkpoints import read_metadata
 
 
 def run(label: str, processes: int, threads: int, args: argparse.Namespace, folder: Path) -> float:

@@ -205,6 +205,8 @@ if style_row is not None:  # a CVAE's latent is the digit's style: the Write a n
     }
     if st.session_state.get("style_digit") != style_digit:  # a new click: the write page opens on this CVAE
         st.session_state.update({"style_digit": style_digit, shared.picker_key("writer"): str(info.path)})
+
+
 def dot_sheets() -> dict[str, np.ndarray]:
     """Every dot's pictures (DOT_PICTURES), row i for dot i: the browser shows a clicked dot's at once."""
     labels = None if not conditional else (codes.labels if condition == AUTO else int(condition))
