@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from torch import nn
 
@@ -69,6 +68,30 @@ def noise_vector(seed: int, dim: int) -> np.ndarray:
     return np.random.default_rng(int(seed)).standard_normal(int(dim)).astype(np.float32)
 
 
+def code_categories(model: nn.Module) -> int:
+    """How many categories the model's InfoGAN code has (``--categorical-code``); 0 for none."""
+    return int(getattr(getattr(model, "config", None), "categorical_code", 0) or 0)
+
+
+def code_of(z: np.ndarray, categories: int) -> int:
+    """The InfoGAN code category a noise vector carries: the argmax of its first ``categories`` entries."""
+    return int(np.argmax(_vector(z)[:categories]))
+
+
+def with_code(z: np.ndarray, category: int, categories: int) -> np.ndarray:
+    """Noise vector(s) that carry code ``category``: the largest of the first ``categories`` entries is
+    swapped into place ``category``. The values stay the same (still a draw of N(0, I)), so the rest of
+    the picture changes as little as the code allows."""
+    if not 0 <= int(category) < categories:
+        raise MultigenError(f"The code must be a category from 0 to {categories - 1}, got {category}.")
+    vectors = np.array(z, dtype=np.float32, copy=True)
+    rows = vectors.reshape(-1, vectors.shape[-1])  # a view: rows of a batch, or the one vector
+    top = rows[:, :categories].argmax(axis=1)
+    index = np.arange(len(rows))
+    rows[index, top], rows[index, int(category)] = rows[index, int(category)], rows[index, top]
+    return vectors
+
+
 def generate(model: nn.Module, z: np.ndarray, label: int | np.ndarray | None = None) -> np.ndarray:
     """Images from noise: z (d,) -> one (28, 28) uint8 image; z (k, d) -> (k, 28, 28). A cGAN needs ``label``."""
     rows = np.asarray(z, dtype=np.float32)
@@ -98,6 +121,7 @@ def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: 
     the PCA coordinates x = V^T (y - mu), U = argmin sum ||U x_i - z_i||^2, and use U's columns.
     A cGAN's samples cycle through labels 0..9. Deterministic for a given seed; the model must be
     in eval mode (a loaded checkpoint is), or BatchNorm would update its running statistics.
+    For a cGAN (and an InfoGAN's code) the components are taken within each label (code), see below.
     """
     generator = getattr(model, "generator", None)
     if generator is None or not hasattr(generator, "project"):
@@ -111,20 +135,22 @@ def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: 
     device = _device(model)
     torch_generator = torch.Generator().manual_seed(int(seed))
     z = torch.randn((samples, dim), generator=torch_generator)  # drawn on the CPU: the same z on every device
-    inputs = z
-    labels = None
-    if model.conditional:
-        labels = torch.arange(samples) % model.config.num_classes
-        inputs = torch.cat([z, F.one_hot(labels, model.config.num_classes).to(z.dtype)], dim=1)
+    labels = (torch.arange(samples) % model.config.num_classes) if model.conditional else None
     with torch.no_grad():
-        activations = generator.project(inputs.to(device)).double().cpu().numpy()
-    if model.conditional:
-        # Remove each label's mean so the components describe style within a digit (what a slider on z
+        inputs = generator.project_input(z.to(device), None if labels is None else labels.to(device))
+        activations = generator.project(inputs).double().cpu().numpy()
+    groups = np.zeros(samples, dtype=np.int64)  # samples of one label and one code
+    if labels is not None:
+        groups = labels.numpy()
+    categories = code_categories(model)
+    if categories:
+        groups = groups * categories + z[:, :categories].argmax(dim=1).numpy()
+    if labels is not None or categories:
+        # Remove each group's mean so the components describe style within a digit (what a slider on z
         # can change while the label stays fixed) rather than the differences between digits.
-        for label in range(model.config.num_classes):
-            rows = labels.numpy() == label
-            if rows.any():
-                activations[rows] -= activations[rows].mean(axis=0)
+        for group in np.unique(groups):
+            rows = groups == group
+            activations[rows] -= activations[rows].mean(axis=0)
     # The randomized solver is ~10x faster than a full SVD of (samples x 6272); seeded, it is deterministic.
     pca = PCA(n_components=k, svd_solver="randomized", random_state=int(seed))
     coordinates = pca.fit_transform(activations)  # (samples, k), x_i = V^T (y_i - mu)
@@ -199,10 +225,12 @@ def make_recipe(
     label: int | None = None,
     sliders: Sequence[float] | None = None,
     kind: str | None = None,
+    code: int | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready dict that rebuilds an image: ``z`` is the vector fed to the generator (sliders applied).
 
-    ``seed`` and ``sliders`` record how z was made; ``image_from_recipe`` needs only z and the label.
+    ``seed``, ``sliders`` and an InfoGAN ``code`` record how z was made; ``image_from_recipe`` needs only z
+    and the label.
     """
     vector = _vector(z)
     return {
@@ -213,6 +241,7 @@ def make_recipe(
         "seed": int(seed),
         "label": None if label is None else int(label),
         "sliders": [float(value) for value in (sliders or [])],
+        "code": None if code is None else int(code),
         "z": [float(value) for value in vector],  # float32 -> float -> float32 is exact
     }
 

@@ -19,6 +19,8 @@ from multigen.errors import MultigenError
 from multigen.images import image_strip
 from multigen.noise import (
     apply_sliders,
+    code_categories,
+    code_of,
     generate,
     make_recipe,
     noise_vector,
@@ -26,6 +28,7 @@ from multigen.noise import (
     recipe_png,
     slerp,
     variations,
+    with_code,
 )
 from pages import _shared as shared
 
@@ -41,6 +44,7 @@ PNG_SCALE = 8  # the downloaded PNG is the 28x28 digit enlarged 8x (224 px), eac
 st.session_state.setdefault("gan_seed", 0)
 st.session_state.setdefault("gan_seed_b", 1)
 st.session_state.setdefault("gan_digit", 0)
+st.session_state.setdefault("gan_code", None)  # an InfoGAN's code category; None: the one the noise carries
 st.session_state.setdefault("gan_message", None)  # the outcome of loading a recipe, shown once
 for _index in range(SLIDERS):
     st.session_state.setdefault(f"slider_{_index}", 0.0)
@@ -71,6 +75,10 @@ def load_recipe() -> None:
         st.session_state["gan_seed"] = seed
         if label is not None:
             st.session_state["gan_digit"] = int(label)
+        code = recipe.get("code")
+        if code is not None and not (isinstance(code, int) and 0 <= code < 64):
+            raise MultigenError(f"The recipe's code {code!r} is not a code category: save it again here.")
+        st.session_state["gan_code"] = code
         values = list(recipe.get("sliders") or [])
         for index in range(SLIDERS):
             value = float(values[index]) if index < len(values) else 0.0
@@ -95,6 +103,7 @@ st.caption(
 info, checkpoint = shared.require_model("generator")
 model = checkpoint.model
 conditional = bool(model.conditional)
+categories = code_categories(model)  # an InfoGAN code (train --categorical-code K), or 0
 count = min(SLIDERS, model.latent_dim)
 keep = {"persist_state": "session"}  # the user's choices survive a visit to another page
 
@@ -108,6 +117,16 @@ with control_column:
     digit = None
     if conditional:
         digit = st.pills("Digit", list(range(10)), key="gan_digit", required=True, help="The digit to draw.", **keep)
+    code = None
+    if categories:
+        if st.session_state["gan_code"] is not None and st.session_state["gan_code"] >= categories:
+            st.session_state["gan_code"] = None  # a code of another checkpoint
+        code = st.pills(
+            "Code", list(range(categories)), key="gan_code", **keep,
+            help="The category of this InfoGAN's code: learnt without labels, it often stands for a digit or a "
+            "style. None picked: the one the seed's noise carries (the largest of its first "
+            f"{categories} values).",
+        )
     st.markdown("**Directions**")
     st.caption("Direction 1 changes the picture most, the last one least.")
     halves = st.columns(2)
@@ -133,11 +152,18 @@ with st.expander("Variations, interpolation and recipes"):
 try:
     directions = shared.slider_directions(checkpoint, count)
     start, end = noise_vector(seed, model.latent_dim), noise_vector(seed_b, model.latent_dim)
-    z = apply_sliders(start, directions, values)
+
+    def coded(vectors):
+        """The vectors with the picked InfoGAN code (as they are without one)."""
+        return vectors if code is None else with_code(vectors, code, categories)
+
+    z = coded(apply_sliders(start, directions, values))
     image = generate(model, z, digit)
-    nearby = image_strip(generate(model, variations(z, VARIATIONS, strength=strength, seed=seed), digit))
-    walk = image_strip(generate(model, apply_sliders(slerp(start, end, steps), directions, values), digit))
-    recipe = make_recipe(shared.display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind)
+    nearby = image_strip(generate(model, coded(variations(z, VARIATIONS, strength=strength, seed=seed)), digit))
+    walk = image_strip(generate(model, coded(apply_sliders(slerp(start, end, steps), directions, values)), digit))
+    recipe = make_recipe(
+        shared.display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind, code=code
+    )
     png = recipe_png(shared.picture(image, PNG_SCALE), recipe)
 except MultigenError as error:
     st.error(str(error))
@@ -155,7 +181,10 @@ if st.session_state["gan_message"]:
     st.session_state["gan_message"] = None
 
 with picture_column:
-    shared.show_picture(image, factor=10, caption=f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}")
+    caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
+        f", code {code_of(z, categories)}" if categories else ""
+    )
+    shared.show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
     shared.recipe_downloads(
         png, recipe, name, keys=("download_png", "download_json"), what="digit", scale=PNG_SCALE,

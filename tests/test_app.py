@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -335,6 +336,32 @@ def test_seed_randomize_and_digit_change_the_picture(app_env):
     at.pills(key="gan_digit").set_value(7).run()
     assert main_image(at) != before and at.image[0].captions[0].startswith("Digit 7")
     assert [b.label for b in at.get("download_button")] == ["Download PNG", "Download recipe"]
+
+
+def test_an_infogan_shows_its_code_and_a_picked_code_changes_the_digit_and_comes_back_with_a_recipe(
+    app_env, tmp_path, monkeypatch
+):
+    from multigen.noise import noise_vector
+
+    torch.manual_seed(0)
+    infogan = tmp_path / "infogan.safetensors"
+    save_checkpoint(infogan, build_model("gan", {"noise_dim": 16, "categorical_code": 10}).eval(),
+                    metadata={"dataset": "mnist-5k", "epoch": 0, "step": 0})
+    monkeypatch.setenv("MULTIGEN_CHECKPOINT_DIRS", f"{app_env['checkpoints']}{os.pathsep}{tmp_path}")
+    at = open_app(GENERATOR)
+    assert at.pills(key="gan_digit") and not at.get("pills")[1:]  # the cGAN: a digit, no code
+    at.sidebar.selectbox(key="checkpoint_generator").set_value(str(infogan)).run()
+    carried = int(np.argmax(noise_vector(0, 16)[:10]))
+    assert at.image[0].captions[0] == f"Seed 0, code {carried}" and at.pills(key="gan_code").value is None
+    before = main_image(at)
+    other = (carried + 1) % 10
+    at.pills(key="gan_code").set_value(other).run()
+    assert at.image[0].captions[0] == f"Seed 0, code {other}" and main_image(at) != before
+    # A recipe brings its code back.
+    recipe = {"format": "multigen-recipe", "version": 1, "seed": 0, "label": None, "sliders": [], "z": [], "code": 4}
+    at.file_uploader(key="gan_recipe").set_value(("recipe.json", json.dumps(recipe).encode(), "application/json"))
+    at.run()
+    assert at.pills(key="gan_code").value == 4 and at.image[0].captions[0] == "Seed 0, code 4"
 
 
 def nearest_captions(at: AppTest) -> list[str]:

@@ -183,3 +183,22 @@ def test_a_recipe_for_another_model_or_a_png_without_one_is_refused(gan, cgan):
         recipe_from_png(plain.getvalue())
     with pytest.raises(MultigenError, match="not a PNG"):
         recipe_from_png(b"not an image")
+
+
+def test_an_infogan_code_is_picked_by_moving_the_largest_entry_and_keeps_the_values():
+    from multigen.noise import code_categories, code_of, with_code
+
+    z = noise_vector(3, 16)
+    for category in range(10):
+        coded = with_code(z, category, 10)
+        assert code_of(coded, 10) == category
+        np.testing.assert_array_equal(np.sort(coded), np.sort(z))  # the same numbers, one pair swapped
+        assert (coded != z).sum() in (0, 2)
+    batch = with_code(np.stack([noise_vector(s, 16) for s in range(5)]), 4, 10)
+    assert batch.shape == (5, 16) and (batch[:, :10].argmax(axis=1) == 4).all()
+    with pytest.raises(MultigenError, match="code must be a category from 0 to 9"):
+        with_code(z, 10, 10)
+    infogan = build_model("gan", {"noise_dim": 16, "categorical_code": 10})
+    assert code_categories(infogan) == 10 and code_categories(build_model("gan", {"noise_dim": 16})) == 0
+    # The code changes the picture: the generator is given another one-hot.
+    assert not np.array_equal(generate(infogan.eval(), with_code(z, 1, 10)), generate(infogan, with_code(z, 2, 10)))

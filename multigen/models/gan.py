@@ -114,13 +114,17 @@ class Generator(nn.Module):
             nn.Tanh(),
         )
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def project_input(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """What the first layer sees: z, then the label's one-hot (cGAN), then the code's one-hot (InfoGAN)."""
         inputs = [z]
         if self.num_labels:
             inputs.append(F.one_hot(labels, self.num_labels).to(z.dtype))
         if self.code_categories:
             inputs.append(F.one_hot(categorical_code(z, self.code_categories), self.code_categories).to(z.dtype))
-        return self.net(self.project(torch.cat(inputs, dim=1) if len(inputs) > 1 else z).view(-1, 128, 7, 7))
+        return torch.cat(inputs, dim=1) if len(inputs) > 1 else z
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(self.project(self.project_input(z, labels)).view(-1, 128, 7, 7))
 
 
 class Discriminator(nn.Module):
