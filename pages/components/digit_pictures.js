@@ -87,8 +87,14 @@ function onClick(root, event) {
 
 function attach(root) {
   const chart = document.querySelector(`.st-key-${root.__multigen.data.chart} .js-plotly-plot`);
-  if (!chart || typeof chart.on !== 'function' || chart.__multigenRoot === root) return;
-  if (chart.__multigenListener) chart.removeListener('plotly_click', chart.__multigenListener);
+  if (!chart || typeof chart.on !== 'function') return;
+  const listener = chart.__multigenListener;
+  // A chart that plotly.js drew anew (purge, newPlot) has lost its listeners but keeps our marks: ask
+  // its event emitter whether ours is still there (where it cannot say, attach again: remove, then add).
+  const registered = chart._ev && typeof chart._ev.listeners === 'function'
+    && chart._ev.listeners('plotly_click').includes(listener);
+  if (listener && chart.__multigenRoot === root && registered) return;
+  if (listener && typeof chart.removeListener === 'function') chart.removeListener('plotly_click', listener);
   chart.__multigenRoot = root;
   chart.__multigenListener = event => onClick(root, event);
   chart.on('plotly_click', chart.__multigenListener);
