@@ -19,6 +19,7 @@ from torch import nn
 
 from multigen.errors import MultigenError
 from multigen.images import png_bytes, to_uint8
+from multigen.models.gan import categorical_code
 
 RECIPE_FORMAT = "multigen-recipe"
 RECIPE_VERSION = 1
@@ -75,7 +76,7 @@ def code_categories(model: nn.Module) -> int:
 
 def code_of(z: np.ndarray, categories: int) -> int:
     """The InfoGAN code category a noise vector carries: the argmax of its first ``categories`` entries."""
-    return int(np.argmax(_vector(z)[:categories]))
+    return int(categorical_code(torch.from_numpy(_vector(z))[None], categories)[0])
 
 
 def with_code(z: np.ndarray, category: int, categories: int) -> np.ndarray:
@@ -144,7 +145,7 @@ def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: 
         groups = labels.numpy()
     categories = code_categories(model)
     if categories:
-        groups = groups * categories + z[:, :categories].argmax(dim=1).numpy()
+        groups = groups * categories + categorical_code(z, categories).numpy()
     if labels is not None or categories:
         # Remove each group's mean so the components describe style within a digit (what a slider on z
         # can change while the label stays fixed) rather than the differences between digits.

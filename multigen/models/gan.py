@@ -262,7 +262,7 @@ class GAN(nn.Module):
         self.generator_ema.train()
         for _ in range(batches):
             z = torch.randn((batch_size, self.latent_dim), generator=noise, device=self.device)
-            self.generator_ema(z, self._labels(torch.arange(batch_size, device=self.device) % 10, batch_size))
+            self.generator_ema(z, self._labels(torch.arange(batch_size, device=self.device) % self.config.num_classes, batch_size))
         self.generator_ema.train(was_training)
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
@@ -306,29 +306,29 @@ class GAN(nn.Module):
         fake = generator_net(z, cond)
 
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
-        categories, weight = int(self.config.categorical_code), float(self.config.info_weight)
+        categories = int(self.config.categorical_code)
+        code = categorical_code(z, categories) if categories else None
+
+        def judged(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """D's logits on (augmented) fakes, plus the InfoGAN information loss when there is a code:
+            Q (a head on D's features) reads the code back, and the generator draws so that it can."""
+            images = self._augment(images, shard, generator)
+            if code is None:
+                return discriminator_net(images, cond), torch.zeros((), device=images.device)
+            logits, code_logits = discriminator_net(images, cond, with_code=True)
+            return logits, information_loss(code_logits, code)
+
         real_logits = discriminator_net(self._augment(real, shard, generator), cond)
-        if categories:  # InfoGAN: Q (a head on D's features) learns to read the code back from the fakes
-            code = categorical_code(z, categories)
-            fake_logits, code_logits = discriminator_net(
-                self._augment(fake.detach(), shard, generator), cond, with_code=True
-            )
-            d_info = information_loss(code_logits, code)
-        else:
-            fake_logits = discriminator_net(self._augment(fake.detach(), shard, generator), cond)
+        fake_logits, d_info = judged(fake.detach())
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         d_opt.zero_grad(set_to_none=True)
-        (d_loss + weight * d_info if categories else d_loss).backward()
+        (d_loss + self.config.info_weight * d_info).backward()
         d_opt.step()
 
-        if categories:  # ... and the generator draws so that it can
-            fooled_logits, code_logits = discriminator_net(self._augment(fake, shard, generator), cond, with_code=True)
-            info = information_loss(code_logits, code)
-            g_loss = generator_loss(fooled_logits)
-        else:
-            g_loss = generator_loss(discriminator_net(self._augment(fake, shard, generator), cond))
+        fooled_logits, info = judged(fake)
+        g_loss = generator_loss(fooled_logits)
         g_opt.zero_grad(set_to_none=True)
-        (g_loss + weight * info if categories else g_loss).backward()
+        (g_loss + self.config.info_weight * info).backward()
         g_opt.step()
         self._update_average()
         losses = {
