@@ -82,6 +82,7 @@ MODEL_FLAGS = (
     ("--spectral-norm", "spectral_norm", ("gan", "cgan")),
     ("--d-lr", "discriminator_learning_rate", ("gan", "cgan")),
     ("--categorical-code", "categorical_code", ("gan", "cgan")),
+    ("--cluster-code", "cluster_code", ("gan",)),
 )
 
 
@@ -113,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="GAN: the discriminator's own learning rate (two time-scale rule; default: --lr)")
     train.add_argument("--categorical-code", type=_positive_int, metavar="K",
                        help="GAN: an InfoGAN code of K categories read from the noise, e.g. 10 (default off)")
+    train.add_argument("--cluster-code", action="store_true", default=None,
+                       help="GAN: the code's K categories are clusters of the training digits, found without "
+                            "labels, and the discriminator is told them (self-conditioned GAN; default off)")
     train.add_argument("--lr-decay-from", type=_non_negative_int, metavar="EPOCH",
                        help="after this epoch the learning rates fall linearly to 0 at the last epoch (default: constant)")
     train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")

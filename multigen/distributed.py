@@ -169,6 +169,13 @@ def average(values: torch.Tensor, shard: Shard) -> torch.Tensor:
     return values / shard.world_size
 
 
+def broadcast(values: torch.Tensor, shard: Shard) -> torch.Tensor:
+    """Rank 0's ``values`` in every process (``values`` itself for one process)."""
+    if shard.world_size > 1:
+        dist.broadcast(values, src=0)
+    return values
+
+
 def share_buffers(module: torch.nn.Module, shard: Shard) -> None:
     """Copy rank 0's buffers (BatchNorm running statistics) to every process.
 

@@ -74,6 +74,12 @@ def code_categories(model: nn.Module) -> int:
     return int(getattr(getattr(model, "config", None), "categorical_code", 0) or 0)
 
 
+def code_from_clusters(model: nn.Module) -> bool:
+    """True when the code's categories are clusters of the training digits (a self-conditioned GAN,
+    ``--cluster-code``) rather than InfoGAN categories."""
+    return bool(getattr(getattr(model, "config", None), "cluster_code", False))
+
+
 def code_of(z: np.ndarray, categories: int) -> int:
     """The InfoGAN code category a noise vector carries: the argmax of its first ``categories`` entries."""
     return int(categorical_code(torch.from_numpy(_vector(z))[None], categories)[0])

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from multigen.checkpoints import load_checkpoint, save_checkpoint
-from multigen.data import DATASETS, epoch_order, load_dataset, subset
+from multigen.clusters import cluster_images
+from multigen.data import DATASETS, ImageDataset, epoch_order, load_dataset, subset
 from multigen.device import DEVICE_CHOICES, describe_device, use_default_threads
-from multigen.distributed import SINGLE_PROCESS, Shard, average, process_device, share_buffers, wrap
+from multigen.distributed import SINGLE_PROCESS, Shard, average, broadcast, process_device, share_buffers, wrap
 from multigen.errors import MultigenError
 from multigen.images import image_grid, to_uint8
 from multigen.models import GENERATIVE_KINDS, build_model
@@ -239,11 +240,15 @@ class Trainer:
         networks = {name: wrap(net, shard, device) for name, net in model.trainable_networks().items()}
         self.model = model  # the model being trained (its weights change while the run goes on)
         noise = torch.Generator(device=device).manual_seed(config.seed + 1)
-        start_step, history, saved_training = 0, [], None
+        start_step, history, saved_training, saved_clusters = 0, [], None, None
         if self._resume_from is not None:
-            start_step, history, saved_training = self._restore(model, optimizers, noise)
+            start_step, history, saved_training, saved_clusters = self._restore(model, optimizers, noise)
 
         train = load_dataset(config.dataset, "train", data_dir=config.data_dir).to(device)
+        clusters = None
+        if getattr(model.config, "cluster_code", False):  # a self-conditioned GAN trains on cluster ids, not labels
+            clusters = self._clusters(train, int(model.config.categorical_code), saved_clusters)
+            train = dataclasses.replace(train, labels=clusters.to(device))
         if config.batch_size > len(train):
             raise MultigenError(f"The batch size {config.batch_size} is larger than the {len(train)} training images: lower it.")
         steps_per_epoch = len(train) // config.batch_size  # the last, partial batch is dropped
@@ -278,7 +283,10 @@ class Trainer:
             save_checkpoint(
                 checkpoint, model, optimizers=optimizers,
                 metadata=self._metadata(model, step, steps_per_epoch, history),
-                extra={"rng/noise": noise.get_state(), "rng/torch": torch.get_rng_state()},
+                extra={
+                    "rng/noise": noise.get_state(), "rng/torch": torch.get_rng_state(),
+                    **({"data/clusters": clusters} if clusters is not None else {}),
+                },
             )
 
         def settle() -> None:
@@ -394,7 +402,23 @@ class Trainer:
                 f"{start_step}): resume it with its own --epochs and --lr-decay-from, or start a new run."
             )
 
-    def _restore(self, model, optimizers, noise) -> tuple[int, list, dict[str, Any]]:
+    def _clusters(self, train: ImageDataset, k: int, saved: torch.Tensor | None) -> torch.Tensor:
+        """The training digits' cluster ids: from the checkpoint when resuming (so a resumed run trains on
+        the same ones), else found by rank 0 and sent to every other process."""
+        if saved is not None:
+            if saved.shape != (len(train),):
+                raise MultigenError(
+                    f"{self._resume_from} was clustered on {saved.shape[0]} training digits, this data set has "
+                    f"{len(train)}: resume it on the data set it was trained on."
+                )
+            return saved.long().cpu()
+        if self.shard.is_main:
+            ids = cluster_images(train.images, k, seed=self.config.seed)
+        else:
+            ids = torch.zeros(len(train), dtype=torch.int64)
+        return broadcast(ids.to(self.device), self.shard).cpu()
+
+    def _restore(self, model, optimizers, noise) -> tuple[int, list, dict[str, Any], torch.Tensor | None]:
         saved = load_checkpoint(self._resume_from, device=self.device)
         if saved.kind != self.config.model:
             raise MultigenError(f"{self._resume_from} holds a {saved.kind}, not a {self.config.model}: resume it with --model {saved.kind}.")
@@ -408,7 +432,7 @@ class Trainer:
         if "rng/torch" in saved.extra:
             torch.set_rng_state(saved.extra["rng/torch"].cpu())
         step, history = int(saved.metadata.get("step", 0)), list(saved.metadata.get("history", []))
-        return step, history, dict(saved.metadata.get("training") or {})
+        return step, history, dict(saved.metadata.get("training") or {}), saved.extra.get("data/clusters")
 
     def _epoch_metrics(self, model: torch.nn.Module, checkpoint: Path) -> dict[str, float]:
         """The cheap version of ``multigen eval`` (``eval_samples`` samples), or {} when it cannot run.

@@ -20,6 +20,7 @@ from multigen.images import image_strip
 from multigen.noise import (
     apply_sliders,
     code_categories,
+    code_from_clusters,
     code_of,
     generate,
     make_recipe,
@@ -103,7 +104,7 @@ st.caption(
 info, checkpoint = shared.require_model("generator")
 model = checkpoint.model
 conditional = bool(model.conditional)
-categories = code_categories(model)  # an InfoGAN code (train --categorical-code K), or 0
+categories = code_categories(model)  # an InfoGAN code or clusters (train --categorical-code K), or 0
 count = min(SLIDERS, model.latent_dim)
 keep = {"persist_state": "session"}  # the user's choices survive a visit to another page
 
@@ -121,11 +122,17 @@ with control_column:
     if categories:
         if st.session_state["gan_code"] is not None and st.session_state["gan_code"] >= categories:
             st.session_state["gan_code"] = None  # a code of another checkpoint
+        if code_from_clusters(model):
+            meaning = (
+                "The cluster to draw from: before training, the training digits were grouped into "
+                f"{categories} clusters by their pixels alone (no labels), and the discriminator was told each "
+                "digit's cluster, so each one draws its own kind of digit."
+            )
+        else:
+            meaning = "The category of this InfoGAN's code: learnt without labels, it often stands for a digit or a style."
         code = st.pills(
-            "Code", list(range(categories)), key="gan_code", **keep,
-            help="The category of this InfoGAN's code: learnt without labels, it often stands for a digit or a "
-            "style. None picked: the one the seed's noise carries (the largest of its first "
-            f"{categories} values).",
+            "Cluster" if code_from_clusters(model) else "Code", list(range(categories)), key="gan_code", **keep,
+            help=f"{meaning} None picked: the one the seed's noise carries (the largest of its first {categories} values).",
         )
     st.markdown("**Directions**")
     st.caption("Direction 1 changes the picture most, the last one least.")
@@ -182,7 +189,7 @@ if st.session_state["gan_message"]:
 
 with picture_column:
     caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
-        f", code {code_of(z, categories)}" if categories else ""
+        f", {'cluster' if code_from_clusters(model) else 'code'} {code_of(z, categories)}" if categories else ""
     )
     shared.show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")

@@ -364,6 +364,23 @@ def test_an_infogan_shows_its_code_and_a_picked_code_changes_the_digit_and_comes
     assert at.pills(key="gan_code").value == 4 and at.image[0].captions[0] == "Seed 0, code 4"
 
 
+def test_a_self_conditioned_gan_offers_its_clusters(app_env, tmp_path, monkeypatch):
+    from multigen.noise import noise_vector
+
+    torch.manual_seed(0)
+    clustered = tmp_path / "clustered.safetensors"
+    save_checkpoint(clustered, build_model("gan", {"noise_dim": 16, "categorical_code": 6, "cluster_code": True}).eval(),
+                    metadata={"dataset": "mnist-5k", "epoch": 0, "step": 0})
+    monkeypatch.setenv("MULTIGEN_CHECKPOINT_DIRS", f"{app_env['checkpoints']}{os.pathsep}{tmp_path}")
+    at = open_app(GENERATOR)
+    at.sidebar.selectbox(key="checkpoint_generator").set_value(str(clustered)).run()
+    carried = int(np.argmax(noise_vector(0, 16)[:6]))
+    assert at.pills(key="gan_code").label == "Cluster" and at.pills(key="gan_code").options == [str(c) for c in range(6)]
+    assert at.image[0].captions[0] == f"Seed 0, cluster {carried}"
+    at.pills(key="gan_code").set_value((carried + 1) % 6).run()
+    assert at.image[0].captions[0] == f"Seed 0, cluster {(carried + 1) % 6}"
+
+
 def nearest_captions(at: AppTest) -> list[str]:
     """The captions under the nearest training digits: ``0.123 · digit 7``."""
     return [c for image in at.image for c in image.captions if re.fullmatch(r"\d\.\d{3} · digit \d", c)]

@@ -89,6 +89,35 @@ def test_resuming_a_stopped_run_gives_the_same_result_as_an_uninterrupted_one(ti
     _assert_same_weights(_state(full), _state(resumed))
 
 
+
+def test_a_self_conditioned_gan_trains_on_clusters_and_a_resume_keeps_them(tiny_training_config, small_mnist, tmp_path, monkeypatch):
+    from multigen import training
+    from multigen.models import GAN
+
+    seen = []
+    step = GAN.training_step
+
+    def spy(self, images, labels, *args, **kwargs):
+        seen.append(int(labels.max()))
+        return step(self, images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(GAN, "training_step", spy)
+    settings = {"epochs": 2, **_nine_steps("gan", small_mnist), "model_config": {"categorical_code": 3, "cluster_code": True}}
+    full = train(tiny_training_config("gan", **settings, out=str(tmp_path / "full.safetensors")))
+    clusters = load_checkpoint(full).extra["data/clusters"]
+    assert clusters.shape == (900,) and set(clusters.tolist()) == {0, 1, 2}
+    assert max(seen) <= 2  # each step got the digits' cluster ids (0-2), not their labels (0-9)
+
+    config = tiny_training_config("gan", **settings, out=str(tmp_path / "part.safetensors"))
+    trainer = Trainer(config)
+    for event in trainer:
+        if isinstance(event, Progress) and event.step == 12:
+            trainer.stop()
+    monkeypatch.setattr(training, "cluster_images", lambda *args, **kwargs: pytest.fail("a resume must not re-cluster"))
+    resumed = train(resume_config(config.out), resume=config.out)
+    _assert_same_weights(_state(full), _state(resumed))
+    assert torch.equal(load_checkpoint(resumed).extra["data/clusters"], clusters)
+
 def test_learning_rates_fall_linearly_to_zero_after_the_epoch_given(tiny_training_config, tmp_path):
     from multigen.training import learning_rate_factor
 

@@ -7,7 +7,8 @@ label-conditioned generator). Miyato & Koyama, "cGANs with Projection Discrimina
 Options: Miyato, Kataoka, Koyama & Yoshida, "Spectral Normalization for Generative Adversarial
 Networks", ICLR 2018; the two time-scale rule of Heusel et al. (2017); DiffAugment (``augment``);
 Chen et al., "InfoGAN: Interpretable Representation Learning by Information Maximizing Generative
-Adversarial Nets", NeurIPS 2016 (``categorical_code``).
+Adversarial Nets", NeurIPS 2016 (``categorical_code``); Liu et al., "Diverse Image Generation via
+Self-Conditioned GANs", CVPR 2020 (``cluster_code``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class GANConfig:
     discriminator_learning_rate: float = 0.0  # the discriminator's Adam step size; 0: learning_rate (TTUR: differ)
     categorical_code: int = 0  # InfoGAN: categories of a code read from the noise vector (0: off; see Generator)
     info_weight: float = 1.0  # InfoGAN's lambda: weight of the code's mutual-information term
+    cluster_code: bool = False  # the code's categories are clusters of the training digits (self-conditioned GAN)
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.noise_dim) <= 512:
@@ -57,6 +59,8 @@ class GANConfig:
             raise ValueError(
                 f"categorical_code must be 0 (off) or 2 to min(noise_dim, 64), got {self.categorical_code}."
             )
+        if self.cluster_code and not self.categorical_code:
+            raise ValueError("cluster_code needs a categorical_code (--categorical-code K): the number of clusters, e.g. 20.")
         if not self.info_weight >= 0:
             raise ValueError(f"info_weight must be 0 or positive, got {self.info_weight}.")
         if not 0 <= self.ema_decay < 1:
@@ -179,8 +183,15 @@ class GAN(nn.Module):
         self.config = config or GANConfig()
         labels = self.config.num_classes if self.conditional else 0
         codes = int(self.config.categorical_code)
+        if self.config.cluster_code and self.conditional:
+            raise ValueError("cluster_code is for the unconditional GAN: a cGAN is conditioned on the labels already.")
         self.generator = Generator(self.config.noise_dim, labels, codes)
-        self.discriminator = Discriminator(self.config.dropout, labels, bool(self.config.spectral_norm), codes)
+        if self.config.cluster_code:
+            # Self-conditioned: the discriminator projects the cluster (of a real digit) or the code (of a
+            # fake) as a cGAN's projects the label, so each code must draw its cluster's kind of digit.
+            self.discriminator = Discriminator(self.config.dropout, codes, bool(self.config.spectral_norm))
+        else:
+            self.discriminator = Discriminator(self.config.dropout, labels, bool(self.config.spectral_norm), codes)
         # The generator's weights averaged over training steps (Yazici et al., "The Unusual Effectiveness
         # of Averaging in GAN Training", ICLR 2019; Karras et al., 2018): the averaged generator draws
         # cleaner digits than the last step's, which oscillates with the adversarial game.
@@ -294,7 +305,8 @@ class GAN(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """One discriminator step then one generator step on a batch of images in [0, 1].
 
-        ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
+        ``labels`` are the digits' labels (a cGAN's condition), or with ``cluster_code`` their cluster ids
+        (``multigen.clusters``), which the trainer passes instead. ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
         which slice of the global batch's noise this process draws.
         """
         networks = networks or self.trainable_networks()
@@ -308,17 +320,21 @@ class GAN(nn.Module):
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
         categories = int(self.config.categorical_code)
         code = categorical_code(z, categories) if categories else None
+        # What the discriminator is told about each image: the label (cGAN), the cluster of a real digit and
+        # the code of a fake (self-conditioned), or nothing.
+        real_cond, fake_cond = (labels, code) if self.config.cluster_code else (cond, cond)
+        read_code = code is not None and not self.config.cluster_code  # InfoGAN's Q
 
         def judged(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             """D's logits on (augmented) fakes, plus the InfoGAN information loss when there is a code:
             Q (a head on D's features) reads the code back, and the generator draws so that it can."""
             images = self._augment(images, shard, generator)
-            if code is None:
-                return discriminator_net(images, cond), torch.zeros((), device=images.device)
-            logits, code_logits = discriminator_net(images, cond, with_code=True)
+            if not read_code:
+                return discriminator_net(images, fake_cond), torch.zeros((), device=images.device)
+            logits, code_logits = discriminator_net(images, fake_cond, with_code=True)
             return logits, information_loss(code_logits, code)
 
-        real_logits = discriminator_net(self._augment(real, shard, generator), cond)
+        real_logits = discriminator_net(self._augment(real, shard, generator), real_cond)
         fake_logits, d_info = judged(fake.detach())
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         d_opt.zero_grad(set_to_none=True)
@@ -338,7 +354,7 @@ class GAN(nn.Module):
             "real_score": torch.sigmoid(real_logits).mean().detach(),
             "fake_score": torch.sigmoid(fake_logits).mean().detach(),
         }
-        if categories:
+        if read_code:
             losses["information"] = info.detach()  # -log Q(c | G(z)): 0 when every code is read back
         return losses
 

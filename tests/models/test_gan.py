@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -197,3 +198,35 @@ def test_the_averaged_generator_gets_batchnorm_statistics_of_its_own_at_each_epo
     model.epoch_finished()  # from fixed noise: the same statistics every time
     torch.testing.assert_close(norm.running_mean, first)
     build_model("gan", {"noise_dim": 16}).epoch_finished()  # without an average: nothing to do
+
+
+def test_a_self_conditioned_gan_draws_each_cluster_from_its_code():
+    torch.manual_seed(0)
+    model = build_model("gan", {"noise_dim": 8, "categorical_code": 2, "cluster_code": True})
+    assert model.discriminator.code_head is None and model.discriminator.embed.num_embeddings == 2
+    optimizers = model.make_optimizers()
+    data = load_dataset("mnist-5k", "val")
+    # Two clusters the trainer would have found: the 1s (little ink) and the 0s (much ink).
+    rows = torch.cat([torch.nonzero(data.labels == d).flatten()[:48] for d in (1, 0)])
+    images, clusters = data.images[rows], (data.labels[rows] == 0).long()
+    generator = torch.Generator().manual_seed(0)
+    for step in range(40):
+        batch = torch.randperm(96, generator=generator)[:16]
+        losses = model.training_step(images[batch], clusters[batch], optimizers, generator)
+    assert "information" not in losses  # the discriminator is told the code; there is no Q to read it back
+    from multigen.noise import with_code
+
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(1)).numpy()
+    model.eval()
+    with torch.no_grad():
+        ink = [model.generate(torch.from_numpy(np.stack([with_code(v, c, 2) for v in z]))).mean() for c in (0, 1)]
+    # Real 0s carry about twice the ink of real 1s; without the discriminator told the code, the code
+    # would have no reason to change the ink at all.
+    assert ink[1] > 1.25 * ink[0]  # code 1 draws the 0s' cluster, code 0 the 1s'
+
+
+def test_a_self_conditioned_gan_needs_a_code_and_no_labels():
+    with pytest.raises(MultigenError, match="cluster_code needs a categorical_code"):
+        build_model("gan", {"noise_dim": 8, "cluster_code": True})
+    with pytest.raises(ValueError, match="cluster_code is for the unconditional GAN"):  # the CLI refuses it sooner
+        build_model("cgan", {"noise_dim": 8, "categorical_code": 4, "cluster_code": True})
