@@ -205,6 +205,7 @@ class Trainer:
         self._stop = threading.Event()
         self._stop_agreed = threading.Event()
         self.model: torch.nn.Module | None = None  # set when the run starts
+        self.clusters: torch.Tensor | None = None  # a self-conditioned GAN's cluster id of each training digit
 
     # -- control from other threads ---------------------------------------------------------------
     def pause(self) -> None:
@@ -247,7 +248,7 @@ class Trainer:
         train = load_dataset(config.dataset, "train", data_dir=config.data_dir).to(device)
         clusters = None
         if getattr(model.config, "cluster_code", False):  # a self-conditioned GAN trains on cluster ids, not labels
-            clusters = self._clusters(train, int(model.config.categorical_code), saved_clusters)
+            clusters = self.clusters = self._clusters(train, int(model.config.categorical_code), saved_clusters)
             train = dataclasses.replace(train, labels=clusters.to(device))
         if config.batch_size > len(train):
             raise MultigenError(f"The batch size {config.batch_size} is larger than the {len(train)} training images: lower it.")

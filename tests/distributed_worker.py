@@ -27,7 +27,8 @@ def main(config_json: str, out_dir: str, stop_rank: int = -1, stop_after: int = 
         state = {name: tensor.contiguous() for name, tensor in trainer.model.state_dict().items()}
         save_file(state, str(Path(out_dir) / f"rank{shard.rank}.safetensors"))
         report = {"rank": shard.rank, "world_size": shard.world_size, "backend": shard.backend,
-                  "reason": finished.reason, "step": finished.step}
+                  "reason": finished.reason, "step": finished.step,
+                  "clusters": None if trainer.clusters is None else trainer.clusters.tolist()}
         (Path(out_dir) / f"rank{shard.rank}.json").write_text(json.dumps(report))
 
 

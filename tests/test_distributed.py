@@ -80,6 +80,15 @@ def test_a_gan_stopped_by_one_process_stops_everywhere_after_the_same_step_with_
         assert torch.equal(ranks[0][name], ranks[1][name]), f"{name} differs between the two processes"
 
 
+def test_a_self_conditioned_gan_trains_every_process_on_rank_0s_clusters(tmp_path, tiny_training_config, small_mnist):
+    config = _config(tiny_training_config, "gan", out=str(tmp_path / "clustered.safetensors"), **small_mnist,
+                     model_config={"categorical_code": 4, "cluster_code": True})
+    config["batch_size"] = 100
+    reports = _run_group(config, tmp_path, 0, 1)  # two steps: the clusters are found before the first
+    clusters = load_checkpoint(config["out"]).extra["data/clusters"]
+    assert clusters.shape == (900,) and set(clusters.tolist()) == {0, 1, 2, 3}
+    assert [r["clusters"] for r in reports] == [clusters.tolist()] * 2  # process 1 got rank 0's
+
 def test_torchrun_trains_from_the_cli_and_the_checkpoint_resumes_on_one_process(tmp_path):
     out = tmp_path / "vae.safetensors"
     result = _torchrun("-m", "multigen", "train", "--model", "vae", "--latent-dim", "2", "--epochs", "1",
