@@ -19,7 +19,7 @@ from torch import nn
 
 from multigen.errors import MultigenError
 from multigen.images import png_bytes, to_uint8
-from multigen.models.gan import categorical_code
+from multigen.models.gan import categorical_code, with_categorical_code
 
 RECIPE_FORMAT = "multigen-recipe"
 RECIPE_VERSION = 1
@@ -91,12 +91,9 @@ def with_code(z: np.ndarray, category: int, categories: int) -> np.ndarray:
     the picture changes as little as the code allows."""
     if not 0 <= int(category) < categories:
         raise MultigenError(f"The code must be a category from 0 to {categories - 1}, got {category}.")
-    vectors = np.array(z, dtype=np.float32, copy=True)
-    rows = vectors.reshape(-1, vectors.shape[-1])  # a view: rows of a batch, or the one vector
-    top = rows[:, :categories].argmax(axis=1)
-    index = np.arange(len(rows))
-    rows[index, top], rows[index, int(category)] = rows[index, int(category)], rows[index, top]
-    return vectors
+    vectors = np.asarray(z, dtype=np.float32)
+    rows = torch.from_numpy(np.ascontiguousarray(vectors.reshape(-1, vectors.shape[-1])))  # a batch, or the one vector
+    return with_categorical_code(rows, int(category), categories).numpy().reshape(vectors.shape)
 
 
 def generate(model: nn.Module, z: np.ndarray, label: int | np.ndarray | None = None) -> np.ndarray:

@@ -95,6 +95,20 @@ def categorical_code(z: torch.Tensor, categories: int) -> torch.Tensor:
     return z[:, :categories].argmax(dim=1)
 
 
+def with_categorical_code(z: torch.Tensor, code: torch.Tensor | int, categories: int) -> torch.Tensor:
+    """Noise vectors (n, d) that carry ``code`` (one per row, or one for all): the largest of each row's
+    first ``categories`` entries is swapped into place ``code``. The values stay those of a N(0, I) draw,
+    so the rest of the picture changes as little as the code allows."""
+    z = z.clone()
+    rows = torch.arange(z.shape[0], device=z.device)
+    code = torch.as_tensor(code, device=z.device).long().expand(z.shape[0])
+    top = categorical_code(z, categories)
+    largest, displaced = z[rows, top], z[rows, code]  # copies (advanced indexing)
+    z[rows, code] = largest
+    z[rows, top] = displaced
+    return z
+
+
 class Generator(nn.Module):
     """z (+ one-hot label, + one-hot InfoGAN code read from z) -> 28x28 image in [-1, 1]."""
 
@@ -314,27 +328,32 @@ class GAN(nn.Module):
         n = images.shape[0]
         real = images * 2 - 1  # the generator's tanh range
         cond = labels if self.conditional else None
+        categories = int(self.config.categorical_code)
         z = shard.randn(n, self.latent_dim, generator=generator, device=images.device)
+        if self.config.cluster_code:
+            # Each fake carries the code of the batch's real digit in its row, as a cGAN's fakes carry the
+            # batch's labels: clusters differ in size, and the discriminator must not tell fakes by how
+            # often each cluster comes up. (Sampling from z alone gives every cluster the same share.)
+            z = with_categorical_code(z, labels, categories)
         fake = generator_net(z, cond)
 
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
-        categories = int(self.config.categorical_code)
         code = categorical_code(z, categories) if categories else None
-        # What the discriminator is told about each image: the label (cGAN), the cluster of a real digit and
-        # the code of a fake (self-conditioned), or nothing.
-        real_cond, fake_cond = (labels, code) if self.config.cluster_code else (cond, cond)
-        read_code = code is not None and not self.config.cluster_code  # InfoGAN's Q
+        # What the discriminator is told about each image: its label (cGAN), its cluster, which is also the
+        # fake's code (self-conditioned), or nothing.
+        told = labels if self.config.cluster_code else cond
+        read_code = code is not None and not self.config.cluster_code  # InfoGAN's Q reads the code back
 
         def judged(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            """D's logits on (augmented) fakes, plus the InfoGAN information loss when there is a code:
-            Q (a head on D's features) reads the code back, and the generator draws so that it can."""
+            """D's logits on (augmented) fakes, plus InfoGAN's information loss (0 without Q): Q, a head on
+            D's features, reads the code back, and the generator draws so that it can."""
             images = self._augment(images, shard, generator)
             if not read_code:
-                return discriminator_net(images, fake_cond), torch.zeros((), device=images.device)
-            logits, code_logits = discriminator_net(images, fake_cond, with_code=True)
+                return discriminator_net(images, told), torch.zeros((), device=images.device)
+            logits, code_logits = discriminator_net(images, told, with_code=True)
             return logits, information_loss(code_logits, code)
 
-        real_logits = discriminator_net(self._augment(real, shard, generator), real_cond)
+        real_logits = discriminator_net(self._augment(real, shard, generator), told)
         fake_logits, d_info = judged(fake.detach())
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         d_opt.zero_grad(set_to_none=True)
