@@ -21,15 +21,18 @@ PCA_DIMENSIONS = 50  # t-SNE's authors reduce to 50 dimensions with PCA first: f
 
 
 def cluster_images(images: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
-    """One cluster id in 0..k-1 per image (int64, on the CPU), found without labels; the same for the same
-    images and seed. Every id is used. Takes about 35 s for 4,500 digits on one core (t-SNE)."""
+    """One cluster id in 0..k-1 per image (int64, on the CPU), found without labels; every id is used.
+
+    The same images and seed give the same ids on one machine and thread count (t-SNE's sums may round
+    otherwise: the trainer stores the ids in its checkpoints). t-SNE dominates the time: about 35 s for
+    4,500 digits with one thread, several minutes for MNIST's 60,000."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
     n = int(images.shape[0])
     if not 2 <= k <= n // 2:
-        raise MultigenError(f"Cannot make {k} clusters of {n} images: use 2 to {max(n // 2, 2)} clusters.")
+        raise MultigenError(f"Cannot make {k} clusters of {n} images: use 2 to {n // 2} clusters (at least 2 images each).")
     pixels = images.detach().float().reshape(n, -1).cpu().numpy()
     reduced = PCA(min(PCA_DIMENSIONS, n, pixels.shape[1]), random_state=seed).fit_transform(pixels)
     # Perplexity must stay below the number of points; 30 is scikit-learn's default for larger sets.

@@ -246,10 +246,6 @@ class Trainer:
             start_step, history, saved_training, saved_clusters = self._restore(model, optimizers, noise)
 
         train = load_dataset(config.dataset, "train", data_dir=config.data_dir).to(device)
-        clusters = None
-        if getattr(model.config, "cluster_code", False):  # a self-conditioned GAN trains on cluster ids, not labels
-            clusters = self.clusters = self._clusters(train, int(model.config.categorical_code), saved_clusters)
-            train = dataclasses.replace(train, labels=clusters.to(device))
         if config.batch_size > len(train):
             raise MultigenError(f"The batch size {config.batch_size} is larger than the {len(train)} training images: lower it.")
         steps_per_epoch = len(train) // config.batch_size  # the last, partial batch is dropped
@@ -272,6 +268,10 @@ class Trainer:
             config.epochs, steps_per_epoch, total_steps, start_step, checkpoint,
             shard.world_size, config.batch_size // shard.world_size, float(model.config.learning_rate),
         )
+        clusters = None
+        if getattr(model.config, "cluster_code", False):  # a self-conditioned GAN trains on cluster ids, not labels
+            clusters = self.clusters = self._clusters(train, int(model.config.categorical_code), saved_clusters)
+            train = dataclasses.replace(train, labels=clusters.to(device))
         if start_step == 0 and total_steps > 0 and main:
             yield self._samples(model, fixed_z, fixed_labels, 0, 0)
             if snapshot_set is not None:
@@ -404,13 +404,14 @@ class Trainer:
             )
 
     def _clusters(self, train: ImageDataset, k: int, saved: torch.Tensor | None) -> torch.Tensor:
-        """The training digits' cluster ids: from the checkpoint when resuming (so a resumed run trains on
-        the same ones), else found by rank 0 and sent to every other process."""
+        """The training digits' cluster ids: from the checkpoint when resuming, else found by rank 0 and sent
+        to every other process. (t-SNE's result can differ with the thread count or BLAS, so a resumed run
+        and every process must not cluster again.) Takes ~35 s for mnist-5k; pause and stop wait for it."""
         if saved is not None:
-            if saved.shape != (len(train),):
+            if saved.shape != (len(train),) or int(saved.min()) < 0 or int(saved.max()) >= k:
                 raise MultigenError(
-                    f"{self._resume_from} was clustered on {saved.shape[0]} training digits, this data set has "
-                    f"{len(train)}: resume it on the data set it was trained on."
+                    f"{self._resume_from} holds no cluster ids 0-{k - 1} for the {len(train)} training digits of "
+                    "this data set: resume it on the data set it was trained on, or train it anew."
                 )
             return saved.long().cpu()
         if self.shard.is_main:

@@ -105,6 +105,7 @@ info, checkpoint = shared.require_model("generator")
 model = checkpoint.model
 conditional = bool(model.conditional)
 categories = code_categories(model)  # an InfoGAN code or clusters (train --categorical-code K), or 0
+code_name = "cluster" if code_from_clusters(model) else "code"  # clusters: a self-conditioned GAN
 count = min(SLIDERS, model.latent_dim)
 keep = {"persist_state": "session"}  # the user's choices survive a visit to another page
 
@@ -122,7 +123,7 @@ with control_column:
     if categories:
         if st.session_state["gan_code"] is not None and st.session_state["gan_code"] >= categories:
             st.session_state["gan_code"] = None  # a code of another checkpoint
-        if code_from_clusters(model):
+        if code_name == "cluster":
             meaning = (
                 "The cluster to draw from: before training, the training digits were grouped into "
                 f"{categories} clusters by their pixels alone (no labels), and the discriminator was told each "
@@ -131,7 +132,7 @@ with control_column:
         else:
             meaning = "The category of this InfoGAN's code: learnt without labels, it often stands for a digit or a style."
         code = st.pills(
-            "Cluster" if code_from_clusters(model) else "Code", list(range(categories)), key="gan_code", **keep,
+            code_name.capitalize(), list(range(categories)), key="gan_code", **keep,
             help=f"{meaning} None picked: the one the seed's noise carries (the largest of its first {categories} values).",
         )
     st.markdown("**Directions**")
@@ -189,7 +190,7 @@ if st.session_state["gan_message"]:
 
 with picture_column:
     caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
-        f", {'cluster' if code_from_clusters(model) else 'code'} {code_of(z, categories)}" if categories else ""
+        f", {code_name} {code_of(z, categories)}" if categories else ""
     )
     shared.show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")

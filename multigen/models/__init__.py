@@ -49,7 +49,10 @@ def build_model(kind: str, config: Any = None) -> nn.Module:
     """A fresh model of ``kind`` from a config dataclass or dict (``None`` takes the defaults)."""
     if config is None or isinstance(config, dict):
         config = make_config(kind, config)
-    return MODELS[kind](config)
+    try:
+        return MODELS[kind](config)
+    except ValueError as error:  # a setting this kind of model cannot take, such as a cGAN's cluster code
+        raise MultigenError(f"Invalid {kind} config: {error}") from None
 
 
 __all__ = [

@@ -42,8 +42,8 @@ class GANConfig:
     augment: str = ""  # DiffAugment transforms of what the discriminator sees, e.g. "translation,cutout" ("": off)
     spectral_norm: bool = False  # spectral normalisation of the discriminator's layers (Miyato et al., 2018)
     discriminator_learning_rate: float = 0.0  # the discriminator's Adam step size; 0: learning_rate (TTUR: differ)
-    categorical_code: int = 0  # InfoGAN: categories of a code read from the noise vector (0: off; see Generator)
-    info_weight: float = 1.0  # InfoGAN's lambda: weight of the code's mutual-information term
+    categorical_code: int = 0  # categories of a code read from the noise vector (InfoGAN, or clusters; 0: off)
+    info_weight: float = 1.0  # InfoGAN's lambda: weight of the code's mutual-information term (not with clusters)
     cluster_code: bool = False  # the code's categories are clusters of the training digits (self-conditioned GAN)
 
     def __post_init__(self) -> None:
@@ -200,12 +200,10 @@ class GAN(nn.Module):
         if self.config.cluster_code and self.conditional:
             raise ValueError("cluster_code is for the unconditional GAN: a cGAN is conditioned on the labels already.")
         self.generator = Generator(self.config.noise_dim, labels, codes)
-        if self.config.cluster_code:
-            # Self-conditioned: the discriminator projects the cluster (of a real digit) or the code (of a
-            # fake) as a cGAN's projects the label, so each code must draw its cluster's kind of digit.
-            self.discriminator = Discriminator(self.config.dropout, codes, bool(self.config.spectral_norm))
-        else:
-            self.discriminator = Discriminator(self.config.dropout, labels, bool(self.config.spectral_norm), codes)
+        # Self-conditioned, the discriminator projects the cluster (a fake's is its code) as a cGAN's projects
+        # the label, so each code must draw its cluster's kind of digit; InfoGAN's has a Q head instead.
+        told, read = (codes, 0) if self.config.cluster_code else (labels, codes)
+        self.discriminator = Discriminator(self.config.dropout, told, bool(self.config.spectral_norm), read)
         # The generator's weights averaged over training steps (Yazici et al., "The Unusual Effectiveness
         # of Averaging in GAN Training", ICLR 2019; Karras et al., 2018): the averaged generator draws
         # cleaner digits than the last step's, which oscillates with the adversarial game.
@@ -319,8 +317,8 @@ class GAN(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """One discriminator step then one generator step on a batch of images in [0, 1].
 
-        ``labels`` are the digits' labels (a cGAN's condition), or with ``cluster_code`` their cluster ids
-        (``multigen.clusters``), which the trainer passes instead. ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
+        ``labels`` are the digits' labels (a cGAN's condition), or with ``cluster_code`` their cluster
+        ids (``multigen.clusters``), which the trainer passes instead. ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
         which slice of the global batch's noise this process draws.
         """
         networks = networks or self.trainable_networks()

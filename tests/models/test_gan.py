@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -10,7 +9,7 @@ from torch import nn
 from multigen.data import load_dataset
 from multigen.errors import MultigenError
 from multigen.models import build_model
-from multigen.models.gan import discriminator_loss, generator_loss
+from multigen.models.gan import categorical_code, discriminator_loss, generator_loss, with_categorical_code
 
 
 def test_the_generator_follows_the_dcgan_layout_of_the_seed_document():
@@ -132,8 +131,6 @@ def test_the_discriminator_can_have_its_own_learning_rate_two_time_scales():
 
 
 def test_infogan_code_is_read_from_the_noise_and_every_category_is_equally_likely():
-    from multigen.models.gan import categorical_code
-
     z = torch.randn(20_000, 16, generator=torch.Generator().manual_seed(0))
     counts = torch.bincount(categorical_code(z, 10), minlength=10)
     assert int(counts.min()) > 1_800 and int(counts.max()) < 2_200  # 2,000 each, give or take
@@ -177,6 +174,15 @@ def test_an_infogan_code_needs_two_categories_and_room_in_the_noise(categories):
         build_model("gan", {"noise_dim": 8, "categorical_code": categories})
 
 
+def test_a_code_put_into_noise_keeps_its_values_and_moves_only_the_largest():
+    z = torch.randn(200, 12, generator=torch.Generator().manual_seed(3))
+    wanted = torch.arange(200) % 5
+    coded = with_categorical_code(z, wanted, 5)
+    assert torch.equal(categorical_code(coded, 5), wanted)
+    assert torch.equal(coded.sort(dim=1).values, z.sort(dim=1).values)  # the same numbers, two swapped at most
+    assert torch.equal(coded[:, 5:], z[:, 5:]) and ((coded != z).sum(dim=1) <= 2).all()
+
+
 def test_the_averaged_generator_gets_batchnorm_statistics_of_its_own_at_each_epoch_end():
     torch.manual_seed(0)
     model = build_model("gan", {"noise_dim": 16, "ema_decay": 0.9})
@@ -209,17 +215,24 @@ def test_a_self_conditioned_gan_draws_each_cluster_from_its_code():
     # Two clusters the trainer would have found: the 1s (little ink) and the 0s (much ink).
     rows = torch.cat([torch.nonzero(data.labels == d).flatten()[:48] for d in (1, 0)])
     images, clusters = data.images[rows], (data.labels[rows] == 0).long()
+    asked = []
+
+    class Recorded(nn.Module):  # the generator, noting the codes its noise carries
+        def forward(self, z, labels=None):
+            asked.append(categorical_code(z, 2))
+            return model.generator(z, labels)
+
+    networks = {"generator": Recorded(), "discriminator": model.discriminator}
     generator = torch.Generator().manual_seed(0)
     for step in range(40):
         batch = torch.randperm(96, generator=generator)[:16]
-        losses = model.training_step(images[batch], clusters[batch], optimizers, generator)
+        losses = model.training_step(images[batch], clusters[batch], optimizers, generator, networks=networks)
+        assert torch.equal(asked[-1], clusters[batch])  # each fake carries its row's real cluster
     assert "information" not in losses  # the discriminator is told the code; there is no Q to read it back
-    from multigen.noise import with_code
-
-    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(1)).numpy()
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(1))
     model.eval()
     with torch.no_grad():
-        ink = [model.generate(torch.from_numpy(np.stack([with_code(v, c, 2) for v in z]))).mean() for c in (0, 1)]
+        ink = [model.generate(with_categorical_code(z, c, 2)).mean() for c in (0, 1)]
     # Real 0s carry about twice the ink of real 1s; without the discriminator told the code, the code
     # would have no reason to change the ink at all.
     assert ink[1] > 1.25 * ink[0]  # code 1 draws the 0s' cluster, code 0 the 1s'
@@ -228,5 +241,5 @@ def test_a_self_conditioned_gan_draws_each_cluster_from_its_code():
 def test_a_self_conditioned_gan_needs_a_code_and_no_labels():
     with pytest.raises(MultigenError, match="cluster_code needs a categorical_code"):
         build_model("gan", {"noise_dim": 8, "cluster_code": True})
-    with pytest.raises(ValueError, match="cluster_code is for the unconditional GAN"):  # the CLI refuses it sooner
+    with pytest.raises(MultigenError, match="cluster_code is for the unconditional GAN"):
         build_model("cgan", {"noise_dim": 8, "categorical_code": 4, "cluster_code": True})
