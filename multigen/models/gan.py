@@ -318,8 +318,9 @@ class GAN(nn.Module):
         """One discriminator step then one generator step on a batch of images in [0, 1].
 
         ``labels`` are the digits' labels (a cGAN's condition), or with ``cluster_code`` their cluster
-        ids (``multigen.clusters``), which the trainer passes instead. ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
-        which slice of the global batch's noise this process draws.
+        ids (``multigen.clusters``), which the trainer passes instead. ``networks`` are
+        ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says which slice of
+        the global batch's noise this process draws.
         """
         networks = networks or self.trainable_networks()
         generator_net, discriminator_net = networks["generator"], networks["discriminator"]
