@@ -132,7 +132,7 @@ with control_column:
         else:
             meaning = "The category of this InfoGAN's code: learnt without labels, it often stands for a digit or a style."
         code = st.pills(
-            code_name.capitalize(), list(range(categories)), key="gan_code", **keep,
+            code_name.capitalize(), list(range(categories)), key="gan_code", wrap=True, **keep,
             help=f"{meaning} None picked: the one the seed's noise carries (the largest of its first {categories} values).",
         )
     st.markdown("**Directions**")
