@@ -73,12 +73,13 @@ def load_recipe() -> None:
         seed, label = int(recipe["seed"]), recipe.get("label")
         if not 0 <= seed <= MAX_SEED or (label is not None and int(label) not in range(10)):
             raise MultigenError(f"The recipe's seed {seed} or digit {label} is out of range: save it again here.")
-        st.session_state["gan_seed"] = seed
-        if label is not None:
-            st.session_state["gan_digit"] = int(label)
         code = recipe.get("code")
         if code is not None and not (isinstance(code, int) and 0 <= code < 64):
             raise MultigenError(f"The recipe's code {code!r} is not a code category: save it again here.")
+        # Checked in full before anything is set: a refused recipe leaves the page as it was.
+        st.session_state["gan_seed"] = seed
+        if label is not None:
+            st.session_state["gan_digit"] = int(label)
         st.session_state["gan_code"] = code
         values = list(recipe.get("sliders") or [])
         for index in range(SLIDERS):
@@ -89,7 +90,7 @@ def load_recipe() -> None:
             if wanted and wanted in (shared.display_path(info.path), str(info.path), info.path.name):
                 st.session_state[shared.picker_key("generator")] = str(info.path)
                 break
-        st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {seed} ({wanted}).")
+        st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {seed}" + (f" ({wanted})." if wanted else "."))
     except (MultigenError, ValueError, TypeError, KeyError) as error:
         st.session_state["gan_message"] = ("error", str(error) or "This recipe could not be read.")
 
@@ -121,8 +122,12 @@ with control_column:
         digit = st.pills("Digit", list(range(10)), key="gan_digit", required=True, help="The digit to draw.", **keep)
     code = None
     if categories:
-        if st.session_state["gan_code"] is not None and st.session_state["gan_code"] >= categories:
-            st.session_state["gan_code"] = None  # a code of another checkpoint
+        asked = st.session_state["gan_code"]
+        if asked is not None and asked >= categories:  # a code of another checkpoint, or a recipe's
+            st.session_state["gan_code"] = None
+            note = f"This checkpoint has no {code_name} {asked} (it has 0-{categories - 1}): it draws the one the seed carries."
+            pending = st.session_state["gan_message"]
+            st.session_state["gan_message"] = ("error", note) if pending is None else (pending[0], f"{pending[1]} {note}")
         if code_name == "cluster":
             meaning = (
                 "The cluster to draw from: before training, the training digits were grouped into "

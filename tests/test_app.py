@@ -380,6 +380,22 @@ def test_a_self_conditioned_gan_offers_its_clusters(app_env, tmp_path, monkeypat
     at.pills(key="gan_code").set_value((carried + 1) % 6).run()
     assert at.image[0].captions[0] == f"Seed 0, cluster {(carried + 1) % 6}"
 
+    def upload(**fields):
+        recipe = {"format": "multigen-recipe", "version": 1, "seed": 3, "label": None, "sliders": [], "z": [], **fields}
+        at.file_uploader(key="gan_recipe").set_value(("recipe.json", json.dumps(recipe).encode(), "application/json"))
+        at.run()
+
+    # A refused recipe changes nothing; a cluster this checkpoint lacks is said, and the seed's is drawn.
+    upload(code="seven")
+    assert at.error[0].value.startswith("The recipe's code 'seven' is not a code category")
+    assert at.number_input(key="gan_seed").value == 0
+    upload(code=25)
+    assert at.number_input(key="gan_seed").value == 3 and at.pills(key="gan_code").value is None
+    carried = int(np.argmax(noise_vector(3, 16)[:6]))
+    assert at.image[0].captions[0] == f"Seed 3, cluster {carried}"
+    assert at.success[0].value == ("Loaded the recipe for seed 3. This checkpoint has no cluster 25 (it has 0-5): "
+                                   "it draws the one the seed carries.")
+
 
 def nearest_captions(at: AppTest) -> list[str]:
     """The captions under the nearest training digits: ``0.123 · digit 7``."""
