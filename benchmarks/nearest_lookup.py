@@ -36,8 +36,8 @@ from multigen.data import load_dataset
 from multigen.device import describe_device, resolve_device, single_threaded
 from multigen.images import to_uint8
 from multigen.metrics import load_classifier
-from multigen.noise import generate, noise_vector
-from multigen.perceptual import nearest_training_digits, perceptual_features
+from multigen.explore.noise import generate, noise_vector
+from multigen.evaluation.perceptual import nearest_training_digits, perceptual_features
 
 LOOKUP_GOAL_MS = 50.0
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from multigen.checkpoints import list_checkpoints, load_checkpoint
 from multigen.device import describe_device, resolve_device
 from multigen.latent import decode
-from multigen.noise import generate, noise_vector
+from multigen.explore.noise import generate, noise_vector
 from tests.e2e.conftest import VIEWPORT, launch_chromium, start_app
 from tests.e2e.test_browser import (
     click_scatter_point,

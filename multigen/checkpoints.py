@@ -39,7 +39,7 @@ from torch import nn
 
 from multigen.device import resolve_device
 from multigen.errors import MultigenError
-from multigen.models import MODELS, build_model
+from multigen.models import MODELS, TrainableModel, build_model
 
 FORMAT = "multigen-checkpoint"
 SCHEMA_VERSION = 1
@@ -386,9 +386,9 @@ def save_checkpoint(
     are always computed here. Tensors are moved to the CPU before writing; parent folders are created.
     """
     path = Path(path)
-    kind, config = getattr(model, "kind", None), getattr(model, "config", None)
-    if kind not in MODELS or not dataclasses.is_dataclass(config):
+    if not isinstance(model, TrainableModel) or model.kind not in MODELS or not dataclasses.is_dataclass(model.config):
         raise TypeError(f"save_checkpoint needs a multigen model with .kind and .config, got {type(model).__name__}.")
+    kind, config = model.kind, model.config
     seen: set[tuple[int, int]] = set()
     tensors = {f"{MODEL_PREFIX}{key}": _cpu_tensor(value, seen) for key, value in model.state_dict().items()}
     for name, tensor in (extra or {}).items():

@@ -74,15 +74,17 @@ def _augment_policy(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error).rstrip(".")) from None
 
 
-# Options that go into the model's config, the config field each sets, and the models that have it.
+# Options that go into the model's config, the config field each sets, and the models that have it (read
+# from the registry: VAEs have an encoder, GANs do not; the cluster code is the unconditional GAN's).
+_VAES, _GANS, _PLAIN_GANS = dict(encoder=True), dict(encoder=False), dict(encoder=False, conditional=False)
 MODEL_FLAGS = (
-    ("--beta", "beta", ("vae", "cvae")),
-    ("--ema-decay", "ema_decay", ("gan", "cgan")),
-    ("--augment", "augment", ("gan", "cgan")),
-    ("--spectral-norm", "spectral_norm", ("gan", "cgan")),
-    ("--d-lr", "discriminator_learning_rate", ("gan", "cgan")),
-    ("--categorical-code", "categorical_code", ("gan", "cgan")),
-    ("--cluster-code", "cluster_code", ("gan",)),
+    ("--beta", "beta", _VAES),
+    ("--ema-decay", "ema_decay", _GANS),
+    ("--augment", "augment", _GANS),
+    ("--spectral-norm", "spectral_norm", _GANS),
+    ("--d-lr", "discriminator_learning_rate", _GANS),
+    ("--categorical-code", "categorical_code", _GANS),
+    ("--cluster-code", "cluster_code", _PLAIN_GANS),
 )
 
 
@@ -186,12 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     from multigen.distributed import lost_peer, process_group
+    from multigen.models import kinds
     from multigen.training import Trainer, TrainingConfig, resume_config
 
     model_config = {name: getattr(args, name) for _, name, _ in MODEL_FLAGS if getattr(args, name) is not None}
-    for flag, name, kinds in MODEL_FLAGS:
-        if name in model_config and args.model is not None and args.model not in kinds:
-            raise MultigenError(f"{flag} is for {' and '.join(kinds)} models, not {args.model}: leave it out.")
+    for flag, name, capabilities in MODEL_FLAGS:
+        allowed = kinds(**capabilities)
+        if name in model_config and args.model is not None and args.model not in allowed:
+            raise MultigenError(f"{flag} is for {' and '.join(allowed)} models, not {args.model}: leave it out.")
     fields = {
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
@@ -289,8 +293,12 @@ def _sample(args: argparse.Namespace) -> int:
     from multigen.checkpoints import load_checkpoint
     from multigen.images import image_grid, png_bytes, to_uint8
 
+    from multigen.models import GenerativeModel
+
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     model = checkpoint.model
+    if not isinstance(model, GenerativeModel):
+        raise MultigenError(f"{args.checkpoint} holds a {model.display_name}, which draws nothing: sample a vae, cvae, gan or cgan.")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npz"):
         raise MultigenError(f"--out {out} must end in .png (a grid) or .npz (arrays).")
@@ -322,7 +330,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _copy_check(images, k: int, trained_on: str | None):
     """The k nearest mnist-5k training digits (a ``NearestDigits``) of each uint8 sample, one line per sample printed."""
-    from multigen.perceptual import COPY_PERCENTILE, nearest_training_digits
+    from multigen.evaluation.perceptual import COPY_PERCENTILE, nearest_training_digits
 
     nearest = nearest_training_digits(images, k=k, trained_on=trained_on)
     for index, (distances, rows, labels) in enumerate(zip(nearest.distances, nearest.indices, nearest.labels)):
@@ -330,7 +338,7 @@ def _copy_check(images, k: int, trained_on: str | None):
         flag = f"  <- possible copy (under {nearest.thresholds[index]:.4f})" if nearest.copied[index] else ""
         print(f"sample {index}: {found}{flag}")
     print(f"{int(nearest.copied.sum())} of {len(images)} samples are possible copies: closer to a training digit than "
-          f"all but {COPY_PERCENTILE:g}% of real validation digits are to one of their kind (multigen.perceptual)")
+          f"all but {COPY_PERCENTILE:g}% of real validation digits are to one of their kind (multigen.evaluation.perceptual)")
     return nearest
 
 
@@ -339,11 +347,11 @@ def _encode(args: argparse.Namespace) -> int:
 
     from multigen.checkpoints import load_checkpoint
     from multigen.data import load_dataset
-    from multigen.latent import encode_dataset
+    from multigen.explore.latent import encode_dataset
+    from multigen.models import require_encoder
 
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
-    if checkpoint.kind not in ("vae", "cvae"):
-        raise MultigenError(f"{args.checkpoint} holds a {checkpoint.kind}; encode needs a VAE or CVAE.")
+    require_encoder(checkpoint.model, f"Encoding ({args.checkpoint})")
     dataset = load_dataset(args.dataset or checkpoint.metadata.get("dataset", "mnist-5k"), args.split, data_dir=args.data_dir)
     codes = encode_dataset(checkpoint.model, dataset)
     out = Path(args.out)
@@ -369,7 +377,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from multigen.metrics import evaluate
+    from multigen.evaluation import evaluate
 
     result = evaluate(args.checkpoint, samples=args.samples, seed=args.seed, device=args.device,
                       classifier=args.classifier)
@@ -383,23 +391,19 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _train_classifier(args: argparse.Namespace) -> int:
-    import time
-
     from multigen.checkpoints import read_metadata
-    from multigen.metrics import train_classifier
     from multigen.models.classifier import ClassifierConfig
+    from multigen.training import Trainer, classifier_training_config
 
-    def log(row: dict) -> None:
-        if not args.quiet:
-            print(f"epoch {row['epoch']}: loss {row['loss']:.4f}, accuracy {row['accuracy']:.4f}, "
-                  f"val_accuracy {row['val_accuracy']:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
-
-    config = ClassifierConfig(learning_rate=args.lr) if args.lr is not None else None
-    started = time.perf_counter()
-    path = train_classifier(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                            device=args.device, out=args.out, data_dir=args.data_dir, config=config, log=log)
-    accuracy = read_metadata(path)["metrics"]["val_accuracy"]
-    print(f"completed: {path} (validation accuracy {accuracy:.2%}, {time.perf_counter() - started:.0f} s)")
+    config = classifier_training_config(
+        dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, device=args.device,
+        out=args.out, data_dir=args.data_dir, config=ClassifierConfig(learning_rate=args.lr) if args.lr is not None else None,
+    )
+    trainer = Trainer(config)
+    with _stop_on_signal(trainer):
+        _report(trainer, quiet=args.quiet, loud=True)
+    accuracy = read_metadata(trainer.config.out)["metrics"].get("val_accuracy", float("nan"))
+    print(f"validation accuracy {accuracy:.2%}")
     return 0
 
 
@@ -414,7 +418,7 @@ def _style_slider(text: str) -> float:
 
 
 def _write(args: argparse.Namespace) -> int:
-    from multigen import handwriting
+    from multigen.explore import handwriting
     from multigen.checkpoints import load_checkpoint
 
     number = "".join(str(digit) for digit in handwriting.parse_number(args.text))  # fails before loading a model

@@ -11,6 +11,25 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from multigen.errors import MultigenError
+
+
+def as_images(images: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Digits as a float32 tensor (n, 1, 28, 28) in [0, 1] (on the device they came on), from any accepted form."""
+    tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
+    tensor = tensor.detach()
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(1)
+    if tensor.ndim != 4 or tuple(tensor.shape[1:]) != (1, 28, 28) or tensor.shape[0] == 0:
+        raise MultigenError(
+            f"Expected digit images shaped (n, 28, 28) or (n, 1, 28, 28) with n >= 1, got {tuple(tensor.shape)}."
+        )
+    if tensor.dtype == torch.uint8:
+        return tensor.float().div_(255.0)
+    if not tensor.is_floating_point():
+        raise MultigenError(f"Expected uint8 images or floats in [0, 1], got {tensor.dtype}.")
+    return tensor.float()
+
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     """Images in [0, 1], shaped (n, 1, 28, 28) or (n, 28, 28), as a (n, 28, 28) uint8 array."""

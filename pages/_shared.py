@@ -35,7 +35,7 @@ from multigen.data import load_dataset, subset
 from multigen.device import describe_device, resolve_device, single_threaded
 from multigen.errors import MultigenError
 from multigen.images import enlarge, png_data_url
-from multigen.perceptual import COPY_PERCENTILE, TRAINING_DATASET, NearestDigits, nearest_training_digits
+from multigen.evaluation.perceptual import COPY_PERCENTILE, TRAINING_DATASET, NearestDigits, nearest_training_digits
 from multigen.training import TrainingJob
 
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -340,7 +340,7 @@ def manifold(checkpoint: Checkpoint, x_range, y_range, n: int, label: int | None
 
 @st.cache_data(max_entries=16, show_spinner="Finding the slider directions…")
 def _directions(path: str, mtime_ns: int, k: int, _checkpoint: Checkpoint) -> np.ndarray:
-    from multigen.noise import slider_directions
+    from multigen.explore.noise import slider_directions
 
     return slider_directions(_checkpoint.model, k)
 

@@ -20,7 +20,7 @@ from multigen.errors import MultigenError
 from multigen.images import image_grid
 from multigen.latent import decode
 from multigen.metrics import evaluate
-from multigen.noise import generate, noise_vector
+from multigen.explore.noise import generate, noise_vector
 from pages import _shared as shared
 
 shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)

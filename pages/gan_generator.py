@@ -17,7 +17,7 @@ import streamlit as st
 
 from multigen.errors import MultigenError
 from multigen.images import image_strip
-from multigen.noise import (
+from multigen.explore.noise import (
     apply_sliders,
     code_categories,
     code_from_clusters,

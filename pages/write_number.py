@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from multigen.errors import MultigenError
-from multigen.handwriting import (
+from multigen.explore.handwriting import (
     DIGIT_SIZE,
     MAX_DIGITS,
     STYLE_NAMES,

@@ -341,7 +341,7 @@ def test_seed_randomize_and_digit_change_the_picture(app_env):
 def test_an_infogan_shows_its_code_and_a_picked_code_changes_the_digit_and_comes_back_with_a_recipe(
     app_env, tmp_path, monkeypatch
 ):
-    from multigen.noise import noise_vector
+    from multigen.explore.noise import noise_vector
 
     torch.manual_seed(0)
     infogan = tmp_path / "infogan.safetensors"
@@ -365,7 +365,7 @@ def test_an_infogan_shows_its_code_and_a_picked_code_changes_the_digit_and_comes
 
 
 def test_a_self_conditioned_gan_offers_its_clusters(app_env, tmp_path, monkeypatch):
-    from multigen.noise import noise_vector
+    from multigen.explore.noise import noise_vector
 
     torch.manual_seed(0)
     clustered = tmp_path / "clustered.safetensors"
@@ -404,8 +404,8 @@ def nearest_captions(at: AppTest) -> list[str]:
 
 def test_the_gan_page_shows_the_nearest_training_digits_of_the_current_digit(app_env):
     from multigen.checkpoints import load_checkpoint
-    from multigen.noise import generate, noise_vector
-    from multigen.perceptual import nearest_training_digits
+    from multigen.explore.noise import generate, noise_vector
+    from multigen.evaluation.perceptual import nearest_training_digits
 
     at = open_app(GENERATOR)
     assert "**Nearest training digits**" in [m.value for m in at.markdown]

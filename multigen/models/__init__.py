@@ -1,27 +1,44 @@
 """The four generative models, the digit classifier behind the metrics, and a registry that rebuilds
-any of them from its kind and config."""
+any of them from its kind and config. What a kind can do (its name, an encoder, labels) is read from its
+class (``multigen.models.base``), here in one place: ``kinds`` and ``display_name``."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from torch import nn
-
 from multigen.errors import MultigenError
+from multigen.models.base import GenerativeModel, TrainableModel, require_encoder
 from multigen.models.classifier import ClassifierConfig, DigitClassifier
 from multigen.models.gan import GAN, ConditionalGAN, GANConfig
 from multigen.models.vae import VAE, ConditionalVAE, VAEConfig
 
-MODELS: dict[str, type[nn.Module]] = {
+MODELS: dict[str, type[TrainableModel]] = {
     "vae": VAE, "cvae": ConditionalVAE, "gan": GAN, "cgan": ConditionalGAN, "classifier": DigitClassifier,
 }
 CONFIGS: dict[str, type] = {
     "vae": VAEConfig, "cvae": VAEConfig, "gan": GANConfig, "cgan": GANConfig, "classifier": ClassifierConfig,
 }
-# The kinds that generate digits (what `multigen train`, the Train page and the pickers offer);
-# the classifier is trained by `multigen train-classifier` and only measures the others.
-GENERATIVE_KINDS: tuple[str, ...] = ("vae", "cvae", "gan", "cgan")
+
+
+def kinds(*, encoder: bool | None = None, conditional: bool | None = None) -> tuple[str, ...]:
+    """The generative kinds (what `multigen train`, the Train page and the pickers offer), optionally only
+    those with (or without) an encoder, or that are (or are not) conditional. The classifier, trained by
+    `multigen train-classifier`, only measures the others."""
+    return tuple(
+        kind for kind, cls in MODELS.items()
+        if issubclass(cls, GenerativeModel)
+        and (encoder is None or cls.has_encoder == encoder)
+        and (conditional is None or cls.conditional == conditional)
+    )
+
+
+GENERATIVE_KINDS: tuple[str, ...] = kinds()
+
+
+def display_name(kind: str) -> str:
+    """What a person reads for a kind: "VAE", "CVAE", "DCGAN", "cGAN", "digit classifier"."""
+    return MODELS[kind].display_name if kind in MODELS else str(kind)
 
 
 def config_class(kind: str) -> type:
@@ -45,7 +62,7 @@ def make_config(kind: str, values: dict[str, Any] | None = None) -> Any:
         raise MultigenError(f"Invalid {kind} config: {error}") from None
 
 
-def build_model(kind: str, config: Any = None) -> nn.Module:
+def build_model(kind: str, config: Any = None) -> TrainableModel:
     """A fresh model of ``kind`` from a config dataclass or dict (``None`` takes the defaults)."""
     if config is None or isinstance(config, dict):
         config = make_config(kind, config)
@@ -57,5 +74,6 @@ def build_model(kind: str, config: Any = None) -> nn.Module:
 
 __all__ = [
     "GAN", "GENERATIVE_KINDS", "MODELS", "VAE", "ClassifierConfig", "ConditionalGAN", "ConditionalVAE",
-    "DigitClassifier", "GANConfig", "VAEConfig", "build_model", "config_class", "make_config",
+    "DigitClassifier", "GANConfig", "GenerativeModel", "TrainableModel", "VAEConfig", "build_model",
+    "config_class", "display_name", "kinds", "make_config", "require_encoder",
 ]

@@ -14,6 +14,8 @@ Self-Conditioned GANs", CVPR 2020 (``cluster_code``).
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,8 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from multigen.distributed import SINGLE_PROCESS, Shard
+from multigen.data import ImageDataset
+from multigen.distributed import SINGLE_PROCESS, Shard, broadcast
+from multigen.errors import MultigenError
 from multigen.models.augment import diff_augment, parse_policy, random_numbers_needed
+from multigen.models.base import GenerativeModel
 
 NUM_CLASSES = 10
 
@@ -186,11 +191,15 @@ class Discriminator(nn.Module):
         return out
 
 
-class GAN(nn.Module):
+class GAN(GenerativeModel):
     """The DCGAN: a generator and a discriminator trained against each other."""
 
     kind: ClassVar[str] = "gan"
+    display_name: ClassVar[str] = "DCGAN"
     conditional: ClassVar[bool] = False
+    latent_field: ClassVar[str] = "noise_dim"
+    latent_range: ClassVar[tuple[int, int]] = (1, 512)
+    CLUSTERS_KEY: ClassVar[str] = "data/clusters"  # where a self-conditioned run keeps its cluster ids
 
     def __init__(self, config: GANConfig | None = None) -> None:
         super().__init__()
@@ -208,15 +217,17 @@ class GAN(nn.Module):
         # of Averaging in GAN Training", ICLR 2019; Karras et al., 2018): the averaged generator draws
         # cleaner digits than the last step's, which oscillates with the adversarial game.
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if self.config.ema_decay else None
+        self.clusters: torch.Tensor | None = None  # a self-conditioned GAN's cluster id of each training digit
 
     @property
-    def latent_dim(self) -> int:
-        """Size of the noise vector that ``generate`` turns into an image."""
-        return self.config.noise_dim
+    def code_categories(self) -> int:
+        """Categories of the code read from the noise vector (``--categorical-code``); 0 for none."""
+        return int(self.config.categorical_code)
 
     @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+    def code_from_clusters(self) -> bool:
+        """True when the code's categories are clusters of the training digits (``--cluster-code``)."""
+        return bool(self.config.cluster_code)
 
     def _labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         if not self.conditional:
@@ -230,14 +241,6 @@ class GAN(nn.Module):
         """Images in [0, 1] from noise vectors (by the averaged generator, if any, outside training)."""
         generator = self.generator_ema if self.generator_ema is not None and not self.training else self.generator
         return (generator(z, self._labels(labels, z.shape[0])) + 1) / 2
-
-    @torch.no_grad()
-    def sample(
-        self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """n images from z ~ N(0, I), pixels in [0, 1]."""
-        z = torch.randn((n, self.latent_dim), generator=generator, device=self.device)
-        return self.generate(z, labels)
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One Adam per network with the DCGAN settings (lr 2e-4, betas 0.5/0.999).
@@ -258,7 +261,7 @@ class GAN(nn.Module):
     @torch.no_grad()
     def _update_average(self) -> None:
         """ema <- decay * ema + (1 - decay) * generator; BatchNorm statistics are copied as they are (until
-        ``epoch_finished`` measures the averaged generator's own)."""
+        ``on_epoch_end`` measures the averaged generator's own)."""
         if self.generator_ema is None:
             return
         live = dict(self.generator.named_parameters())
@@ -268,7 +271,7 @@ class GAN(nn.Module):
             average.copy_(buffer)
 
     @torch.no_grad()
-    def epoch_finished(self, batches: int = 50, batch_size: int = 64) -> None:
+    def on_epoch_end(self, batches: int = 50, batch_size: int = 64) -> None:
         """Give the averaged generator BatchNorm statistics of its own ("standing statistics", Brock et al.,
         "Large Scale GAN Training", ICLR 2019): the live generator's, copied at every step, belong to other
         weights. Averages over ``batches`` batches of fixed-seed noise, so every run that saves here saves
@@ -304,6 +307,38 @@ class GAN(nn.Module):
     def trainable_networks(self) -> dict[str, nn.Module]:
         """The networks a training step calls (the trainer may wrap each in DistributedDataParallel)."""
         return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def prepare(
+        self, train: ImageDataset, *, saved: Mapping[str, torch.Tensor], seed: int, shard: Shard = SINGLE_PROCESS
+    ) -> ImageDataset:
+        """A self-conditioned GAN trains on its training digits' cluster ids instead of their labels: from
+        ``saved`` when resuming, else found by rank 0 (``multigen.clusters``, ~35 s for mnist-5k) and sent to
+        every other process. (t-SNE's result can differ with the thread count or BLAS, so a resumed run and
+        every process must not cluster again.) Other GANs train on ``train`` as it is."""
+        if not self.config.cluster_code:
+            return train
+        k, ids = self.code_categories, saved.get(self.CLUSTERS_KEY)
+        if ids is not None:
+            if ids.shape != (len(train),) or int(ids.min()) < 0 or int(ids.max()) >= k:
+                raise MultigenError(
+                    f"The checkpoint holds no cluster ids 0-{k - 1} for the {len(train)} training digits of this "
+                    "data set: resume it on the data set it was trained on, or train it anew."
+                )
+            ids = ids.long().cpu()
+        else:
+            if shard.is_main:
+                from multigen.clusters import cluster_images  # scikit-learn: imported only when needed
+
+                ids = cluster_images(train.images, k, seed=seed)
+            else:
+                ids = torch.zeros(len(train), dtype=torch.int64)
+            ids = broadcast(ids.to(train.images.device), shard).cpu()
+        self.clusters = ids
+        return dataclasses.replace(train, labels=ids.to(train.images.device))
+
+    def training_state(self) -> dict[str, torch.Tensor]:
+        """The cluster ids of a self-conditioned run, which its resumes train on again."""
+        return {} if self.clusters is None else {self.CLUSTERS_KEY: self.clusters}
 
     def training_step(
         self,
@@ -381,4 +416,5 @@ class ConditionalGAN(GAN):
     """cGAN: the generator sees the one-hot label (Mirza & Osindero), the discriminator projects it."""
 
     kind: ClassVar[str] = "cgan"
+    display_name: ClassVar[str] = "cGAN"
     conditional: ClassVar[bool] = True

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from multigen.data import ImageDataset
 from multigen.distributed import SINGLE_PROCESS, Shard
+from multigen.models.base import GenerativeModel
 
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
@@ -55,11 +58,15 @@ def vae_loss(
     return reconstruction + beta * kl, reconstruction, kl
 
 
-class VAE(nn.Module):
+class VAE(GenerativeModel):
     """Convolutional VAE for 28x28 digits with a Bernoulli likelihood."""
 
     kind: ClassVar[str] = "vae"
+    display_name: ClassVar[str] = "VAE"
     conditional: ClassVar[bool] = False
+    has_encoder: ClassVar[bool] = True
+    latent_field: ClassVar[str] = "latent_dim"
+    latent_range: ClassVar[tuple[int, int]] = (2, 128)
 
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
@@ -89,15 +96,6 @@ class VAE(nn.Module):
         )
 
     # -- helpers -------------------------------------------------------------------------------
-    @property
-    def latent_dim(self) -> int:
-        """Size of the vector that ``generate`` decodes."""
-        return self.config.latent_dim
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
     def _condition(self, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if not self.conditional:
             return features
@@ -148,20 +146,12 @@ class VAE(nn.Module):
         """Images in [0, 1] from latent vectors (the decoder's mean)."""
         return self.decode(z, labels)
 
-    @torch.no_grad()
-    def sample(
-        self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """n images decoded from z ~ N(0, I), pixels in [0, 1]."""
-        z = torch.randn((n, self.latent_dim), generator=generator, device=self.device)
-        return self.generate(z, labels)
-
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Adam over all parameters (Kingma & Ba, 2015)."""
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
 
     def trainable_networks(self) -> dict[str, nn.Module]:
-        """The networks a training step calls (the trainer may wrap each in DistributedDataParallel)."""
+        """The one network a step calls, under its optimizer's name (the same for a CVAE)."""
         return {"vae": self}
 
     def training_step(
@@ -174,11 +164,7 @@ class VAE(nn.Module):
         networks: dict[str, nn.Module] | None = None,
         shard: Shard = SINGLE_PROCESS,
     ) -> dict[str, torch.Tensor]:
-        """One gradient step on a batch of images in [0, 1]; returns the losses (0-d tensors).
-
-        ``networks`` are ``trainable_networks()``, possibly wrapped for several processes; ``shard`` says
-        which slice of the global batch's noise this process draws.
-        """
+        """One step on the negative ELBO (``vae_loss``); returns it with its reconstruction and KL parts."""
         optimizer, vae = optimizers["vae"], (networks or self.trainable_networks())["vae"]
         eps = shard.randn(images.shape[0], self.latent_dim, generator=generator, device=images.device)
         logits, mu, logvar = vae(images, labels if self.conditional else None, eps=eps)
@@ -188,6 +174,17 @@ class VAE(nn.Module):
         optimizer.step()
         return {"loss": loss.detach(), "reconstruction": reconstruction.detach(), "kl": kl.detach()}
 
+    @torch.no_grad()
+    def latent_means(self, dataset: ImageDataset) -> np.ndarray:
+        """mu(x) (n, latent_dim) of ``dataset``'s digits (the trainer's snapshots of the forming map)."""
+        was_training = self.training
+        self.eval()
+        try:
+            mu, _ = self.encode(dataset.images.to(self.device), dataset.labels.to(self.device) if self.conditional else None)
+        finally:
+            self.train(was_training)
+        return mu.float().cpu().numpy()
+
 
 class ConditionalVAE(VAE):
     """CVAE (Sohn et al., 2015): encoder and decoder both see the one-hot digit label.
@@ -196,4 +193,5 @@ class ConditionalVAE(VAE):
     """
 
     kind: ClassVar[str] = "cvae"
+    display_name: ClassVar[str] = "CVAE"
     conditional: ClassVar[bool] = True

@@ -13,7 +13,7 @@ from PIL import Image
 from multigen.errors import MultigenError
 from multigen.images import enlarge
 from multigen.models import build_model
-from multigen.noise import (
+from multigen.explore.noise import (
     apply_sliders,
     generate,
     image_from_recipe,
@@ -186,7 +186,7 @@ def test_a_recipe_for_another_model_or_a_png_without_one_is_refused(gan, cgan):
 
 
 def test_an_infogan_code_is_picked_by_moving_the_largest_entry_and_keeps_the_values():
-    from multigen.noise import code_categories, code_of, with_code
+    from multigen.explore.noise import code_categories, code_of, with_code
 
     z = noise_vector(3, 16)
     for category in range(10):

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from multigen.errors import MultigenError
-from multigen.images import enlarge, to_uint8
-from multigen.noise import RECIPE_FORMAT, RECIPE_VERSION, apply_sliders, noise_vector, recipe_png
+from multigen.images import enlarge
+from multigen.models import GenerativeModel, kinds
+from multigen.explore.noise import RECIPE_FORMAT, RECIPE_VERSION, apply_sliders, noise_vector, recipe_png
 
 MAX_DIGITS = 12  # the longest number a strip holds
 # Seeded styles are z ~ N(0, T^2 I), the "temperature" or truncation trick (Kingma & Dhariwal, Glow, 2018;
@@ -43,30 +43,25 @@ MAX_DIGITS = 12  # the longest number a strip holds
 # low T: 83% of its digits read as meant at T = 1, 92% at 0.7, 98% at 0.5 (99.5% at 0.4, with less variety).
 # A cGAN's digits degrade when z is shrunk too far: 80% at 0.4, 95% at 0.5, 99.4% at 0.8, 98.6% at 1.
 SEED_TEMPERATURE = {"cvae": 0.5, "cgan": 0.8}
-WRITER_KINDS = ("cvae", "cgan")  # conditional models: told the digit, given the style
+WRITER_KINDS = kinds(conditional=True)  # told the digit, given the style: the CVAE and the cGAN
 STYLE_NAMES = ("slant", "thickness", "width")  # the sliders, in the order of style_directions' rows
 DIGIT_SIZE = 28
 WRITE_RECIPE_TYPE = "number"  # tells a write recipe from the GAN page's single-digit ones
-_BATCH = 500  # images generated per forward pass when measuring styles
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _require_writer(model: nn.Module) -> None:
+def _require_writer(model: GenerativeModel) -> None:
     kind = getattr(model, "kind", "model")
-    if kind not in WRITER_KINDS:
+    if not (isinstance(model, GenerativeModel) and model.conditional):
         raise MultigenError(
             f"Writing a number needs a model that is told which digit to draw (a CVAE or a cGAN), "
             f"but this is a {kind}: pick a cvae or cgan checkpoint."
         )
 
 
-def _style_vector(model: nn.Module, style: np.ndarray, what: str = "style") -> np.ndarray:
+def _style_vector(model: GenerativeModel, style: np.ndarray, what: str = "style") -> np.ndarray:
     vector = np.asarray(style, dtype=np.float32)
     if vector.shape != (model.latent_dim,):
         raise MultigenError(
@@ -85,18 +80,6 @@ def _digits(digits: Sequence[int] | str) -> list[int]:
     if not 1 <= len(values) <= MAX_DIGITS or any(not 0 <= d <= 9 for d in values):
         raise MultigenError(f"Got digits {values}: pass 1 to {MAX_DIGITS} digits, each from 0 to 9.")
     return values
-
-
-def _generate(model: nn.Module, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) uint8 from styles (n, d) and labels (n,), in batches, without gradients."""
-    device = _device(model)
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(z), _BATCH):
-            rows = torch.from_numpy(np.ascontiguousarray(z[start : start + _BATCH])).to(device)
-            label = torch.from_numpy(np.asarray(labels[start : start + _BATCH], dtype=np.int64)).to(device)
-            out.append(to_uint8(model.generate(rows, label)))
-    return np.concatenate(out)
 
 
 # -- reading a picture's style ----------------------------------------------------------------------
@@ -150,7 +133,7 @@ def parse_number(text: str) -> list[int]:
     return [int(c) for c in compact]
 
 
-def style_from_seed(model: nn.Module, seed: int, *, temperature: float | None = None) -> np.ndarray:
+def style_from_seed(model: GenerativeModel, seed: int, *, temperature: float | None = None) -> np.ndarray:
     """A seeded style: ``temperature`` * N(0, I) of the model's latent (CVAE) or noise (cGAN) size.
 
     The same seed always gives the same style. The default temperature is the one per kind at which
@@ -163,7 +146,7 @@ def style_from_seed(model: nn.Module, seed: int, *, temperature: float | None = 
     return (noise_vector(seed, model.latent_dim) * np.float32(temperature)).astype(np.float32)
 
 
-def style_from_digit(model: nn.Module, image: np.ndarray, label: int) -> np.ndarray:
+def style_from_digit(model: GenerativeModel, image: np.ndarray, label: int) -> np.ndarray:
     """The style of one handwritten digit: a CVAE's posterior mean mu(x, y) for the (28, 28) image and its label.
 
     Only a CVAE has an encoder that separates style from the label; a cGAN has no way back from a
@@ -172,7 +155,7 @@ def style_from_digit(model: nn.Module, image: np.ndarray, label: int) -> np.ndar
     styles of the shipped CVAE's validation digits gave 81% that the classifier read as meant.
     """
     kind = getattr(model, "kind", "model")
-    if kind != "cvae":
+    if not (isinstance(model, GenerativeModel) and model.has_encoder and model.conditional):
         raise MultigenError(
             f"Taking the style of a clicked digit needs a CVAE (its encoder reads the style apart from the digit), "
             f"but this is a {kind}: pick a cvae checkpoint, or take the style from a seed."
@@ -183,13 +166,13 @@ def style_from_digit(model: nn.Module, image: np.ndarray, label: int) -> np.ndar
     if not 0 <= int(label) < model.config.num_classes:
         raise MultigenError(f"The digit's label {label} is not 0 to {model.config.num_classes - 1}.")
     scale = 255.0 if pixels.dtype == np.uint8 or pixels.max(initial=0) > 1 else 1.0
-    x = torch.from_numpy(pixels.astype(np.float32) / scale)[None, None].to(_device(model))
+    x = torch.from_numpy(pixels.astype(np.float32) / scale)[None, None].to(model.device)
     with torch.no_grad():
         mu, _ = model.encode(x, torch.tensor([int(label)], device=x.device))
     return mu[0].float().cpu().numpy()
 
 
-def style_directions(model: nn.Module, *, seed: int = 0, samples: int = 1000) -> np.ndarray:
+def style_directions(model: GenerativeModel, *, seed: int = 0, samples: int = 1000) -> np.ndarray:
     """Unit directions (3, d) that change slant, thickness and width, in that order (``STYLE_NAMES``).
 
     Draws ``samples`` seeded styles, renders each as one digit (labels 0..9 in turn), measures them
@@ -204,7 +187,7 @@ def style_directions(model: nn.Module, *, seed: int = 0, samples: int = 1000) ->
     dim = model.latent_dim
     z = np.random.default_rng(int(seed)).standard_normal((samples, dim)).astype(np.float32)
     labels = np.arange(samples) % model.config.num_classes
-    features = measure_style(_generate(model, z, labels))
+    features = measure_style(model.draw(z, labels))
     z_centred = z.astype(np.float64)
     for label in np.unique(labels):
         rows = labels == label
@@ -232,7 +215,7 @@ def apply_style(
 
 
 def write_number(
-    model: nn.Module,
+    model: GenerativeModel,
     digits: Sequence[int] | str,
     style: np.ndarray,
     *,
@@ -247,7 +230,7 @@ def write_number(
     _require_writer(model)
     labels = np.asarray(_digits(digits), dtype=np.int64)
     z = _style_vector(model, apply_style(_style_vector(model, style), sliders, directions))
-    images = _generate(model, np.repeat(z[None], len(labels), axis=0), labels)  # (n, 28, 28)
+    images = model.draw(np.repeat(z[None], len(labels), axis=0), labels)  # (n, 28, 28)
     return np.ascontiguousarray(images.transpose(1, 0, 2).reshape(DIGIT_SIZE, DIGIT_SIZE * len(labels)))
 
 
@@ -294,7 +277,7 @@ def strip_png(strip: np.ndarray, recipe: dict[str, Any], *, scale: int = 1) -> b
     return recipe_png(enlarge(picture, int(scale)) if scale > 1 else picture, recipe)
 
 
-def strip_from_recipe(model: nn.Module, recipe: dict[str, Any]) -> np.ndarray:
+def strip_from_recipe(model: GenerativeModel, recipe: dict[str, Any]) -> np.ndarray:
     """The (28, 28 * n) strip a write recipe describes, drawn from its stored digits and style vector."""
     if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT or "text" not in recipe:
         raise MultigenError("This is not a write recipe: use the JSON or PNG saved from the Write a number page.")

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
-from torch import nn
 
 from multigen.errors import MultigenError
 from multigen.images import png_bytes, to_uint8
-from multigen.models.gan import categorical_code, with_categorical_code
+from multigen.models import GenerativeModel
+from multigen.models.gan import GAN, categorical_code, with_categorical_code
 
 RECIPE_FORMAT = "multigen-recipe"
 RECIPE_VERSION = 1
@@ -29,32 +29,11 @@ RECIPE_CHUNK = "multigen-recipe"  # the PNG text chunk that holds the recipe JSO
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _vector(z: np.ndarray, what: str = "z") -> np.ndarray:
     vector = np.asarray(z, dtype=np.float32)
     if vector.ndim != 1 or vector.size == 0:
         raise MultigenError(f"{what} has shape {np.shape(z)} but one vector (d,) was expected: pass a 1-D array.")
     return vector
-
-
-def _labels(model: nn.Module, label: int | np.ndarray | None, n: int) -> torch.Tensor | None:
-    """Labels as a (n,) long tensor on the model's device, or None for an unconditional model."""
-    if not getattr(model, "conditional", False):
-        return None  # an unconditional model has no use for a label; ignoring it lets pages call one way
-    if label is None:
-        raise MultigenError(f"This {model.kind} is conditional, so it needs a digit label: pass label=0..9.")
-    tensor = torch.as_tensor(np.asarray(label), dtype=torch.long).reshape(-1)
-    if tensor.numel() == 1:
-        tensor = tensor.expand(n)
-    if tensor.numel() != n:
-        raise MultigenError(f"Got {tensor.numel()} labels for {n} vectors: pass one label or one per vector.")
-    num_classes = model.config.num_classes
-    if bool(((tensor < 0) | (tensor >= num_classes)).any()):
-        raise MultigenError(f"Labels must be between 0 and {num_classes - 1}: pass a digit label.")
-    return tensor.to(_device(model))
 
 
 # -- noise vectors --------------------------------------------------------------------------------
@@ -67,17 +46,6 @@ def noise_vector(seed: int, dim: int) -> np.ndarray:
     if int(dim) < 1:
         raise MultigenError(f"A noise vector needs at least 1 dimension, got {dim}.")
     return np.random.default_rng(int(seed)).standard_normal(int(dim)).astype(np.float32)
-
-
-def code_categories(model: nn.Module) -> int:
-    """How many categories the model's InfoGAN code has (``--categorical-code``); 0 for none."""
-    return int(getattr(getattr(model, "config", None), "categorical_code", 0) or 0)
-
-
-def code_from_clusters(model: nn.Module) -> bool:
-    """True when the code's categories are clusters of the training digits (a self-conditioned GAN,
-    ``--cluster-code``) rather than InfoGAN categories."""
-    return bool(getattr(getattr(model, "config", None), "cluster_code", False))
 
 
 def code_of(z: np.ndarray, categories: int) -> int:
@@ -96,26 +64,10 @@ def with_code(z: np.ndarray, category: int, categories: int) -> np.ndarray:
     return with_categorical_code(rows, int(category), categories).numpy().reshape(vectors.shape)
 
 
-def generate(model: nn.Module, z: np.ndarray, label: int | np.ndarray | None = None) -> np.ndarray:
-    """Images from noise: z (d,) -> one (28, 28) uint8 image; z (k, d) -> (k, 28, 28). A cGAN needs ``label``."""
-    rows = np.asarray(z, dtype=np.float32)
-    single = rows.ndim == 1
-    rows = rows[None] if single else rows
-    if rows.ndim != 2 or rows.shape[1] != model.latent_dim:
-        raise MultigenError(
-            f"z has shape {np.shape(z)} but this model takes vectors of size {model.latent_dim}: "
-            "pass (d,) or (k, d) with that d."
-        )
-    labels = _labels(model, label, len(rows))
-    with torch.no_grad():
-        images = to_uint8(model.generate(torch.from_numpy(rows).to(_device(model)), labels))
-    return images[0] if single else images
-
-
 # -- GANSpace sliders ------------------------------------------------------------------------------
 
 
-def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: int = 2000) -> np.ndarray:
+def slider_directions(model: GAN, k: int = 10, *, seed: int = 0, samples: int = 2000) -> np.ndarray:
     """k unit directions (k, d) in noise space along which the generated digit changes the most.
 
     GANSpace: Härkönen, Hertzmann, Lehtinen & Paris, "GANSpace: Discovering Interpretable GAN
@@ -127,16 +79,15 @@ def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: 
     in eval mode (a loaded checkpoint is), or BatchNorm would update its running statistics.
     For a cGAN (and an InfoGAN's code) the components are taken within each label (code), see below.
     """
-    generator = getattr(model, "generator", None)
-    if generator is None or not hasattr(generator, "project"):
-        kind = getattr(model, "kind", "model")
-        raise MultigenError(f"A {kind} has no generator to steer: load a GAN or cGAN checkpoint.")
+    if not isinstance(model, GAN):
+        raise MultigenError(f"A {getattr(model, 'kind', 'model')} has no generator to steer: load a GAN or cGAN checkpoint.")
+    generator = model.generator
     dim = model.latent_dim
     if not 1 <= k <= dim:
         raise MultigenError(f"Asked for {k} sliders but the noise vector has {dim} dimensions: ask for 1 to {dim}.")
     if samples <= k:
         raise MultigenError(f"Need more samples ({samples}) than sliders ({k}): raise samples.")
-    device = _device(model)
+    device = model.device
     torch_generator = torch.Generator().manual_seed(int(seed))
     z = torch.randn((samples, dim), generator=torch_generator)  # drawn on the CPU: the same z on every device
     labels = (torch.arange(samples) % model.config.num_classes) if model.conditional else None
@@ -146,7 +97,7 @@ def slider_directions(model: nn.Module, k: int = 10, *, seed: int = 0, samples: 
     groups = np.zeros(samples, dtype=np.int64)  # samples of one label and one code
     if labels is not None:
         groups = labels.numpy()
-    categories = code_categories(model)
+    categories = model.code_categories
     if categories:
         groups = groups * categories + categorical_code(z, categories).numpy()
     if labels is not None or categories:
@@ -275,7 +226,7 @@ def recipe_from_png(data: bytes) -> dict[str, Any]:
     return recipe
 
 
-def image_from_recipe(model: nn.Module, recipe: dict[str, Any]) -> np.ndarray:
+def image_from_recipe(model: GenerativeModel, recipe: dict[str, Any]) -> np.ndarray:
     """The (28, 28) uint8 image a recipe describes, generated from its stored noise vector and label."""
     if recipe.get("kind") and recipe["kind"] != model.kind:
         raise MultigenError(
@@ -289,4 +240,4 @@ def image_from_recipe(model: nn.Module, recipe: dict[str, Any]) -> np.ndarray:
             f"The recipe's noise vector has {z.size} values but this model takes {model.latent_dim}: "
             f"load its checkpoint ({recipe.get('checkpoint')})."
         )
-    return generate(model, z, recipe.get("label"))
+    return model.draw(z, recipe.get("label"))

@@ -16,7 +16,7 @@ from PIL import Image
 
 from multigen.checkpoints import load_checkpoint, save_checkpoint
 from multigen.errors import MultigenError
-from multigen.handwriting import (
+from multigen.explore.handwriting import (
     MAX_DIGITS,
     STYLE_NAMES,
     make_write_recipe,
@@ -30,7 +30,7 @@ from multigen.handwriting import (
     write_number,
 )
 from multigen.models import build_model
-from multigen.noise import recipe_from_png
+from multigen.explore.noise import recipe_from_png
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CVAE = ROOT / "checkpoints" / "cvae.safetensors"

@@ -97,7 +97,7 @@ def test_reconstruct_returns_the_decoded_posterior_mean_in_the_shape_it_was_give
 
 def test_reconstruction_quality_is_the_perceptual_distance_and_pixel_bce_of_each_reconstruction(digits):
     from multigen.metrics import load_classifier
-    from multigen.perceptual import perceptual_distance
+    from multigen.evaluation.perceptual import perceptual_distance
 
     model, classifier = tiny("cvae", 4), load_classifier(device="cpu")
     originals, labels = to_uint8(digits.images[:6]), digits.labels[:6].numpy()

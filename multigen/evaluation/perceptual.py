@@ -4,7 +4,7 @@ generated digit is new or a copy of a training digit.
 
 **What it is.** The LPIPS recipe (Zhang, Isola, Efros, Shechtman & Wang, "The Unreasonable
 Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018, eq. 1) on multigen's own digit
-classifier (``multigen.models.classifier``, the instrument of ``multigen.metrics``). Three of its
+classifier (``multigen.models.classifier``, the instrument of ``multigen.evaluation.metrics``). Three of its
 layers are read:
 
 - block 1: 16 channels x 14 x 14 (first convolution, batch norm, ReLU, 2x2 max-pool): strokes;
@@ -66,7 +66,8 @@ from torch import nn
 
 from multigen.data import load_dataset
 from multigen.errors import MultigenError
-from multigen.images import to_uint8
+from multigen.evaluation.classifier import load_classifier
+from multigen.images import as_images, to_uint8
 from multigen.models.classifier import DigitClassifier
 
 TRAINING_DATASET = "mnist-5k"  # the copy check compares with this data set's training split
@@ -101,13 +102,11 @@ class CopyCheck(NamedTuple):
 
 # -- helpers ---------------------------------------------------------------------------------------
 def _judge(classifier: DigitClassifier | None) -> DigitClassifier:
-    """The given classifier, or the shipped one (imported when called: ``multigen.metrics`` re-exports this module)."""
+    """The given classifier, or the shipped one."""
     if classifier is not None:
         if classifier.training:  # batch statistics would make a digit's distance depend on its batch
             raise MultigenError("The classifier is in training mode: pass classifier.eval() to measure with it.")
         return classifier
-    from multigen.metrics import load_classifier
-
     return load_classifier()
 
 
@@ -125,8 +124,6 @@ def _layers(classifier: DigitClassifier, x: torch.Tensor) -> list[torch.Tensor]:
 @torch.no_grad()
 def _features(images: Any, classifier: DigitClassifier) -> torch.Tensor:
     """(n, D) float32 on the classifier's device: unit-normalised activations, scaled per layer, flattened."""
-    from multigen.metrics import as_images
-
     images = as_images(images)
     device = classifier.device
     rows = []
@@ -170,7 +167,7 @@ class _Bank:
     typical: np.ndarray  # (classes,) median of real_nearest over the validation digits of each kind
 
 
-# Per classifier (weakly held, like multigen.metrics' reference outputs): built once, under a lock, because
+# Per classifier (weakly held, like multigen.evaluation.metrics' reference outputs): built once, under a lock, because
 # the app's sessions run in threads and would otherwise each compute the same 4,500 rows.
 _banks: weakref.WeakKeyDictionary[DigitClassifier, _Bank] = weakref.WeakKeyDictionary()
 _banks_lock = threading.Lock()

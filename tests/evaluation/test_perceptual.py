@@ -15,7 +15,7 @@ import torchvision.transforms.functional as TF
 from multigen import perceptual
 from multigen.data import load_dataset
 from multigen.errors import MultigenError
-from multigen.perceptual import (
+from multigen.evaluation.perceptual import (
     COPY_PERCENTILE,
     copy_thresholds,
     memorisation_score,

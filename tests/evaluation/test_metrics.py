@@ -150,7 +150,7 @@ def test_evaluate_reports_the_figures_of_each_kind_beside_their_real_data_refere
 
 
 def test_evaluate_compares_diversity_with_real_digits_grouped_the_same_way(tmp_path, classifier, val):
-    from multigen.perceptual import perceptual_diversity
+    from multigen.evaluation.perceptual import perceptual_diversity
 
     per_digit = round(perceptual_diversity(val.images, val.labels, classifier=classifier), 4)
     for kind in ("cgan", "gan"):

@@ -1,12 +1,10 @@
-"""The latent space of a (conditional) VAE: encode a data set, project it to 2-D, click back, decode.
+"""2-D maps of a latent space, and the way back from a position on the map to a latent vector.
 
 Projections are scikit-learn's: ``PCA`` (a linear map, so clicking back is exact on its plane),
 ``TSNE`` (van der Maaten & Hinton, "Visualizing Data using t-SNE", JMLR 2008; no inverse map, so a
 click goes back through the nearest projected points) and ``raw`` (the latent itself when it is 2-D).
 t-SNE takes seconds to a minute, so the app runs it through ``ProjectionJobs``: one background
 thread per key, results kept in memory and in ``.npz`` files that every session of the app shares.
-``reconstruction_quality`` says how close decode(mu(x)) comes to a digit x: its perceptual distance
-(``multigen.perceptual``) and pixel BCE, what the explorer shows beside a clicked digit's reconstruction.
 """
 
 from __future__ import annotations
@@ -22,20 +20,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
-from torch import nn
 
-from multigen.data import ImageDataset
 from multigen.errors import MultigenError
-from multigen.images import image_grid, to_uint8
 
 PROJECTIONS = ("pca", "tsne", "raw")
 INVERSE_NEIGHBOURS = 8  # projected points whose latents a t-SNE click averages
@@ -51,30 +43,6 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 logger = logging.getLogger(__name__)
 
 
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _label_tensor(model: nn.Module, labels: np.ndarray | int | None, n: int) -> torch.Tensor | None:
-    """Labels as a (n,) long tensor on the model's device, or None for an unconditional model."""
-    if not getattr(model, "conditional", False):
-        return None  # an unconditional model has no use for labels; ignoring them lets pages call one way
-    if labels is None:
-        raise MultigenError(f"This {model.kind} is conditional, so it needs a digit label: pass labels=0..9.")
-    tensor = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
-    if tensor.numel() == 1:
-        tensor = tensor.expand(n)
-    if tensor.numel() != n:
-        raise MultigenError(f"Got {tensor.numel()} labels for {n} vectors: pass one label or one per vector.")
-    num_classes = model.config.num_classes
-    if bool(((tensor < 0) | (tensor >= num_classes)).any()):
-        raise MultigenError(f"Labels must be between 0 and {num_classes - 1}: pass a digit label.")
-    return tensor.to(_device(model))
-
-
 def _as_rows(array: np.ndarray, width: int | None, what: str) -> np.ndarray:
     """A (d,) or (k, d) array as (k, d) float32, checking d against ``width`` when given."""
     rows = np.asarray(array, dtype=np.float32)
@@ -86,125 +54,7 @@ def _as_rows(array: np.ndarray, width: int | None, what: str) -> np.ndarray:
     return rows
 
 
-def _require_vae(model: nn.Module) -> None:
-    if not hasattr(model, "encode"):
-        raise MultigenError(f"A {getattr(model, 'kind', 'model')} has no encoder: load a VAE or CVAE checkpoint.")
 
-
-# -- encode and decode --------------------------------------------------------------------------
-
-
-@dataclass
-class LatentCodes:
-    """Encodings of a data set split, row i of every field describing the same digit."""
-
-    mu: np.ndarray  # (n, latent_dim) float32, the posterior means
-    logvar: np.ndarray  # (n, latent_dim) float32, the posterior log-variances
-    labels: np.ndarray  # (n,) int64
-    images: np.ndarray  # (n, 28, 28) uint8, the originals
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-def encode_dataset(model: nn.Module, dataset: ImageDataset, *, batch_size: int = 500) -> LatentCodes:
-    """q(z|x) for every image of ``dataset``: posterior means and log-variances, aligned with labels and images."""
-    _require_vae(model)
-    if batch_size < 1:
-        raise MultigenError(f"batch_size must be at least 1, got {batch_size}: pass a positive number.")
-    device = _device(model)
-    mus, logvars = [], []
-    with torch.no_grad():
-        for start in range(0, len(dataset), batch_size):
-            images = dataset.images[start : start + batch_size].to(device)
-            labels = dataset.labels[start : start + batch_size].to(device) if model.conditional else None
-            mu, logvar = model.encode(images, labels)
-            mus.append(mu.float().cpu())
-            logvars.append(logvar.float().cpu())
-    latent_dim = model.latent_dim
-    return LatentCodes(
-        mu=torch.cat(mus).numpy() if mus else np.zeros((0, latent_dim), np.float32),
-        logvar=torch.cat(logvars).numpy() if logvars else np.zeros((0, latent_dim), np.float32),
-        labels=dataset.labels.cpu().numpy().astype(np.int64),
-        images=to_uint8(dataset.images.cpu()),
-    )
-
-
-def decode(model: nn.Module, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
-    """Images (k, 28, 28) uint8 from latent vectors z (k, d) or one vector (d,); labels for a conditional model."""
-    rows = _as_rows(z, model.latent_dim, "z")
-    label_tensor = _label_tensor(model, labels, len(rows))
-    with torch.no_grad():
-        images = model.generate(torch.from_numpy(rows).to(_device(model)), label_tensor)
-    return to_uint8(images)
-
-
-def _pixels(model: nn.Module, images: np.ndarray) -> tuple[torch.Tensor, bool]:
-    """uint8 digits (or floats in [0, 1]) (n, 28, 28) or one (28, 28) as (n, 1, 28, 28) on the model's device,
-    and whether one digit came in."""
-    pixels = np.asarray(images)
-    single = pixels.ndim == 2
-    batch = pixels[None] if single else pixels
-    if batch.ndim != 3 or batch.shape[1:] != (28, 28):
-        raise MultigenError(f"Images have shape {pixels.shape} but (n, 28, 28) was expected: pass 28x28 digits.")
-    scale = 255.0 if pixels.dtype == np.uint8 else 1.0  # uint8 pixels, or floats already in [0, 1]
-    return torch.from_numpy(batch.astype(np.float32) / scale).unsqueeze(1).to(_device(model)), single
-
-
-def reconstruct(model: nn.Module, images: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
-    """decode(mu(x)): uint8 images (n, 28, 28) or one (28, 28) in, their reconstructions in the same shape out."""
-    _require_vae(model)
-    x, single = _pixels(model, images)
-    label_tensor = _label_tensor(model, labels, len(x))
-    with torch.no_grad():
-        mu, _ = model.encode(x, label_tensor)
-        out = to_uint8(model.decode(mu, label_tensor))
-    return out[0] if single else out
-
-
-class ReconstructionQuality(NamedTuple):
-    """How close each digit's reconstruction decode(mu(x)) is to it; row i describes digit i."""
-
-    perceptual: np.ndarray  # (n,) float64, perceptual distance (multigen.perceptual), 0 = identical
-    bce: np.ndarray  # (n,) float64, binary cross-entropy in nats per digit, summed over its 784 pixels
-
-
-def reconstruction_quality(
-    model: nn.Module,
-    images: np.ndarray,
-    labels: np.ndarray | int | None = None,
-    *,
-    classifier: nn.Module | None = None,
-    batch_size: int = 500,
-) -> ReconstructionQuality:
-    """Perceptual distance and pixel BCE between digits and their reconstructions decode(mu(x)).
-
-    The perceptual distance is ``multigen.perceptual.perceptual_distance`` (LPIPS-style, Zhang et al.,
-    CVPR 2018, on the digit classifier); the BCE is the Bernoulli negative log-likelihood of the
-    digit under the decoder's pixel probabilities at the posterior mean (Kingma & Welling, ICLR 2014),
-    in nats. With grey levels as targets the BCE's minimum is the digit's own pixel entropy, not 0.
-    ``images`` as for ``reconstruct``; a CVAE encodes and decodes with ``labels`` (one, or one per digit).
-    """
-    from multigen.perceptual import perceptual_distance
-
-    _require_vae(model)
-    if batch_size < 1:
-        raise MultigenError(f"batch_size must be at least 1, got {batch_size}: pass a positive number.")
-    x_all, _ = _pixels(model, images)
-    label_all = _label_tensor(model, labels, len(x_all))
-    perceptual, bce = [], []
-    with torch.no_grad():
-        for start in range(0, len(x_all), batch_size):
-            x = x_all[start : start + batch_size]
-            label = None if label_all is None else label_all[start : start + batch_size]
-            mu, _ = model.encode(x, label)
-            logits = model.decode_logits(mu, label)
-            bce.append(F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).double().cpu())
-            perceptual.append(perceptual_distance(x, torch.sigmoid(logits), classifier=classifier))
-    return ReconstructionQuality(np.concatenate(perceptual), torch.cat(bce).numpy())
-
-
-# -- projections ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -487,43 +337,3 @@ class ProjectionJobs:
             return ProjectionStatus("failed", 0.0, elapsed, None, self._errors[key])
         expected = self._expected.get(key, 1.0)
         return ProjectionStatus("running", min(RUNNING_FRACTION_CAP, elapsed / expected), elapsed, None, None)
-
-
-# -- walking the latent space ------------------------------------------------------------------------
-
-
-def interpolate(z0: np.ndarray, z1: np.ndarray, steps: int = 10) -> np.ndarray:
-    """``steps`` vectors (steps, d) on the straight line from z0 to z1, both endpoints included."""
-    start, end = np.asarray(z0, dtype=np.float32), np.asarray(z1, dtype=np.float32)
-    if start.ndim != 1 or start.shape != end.shape:
-        raise MultigenError(f"Endpoints have shapes {start.shape} and {end.shape}: pass two vectors of the same size.")
-    if steps < 2:
-        raise MultigenError(f"An interpolation needs at least 2 steps, got {steps}: ask for 2 or more.")
-    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    return ((1 - t) * start + t * end).astype(np.float32)
-
-
-def manifold_grid(
-    model: nn.Module,
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-    n: int = 15,
-    labels: np.ndarray | int | None = None,
-) -> np.ndarray:
-    """Decode an n x n grid over a 2-D latent into one (28n, 28n) uint8 picture; the top row is the highest y.
-
-    No padding, so pixel (row, column) lies in cell (row // 28, column // 28), i.e. at
-    x = linspace(*x_range, n)[column // 28] and y = linspace(*y_range, n)[::-1][row // 28].
-    """
-    if model.latent_dim != 2:
-        raise MultigenError(
-            f"A manifold grid needs a 2-D latent but this model's has {model.latent_dim} dimensions: "
-            "train one with latent_dim=2."
-        )
-    if n < 1:
-        raise MultigenError(f"The grid needs at least 1 cell per side, got {n}.")
-    xs = np.linspace(x_range[0], x_range[1], n, dtype=np.float32)
-    ys = np.linspace(y_range[1], y_range[0], n, dtype=np.float32)  # image rows go down, y goes up
-    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
-    z = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
-    return image_grid(decode(model, z, labels), nrow=n, padding=0)

@@ -1,7 +1,7 @@
 """How good are the digits? FID, Inception Score and conditional accuracy, measured with the project's own
 digit classifier, and a VAE's validation negative ELBO.
 
-The instrument is a small CNN (``multigen.models.classifier``) trained by ``train_classifier`` on the
+The instrument is a small CNN (``multigen.models.classifier``) trained by ``python -m multigen train-classifier`` on the
 training split of ``mnist-5k`` and shipped as ``checkpoints/classifier.safetensors``
 (``python -m multigen train-classifier``; its validation accuracy is in the file's metadata):
 
@@ -22,7 +22,7 @@ training split of ``mnist-5k`` and shipped as ``checkpoints/classifier.safetenso
 - **Negative ELBO** (VAE, CVAE; Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014, eq. 10):
   on the validation split, in nats per image, with its reconstruction and KL parts, the Bernoulli
   likelihood the models are trained with (grey levels as targets, so it is a loss, not a code length).
-- **Perceptual similarity** (``multigen.perceptual``, re-exported here): an LPIPS-style distance
+- **Perceptual similarity** (``multigen.evaluation.perceptual``): an LPIPS-style distance
   (Zhang et al., "The Unreasonable Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018)
   on the same classifier's unit-normalised activations, without learned weights and not the published
   LPIPS. ``evaluate`` reports with it the **diversity** of samples (mean pairwise distance, per digit
@@ -37,8 +37,7 @@ many more samples than 500 validation digits for a stable covariance. The figure
 *not* comparable with published Inception FIDs or ISs; they compare multigen models with each other
 and with the real-data floor.
 
-Images may be float tensors or arrays in [0, 1], shaped (n, 1, 28, 28) or (n, 28, 28), or uint8
-arrays (n, 28, 28). Everything runs without gradients and in batches.
+Images as for ``multigen.evaluation.classifier``: floats in [0, 1] or uint8, (n, 1, 28, 28) or (n, 28, 28).
 """
 
 from __future__ import annotations
@@ -49,10 +48,6 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable
-from dataclasses import asdict
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -60,28 +55,15 @@ import scipy.linalg
 import torch
 import torch.nn.functional as F
 
-from multigen.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from multigen.data import ImageDataset, epoch_order, load_dataset, subset
-from multigen.device import resolve_device
+from multigen.checkpoints import Checkpoint, load_checkpoint
+from multigen.data import ImageDataset, load_dataset, subset
 from multigen.errors import MultigenError
-from multigen.latent import reconstruction_quality
-from multigen.models.classifier import ClassifierConfig, DigitClassifier
-from multigen.perceptual import (
-    CopyCheck,
-    NearestDigits,
-    copy_thresholds,
-    memorisation_score,
-    nearest_training_digits,
-    perceptual_distance,
-    perceptual_distance_matrix,
-    perceptual_diversity,
-    perceptual_features,
-)
+from multigen.evaluation.classifier import BATCH_SIZE, DigitClassifier, _Outputs, _run_classifier, as_images, load_classifier
+from multigen.evaluation.perceptual import memorisation_score, perceptual_distance, perceptual_diversity
+from multigen.models import GenerativeModel, require_encoder
 
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[1] / "checkpoints" / "classifier.safetensors"
 REFERENCE_DATASET = "mnist-5k"  # every FID is measured against this data set's validation split
 DIGIT_DATASETS = ("mnist-5k", "mnist")  # what a digit classifier can judge
-BATCH_SIZE = 500  # images per forward pass
 DEFAULT_SAMPLES = 5000
 IS_SPLITS = 10  # Salimans et al. (2016) average the score over 10 splits
 EPS = 1e-6  # added to the covariance diagonals when their product has no finite square root
@@ -93,49 +75,6 @@ class Score(NamedTuple):
 
     mean: float
     std: float
-
-
-# -- helpers -------------------------------------------------------------------------------------
-def as_images(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Digits as a float32 tensor (n, 1, 28, 28) in [0, 1] (on the device they came on), from any accepted form."""
-    tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
-    tensor = tensor.detach()
-    if tensor.ndim == 3:
-        tensor = tensor.unsqueeze(1)
-    if tensor.ndim != 4 or tuple(tensor.shape[1:]) != (1, 28, 28) or tensor.shape[0] == 0:
-        raise MultigenError(
-            f"Expected digit images shaped (n, 28, 28) or (n, 1, 28, 28) with n >= 1, got {tuple(tensor.shape)}."
-        )
-    if tensor.dtype == torch.uint8:
-        return tensor.float().div_(255.0)
-    if not tensor.is_floating_point():
-        raise MultigenError(f"Expected uint8 images or floats in [0, 1], got {tensor.dtype}.")
-    return tensor.float()
-
-
-def _batches(images: torch.Tensor, batch_size: int):
-    for start in range(0, images.shape[0], batch_size):
-        yield images[start : start + batch_size]
-
-
-class _Outputs(NamedTuple):
-    features: np.ndarray  # (n, F) float64, the penultimate activations
-    log_probs: np.ndarray  # (n, 10) float64, log p(y|x)
-
-
-@torch.no_grad()
-def _run_classifier(
-    images: torch.Tensor | np.ndarray, classifier: DigitClassifier | None, batch_size: int = BATCH_SIZE
-) -> _Outputs:
-    classifier = classifier if classifier is not None else load_classifier()
-    images = as_images(images)
-    device = classifier.device
-    features, log_probs = [], []
-    for batch in _batches(images, batch_size):
-        h = classifier.features(batch.to(device))
-        features.append(h.double().cpu())
-        log_probs.append(F.log_softmax(classifier.head(h).double(), dim=1).cpu())
-    return _Outputs(torch.cat(features).numpy(), torch.cat(log_probs).numpy())
 
 
 # Outputs of the real reference digits, per classifier (weakly held: a dropped classifier drops its entries).
@@ -177,42 +116,6 @@ def _accuracy(log_probs: np.ndarray, labels: Any) -> float:
     if labels.shape[0] != log_probs.shape[0]:
         raise MultigenError(f"Got {log_probs.shape[0]} images but {labels.shape[0]} labels: pass one label per image.")
     return float((log_probs.argmax(axis=1) == labels).mean())
-
-
-# -- the classifier ------------------------------------------------------------------------------
-_classifiers: dict[tuple, DigitClassifier] = {}
-_classifiers_lock = threading.Lock()
-
-
-def load_classifier(
-    path: str | os.PathLike[str] | None = None, *, device: str | torch.device = "auto"
-) -> DigitClassifier:
-    """The digit classifier (default: the shipped one), in eval mode, loaded once per process, file and device."""
-    path = Path(path) if path is not None else DEFAULT_CLASSIFIER
-    if not path.is_file():
-        raise MultigenError(
-            f"No digit classifier at {path}: the metrics need one; train it with "
-            f"`python -m multigen train-classifier --out {path}`."
-        )
-    target = resolve_device(device)
-    key = (str(path.resolve()), path.stat().st_mtime_ns, str(target))
-    with _classifiers_lock:
-        if key not in _classifiers:
-            checkpoint = load_checkpoint(path, device=target)
-            if checkpoint.kind != "classifier":
-                raise MultigenError(
-                    f"{path} holds a {checkpoint.kind}, not the digit classifier: pass a file written by "
-                    "`python -m multigen train-classifier`."
-                )
-            _classifiers[key] = checkpoint.model.eval().requires_grad_(False)
-        return _classifiers[key]
-
-
-def classifier_features(
-    images: torch.Tensor | np.ndarray, *, classifier: DigitClassifier | None = None, batch_size: int = BATCH_SIZE
-) -> np.ndarray:
-    """The classifier's penultimate features of ``images``, shape (n, 128), float64."""
-    return _run_classifier(images, classifier, batch_size).features
 
 
 # -- the metrics ---------------------------------------------------------------------------------
@@ -308,8 +211,7 @@ def vae_negative_elbo(
     """
     from multigen.models.vae import vae_loss
 
-    if getattr(model, "kind", None) not in ("vae", "cvae"):
-        raise MultigenError(f"The negative ELBO needs a VAE or CVAE, got a {getattr(model, 'kind', type(model).__name__)}.")
+    require_encoder(model, "The negative ELBO")
     if samples < 1:
         raise MultigenError(f"samples must be at least 1, got {samples}.")
     data = load_dataset(dataset, "val") if isinstance(dataset, str) else dataset
@@ -330,6 +232,47 @@ def vae_negative_elbo(
     model.train(was_training)
     reconstruction, kl = reconstruction / len(data), kl / len(data)
     return {"negative_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+
+# -- a VAE's reconstructions ----------------------------------------------------------------------
+class ReconstructionQuality(NamedTuple):
+    """How close each digit's reconstruction decode(mu(x)) is to it; row i describes digit i."""
+
+    perceptual: np.ndarray  # (n,) float64, perceptual distance (multigen.evaluation.perceptual), 0 = identical
+    bce: np.ndarray  # (n,) float64, binary cross-entropy in nats per digit, summed over its 784 pixels
+
+
+def reconstruction_quality(
+    model: GenerativeModel,
+    images: np.ndarray,
+    labels: np.ndarray | int | None = None,
+    *,
+    classifier: DigitClassifier | None = None,
+    batch_size: int = 500,
+) -> ReconstructionQuality:
+    """Perceptual distance and pixel BCE between digits and their reconstructions decode(mu(x)).
+
+    The perceptual distance is ``multigen.evaluation.perceptual.perceptual_distance`` (LPIPS-style, Zhang et al.,
+    CVPR 2018, on the digit classifier); the BCE is the Bernoulli negative log-likelihood of the
+    digit under the decoder's pixel probabilities at the posterior mean (Kingma & Welling, ICLR 2014),
+    in nats. With grey levels as targets the BCE's minimum is the digit's own pixel entropy, not 0.
+    ``images`` uint8 (n, 28, 28) or one (28, 28), or floats in [0, 1]; a CVAE encodes and decodes with ``labels`` (one, or one per digit).
+    """
+    require_encoder(model, "A reconstruction's quality")
+    if batch_size < 1:
+        raise MultigenError(f"batch_size must be at least 1, got {batch_size}: pass a positive number.")
+    x_all = as_images(np.asarray(images)[None] if np.ndim(images) == 2 else images).to(model.device)
+    label_all = model.label_tensor(labels, len(x_all))
+    perceptual, bce = [], []
+    with torch.no_grad():
+        for start in range(0, len(x_all), batch_size):
+            x = x_all[start : start + batch_size]
+            label = None if label_all is None else label_all[start : start + batch_size]
+            mu, _ = model.encode(x, label)
+            logits = model.decode_logits(mu, label)
+            bce.append(F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).double().cpu())
+            perceptual.append(perceptual_distance(x, torch.sigmoid(logits), classifier=classifier))
+    return ReconstructionQuality(np.concatenate(perceptual), torch.cat(bce).numpy())
 
 
 # -- everything at once ----------------------------------------------------------------------------
@@ -372,12 +315,12 @@ def evaluate(
     VAEs add the validation ``negative_elbo``, ``reconstruction`` and ``kl`` in nats. A classifier
     checkpoint reports its validation ``accuracy``.
 
-    With ``perceptual`` (the default; ``multigen.perceptual``, LPIPS-style after Zhang et al., 2018), on
+    With ``perceptual`` (the default; ``multigen.evaluation.perceptual``, LPIPS-style after Zhang et al., 2018), on
     the first ``perceptual_samples`` (up to 1,000) of the samples: ``diversity``, their mean pairwise
     perceptual distance (per digit, averaged, for conditional models) beside ``diversity_real``, the
     validation digits' grouped the same way; for models of ``mnist-5k``, ``memorisation``, the share of
     samples closer to their nearest training digit than real validation digits of that kind come in
-    all but 5% of cases (``multigen.perceptual.copy_thresholds``) beside ``memorisation_real``, the
+    all but 5% of cases (``multigen.evaluation.perceptual.copy_thresholds``) beside ``memorisation_real``, the
     share for validation digits judged by thresholds fitted on other ones (about 5%). VAEs add ``reconstruction_perceptual`` and
     ``reconstruction_bce``: the mean perceptual distance and pixel BCE (nats) between validation digits
     and decode(mu(x)). ``perceptual=False`` leaves these out (they add about 2 s on a CPU).
@@ -400,7 +343,7 @@ def evaluate(
     real = _reference(judge, "val")
     classifier_accuracy = _accuracy(real.log_probs, validation.labels)
     result: dict[str, Any] = {"kind": kind, "checkpoint": str(loaded.path), "reference": f"{REFERENCE_DATASET}/val"}
-    if kind == "classifier":
+    if not isinstance(model, GenerativeModel):  # the classifier: its own accuracy
         result.update(accuracy=round(_accuracy(_run_classifier(validation.images, model).log_probs,
                                                validation.labels), 4), samples=len(validation))
         return result
@@ -436,7 +379,7 @@ def evaluate(
         if trained_on in (None, REFERENCE_DATASET):  # the copy check looks in mnist-5k's training split
             copies = memorisation_score(shown, classifier=judge)
             result.update(memorisation=round(copies.share, 4), memorisation_real=round(copies.real_share, 4))
-    if kind in ("vae", "cvae"):
+    if model.has_encoder:
         elbo = vae_negative_elbo(model, validation, seed=seed)
         result.update({name: round(value, 4) for name, value in elbo.items()})
         if perceptual:
@@ -446,115 +389,3 @@ def evaluate(
                           reconstruction_bce=round(float(quality.bce.mean()), 4))
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
-
-
-# -- training the classifier ---------------------------------------------------------------------
-@torch.no_grad()
-def _validate(model: DigitClassifier, data: ImageDataset) -> dict[str, float]:
-    model.eval()
-    loss = correct = 0.0
-    for start in range(0, len(data), BATCH_SIZE):
-        logits = model(data.images[start : start + BATCH_SIZE])
-        labels = data.labels[start : start + BATCH_SIZE]
-        loss += float(F.cross_entropy(logits, labels, reduction="sum"))
-        correct += float((logits.argmax(1) == labels).sum())
-    model.train()
-    return {"val_loss": loss / len(data), "val_accuracy": correct / len(data)}
-
-
-def train_classifier(
-    *,
-    dataset: str = REFERENCE_DATASET,
-    epochs: int = 20,
-    batch_size: int = 64,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    out: str | os.PathLike[str] | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    config: ClassifierConfig | None = None,
-    log: Callable[[dict[str, Any]], None] | None = None,
-) -> Path:
-    """Train the digit classifier on ``dataset``'s training split and save it; returns the checkpoint path.
-
-    Adam with a cosine learning-rate decay to 0 (Loshchilov & Hutter, "SGDR", ICLR 2017), random
-    shifts of up to ``config.max_shift`` pixels, seeded like ``multigen.training.Trainer`` (weights,
-    shuffles and shifts). ``log`` gets one dict per epoch (epoch, losses, validation accuracy, seconds).
-    It has its own small loop instead of the ``Trainer``'s because that loop is built around generators
-    (fixed-noise sample grids, latent snapshots) while this one needs a validation pass per epoch.
-    The checkpoint holds no optimizer state: it is an instrument, not a run to resume.
-    """
-    if dataset not in DIGIT_DATASETS:
-        raise MultigenError(f"The digit classifier trains on {' or '.join(DIGIT_DATASETS)}, not {dataset!r}.")
-    if not (isinstance(epochs, int) and epochs >= 1 and isinstance(batch_size, int) and batch_size >= 1):
-        raise MultigenError(f"epochs and batch size must be whole numbers of at least 1, got {epochs}, {batch_size}.")
-    target = resolve_device(device)
-    config = config or ClassifierConfig()
-    torch.manual_seed(seed)
-    model = DigitClassifier(config).to(target)
-    optimizers = model.make_optimizers()
-    optimizer = optimizers["classifier"]
-    shifts = torch.Generator(device=target).manual_seed(seed + 1)
-    train = load_dataset(dataset, "train", data_dir=data_dir).to(target)
-    validation = load_dataset(dataset, "val", data_dir=data_dir).to(target)
-    if batch_size > len(train):
-        raise MultigenError(f"The batch size {batch_size} is larger than the {len(train)} training images: lower it.")
-    steps_per_epoch = len(train) // batch_size
-    total_steps = steps_per_epoch * epochs
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path = Path(out) if out is not None else Path("runs") / f"classifier-{dataset}-{stamp}.safetensors"
-    history: list[dict[str, Any]] = []
-    step = 0
-    model.train()
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
-        order = epoch_order(seed, epoch - 1, len(train)).to(target)
-        sums = {"loss": 0.0, "accuracy": 0.0}
-        for batch in range(steps_per_epoch):
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-            rows = order[batch * batch_size : (batch + 1) * batch_size]
-            losses = model.training_step(train.images[rows], train.labels[rows], optimizers, generator=shifts)
-            for name in sums:
-                sums[name] += float(losses[name])
-            step += 1
-        row = {"epoch": epoch, "step": step, **{k: v / steps_per_epoch for k, v in sums.items()}, **_validate(
-            model, validation)}
-        row["seconds"] = round(time.perf_counter() - started, 3)
-        history.append(row)
-        if log is not None:
-            log(dict(row))
-    last = history[-1]
-    training = {"dataset": dataset, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-                "device": str(target), "config": asdict(config)}
-    return save_checkpoint(path, model.eval(), metadata={
-        "dataset": dataset, "epoch": epochs, "step": step,
-        "metrics": {k: v for k, v in last.items() if k not in ("epoch", "step", "seconds")},
-        "history": history, "classifier_training": training, "device": str(target),
-    })
-
-
-__all__ = [
-    "DEFAULT_CLASSIFIER",
-    "CopyCheck",
-    "NearestDigits",
-    "Score",
-    "as_images",
-    "classifier_features",
-    "conditional_accuracy",
-    "copy_thresholds",
-    "evaluate",
-    "fid",
-    "frechet_distance",
-    "inception_score",
-    "load_classifier",
-    "memorisation_score",
-    "nearest_training_digits",
-    "perceptual_distance",
-    "perceptual_distance_matrix",
-    "perceptual_diversity",
-    "perceptual_features",
-    "real_fid_floor",
-    "reconstruction_quality",
-    "train_classifier",
-    "vae_negative_elbo",
-]
