@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multigen.checkpoints import load_checkpoint
 from multigen.data import load_dataset
-from multigen.metrics import vae_negative_elbo
+from multigen.evaluation import vae_negative_elbo
 from multigen.models.vae import VAE, vae_loss
 
 

@@ -35,7 +35,7 @@ from multigen.checkpoints import load_checkpoint
 from multigen.data import load_dataset
 from multigen.device import describe_device, resolve_device, single_threaded
 from multigen.images import to_uint8
-from multigen.metrics import load_classifier
+from multigen.evaluation import load_classifier
 from multigen.explore.noise import generate, noise_vector
 from multigen.evaluation.perceptual import nearest_training_digits, perceptual_features
 

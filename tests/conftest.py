@@ -42,7 +42,7 @@ def tiny_training_config(tmp_path):
 @pytest.fixture(scope="session")
 def classifier():
     """The shipped digit classifier (checkpoints/classifier.safetensors) on the CPU: the metrics' instrument."""
-    from multigen.metrics import load_classifier
+    from multigen.evaluation import load_classifier
 
     return load_classifier(device="cpu")
 

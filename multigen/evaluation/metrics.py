@@ -58,7 +58,15 @@ import torch.nn.functional as F
 from multigen.checkpoints import Checkpoint, load_checkpoint
 from multigen.data import ImageDataset, load_dataset, subset
 from multigen.errors import MultigenError
-from multigen.evaluation.classifier import BATCH_SIZE, DigitClassifier, _Outputs, _run_classifier, as_images, load_classifier
+from multigen.evaluation.classifier import (
+    BATCH_SIZE,
+    DigitClassifier,
+    _Outputs,
+    _run_classifier,
+    as_images,
+    classifier_features,
+    load_classifier,
+)
 from multigen.evaluation.perceptual import memorisation_score, perceptual_distance, perceptual_diversity
 from multigen.models import GenerativeModel, require_encoder
 

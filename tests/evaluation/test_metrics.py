@@ -4,6 +4,7 @@ measured with the shipped digit classifier (checkpoints/classifier.safetensors).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from multigen.checkpoints import load_checkpoint, read_metadata, save_checkpoint
 from multigen.cli import main
 from multigen.data import load_dataset
 from multigen.errors import MultigenError
-from multigen.metrics import (
+from multigen.evaluation import (
     DEFAULT_CLASSIFIER,
     classifier_features,
     conditional_accuracy,
@@ -24,8 +25,11 @@ from multigen.metrics import (
     inception_score,
     load_classifier,
     real_fid_floor,
+    reconstruction_quality,
     vae_negative_elbo,
 )
+from multigen.data import subset
+from multigen.images import to_uint8
 from multigen.models import build_model
 
 TINY = {"vae": {"hidden_channels": 4, "hidden_features": 16}, "cvae": {"hidden_channels": 4, "hidden_features": 16},
@@ -195,7 +199,7 @@ def test_train_classifier_command_writes_a_classifier_the_metrics_accept(tmp_pat
                  "--out", str(out)]) == 0
     assert "validation accuracy" in capsys.readouterr().out
     metadata = read_metadata(out)
-    assert metadata["kind"] == "classifier" and metadata["classifier_training"]["epochs"] == 1
+    assert metadata["kind"] == "classifier" and metadata["training"]["model"] == "classifier" and metadata["training"]["epochs"] == 1
     assert classifier_features(val.images[:20], classifier=load_classifier(out, device="cpu")).shape == (20, 128)
 
 
@@ -203,3 +207,48 @@ def test_the_generative_training_command_does_not_offer_the_classifier(tmp_path,
     with pytest.raises(SystemExit) as exit_status:
         main(["train", "--model", "classifier", "--device", "cpu", "--quiet", "--out", str(tmp_path / "c.safetensors")])
     assert exit_status.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+# -- a VAE's reconstructions ------------------------------------------------------------------------
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return subset(load_dataset("mnist-5k", "val"), 100)
+
+
+def tiny(kind: str, latent_dim: int):
+    torch.manual_seed(0)
+    return build_model(kind, {"latent_dim": latent_dim, **TINY[kind]}).eval()
+
+
+def test_reconstruction_quality_is_the_perceptual_distance_and_pixel_bce_of_each_reconstruction(digits):
+    from multigen.evaluation.perceptual import perceptual_distance
+
+    model, classifier = tiny("cvae", 4), load_classifier(device="cpu")
+    originals, labels = to_uint8(digits.images[:6]), digits.labels[:6].numpy()
+    quality = reconstruction_quality(model, originals, labels, classifier=classifier, batch_size=4)
+    assert quality.perceptual.shape == quality.bce.shape == (6,)
+    x = torch.from_numpy(originals.astype(np.float32) / 255).unsqueeze(1)
+    with torch.no_grad():
+        mu, _ = model.encode(x, torch.from_numpy(labels))
+        logits = model.decode_logits(mu, torch.from_numpy(labels))
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((1, 2, 3)).numpy()
+    assert np.allclose(quality.bce, bce, rtol=1e-5)
+    assert np.allclose(quality.perceptual, perceptual_distance(x, torch.sigmoid(logits), classifier=classifier))
+    one = reconstruction_quality(model, originals[2], int(labels[2]), classifier=classifier)  # one (28, 28) digit
+    assert one.perceptual[0] == pytest.approx(quality.perceptual[2], abs=1e-6)
+    with pytest.raises(MultigenError, match="label"):
+        reconstruction_quality(model, originals, classifier=classifier)
+
+
+@pytest.mark.skipif(not (SHIPPED / "vae-16.safetensors").exists(), reason="no shipped checkpoints")
+def test_a_16d_vae_reconstructs_digits_closer_than_a_2d_one_and_both_beat_an_untrained_one(digits):
+    from multigen.checkpoints import load_checkpoint
+
+    originals = to_uint8(digits.images)
+    means = [reconstruction_quality(model, originals).perceptual.mean() for model in (
+        load_checkpoint(SHIPPED / "vae-16.safetensors", device="cpu").model,
+        load_checkpoint(SHIPPED / "vae-2.safetensors", device="cpu").model, tiny("vae", 16))]
+    assert means == sorted(means) and means[0] < 0.5 * means[1]

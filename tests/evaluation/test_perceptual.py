@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 
-from multigen import perceptual
+from multigen.evaluation import perceptual
 from multigen.data import load_dataset
 from multigen.errors import MultigenError
 from multigen.evaluation.perceptual import (

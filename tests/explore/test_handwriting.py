@@ -32,7 +32,7 @@ from multigen.explore.handwriting import (
 from multigen.models import build_model
 from multigen.explore.noise import recipe_from_png
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CVAE = ROOT / "checkpoints" / "cvae.safetensors"
 TINY = {
     "cvae": {"hidden_channels": 4, "hidden_features": 16, "latent_dim": 4},

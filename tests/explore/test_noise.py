@@ -15,7 +15,6 @@ from multigen.images import enlarge
 from multigen.models import build_model
 from multigen.explore.noise import (
     apply_sliders,
-    generate,
     image_from_recipe,
     make_recipe,
     noise_vector,
@@ -58,23 +57,6 @@ def test_noise_vector_is_the_same_for_the_same_seed_and_differs_between_seeds():
         noise_vector(-1, 100)
 
 
-def test_generate_returns_one_image_for_one_vector_and_a_stack_for_many(gan):
-    image = generate(gan, noise_vector(0, NOISE_DIM))
-    assert image.shape == (28, 28) and image.dtype == np.uint8
-    stack = generate(gan, np.stack([noise_vector(s, NOISE_DIM) for s in range(3)]))
-    assert stack.shape == (3, 28, 28) and np.array_equal(stack[0], image)
-    with pytest.raises(MultigenError, match="size 8"):
-        generate(gan, np.zeros(5))
-
-
-def test_a_conditional_gan_needs_a_label_and_draws_a_different_image_per_label(cgan):
-    z = noise_vector(0, NOISE_DIM)
-    with pytest.raises(MultigenError, match="label"):
-        generate(cgan, z)
-    assert not np.array_equal(generate(cgan, z, 3), generate(cgan, z, 5))
-    assert generate(cgan, np.stack([z, z]), np.array([3, 5])).shape == (2, 28, 28)
-
-
 # -- GANSpace sliders ---------------------------------------------------------------------------------
 
 
@@ -91,12 +73,12 @@ def test_slider_directions_are_unit_vectors_and_the_same_for_the_same_seed(kind)
 def test_moving_a_slider_changes_the_image_and_zero_sliders_reproduce_the_base_image(gan):
     directions = slider_directions(gan, 3, samples=SAMPLES)
     z = noise_vector(3, NOISE_DIM)
-    base = generate(gan, z)
-    assert np.array_equal(generate(gan, apply_sliders(z, directions, [0.0, 0.0, 0.0])), base)
+    base = gan.draw(z)
+    assert np.array_equal(gan.draw(apply_sliders(z, directions, [0.0, 0.0, 0.0])), base)
     for slider in range(3):
         values = [0.0, 0.0, 0.0]
         values[slider] = 3.0
-        assert not np.array_equal(generate(gan, apply_sliders(z, directions, values)), base)
+        assert not np.array_equal(gan.draw(apply_sliders(z, directions, values)), base)
 
 
 def test_slider_directions_refuse_more_sliders_than_noise_dimensions_or_a_vae(gan):
@@ -155,7 +137,7 @@ def test_a_recipe_png_carries_its_json_and_rebuilds_the_image_byte_for_byte(cgan
     directions = slider_directions(cgan, 3, samples=SAMPLES)
     sliders = [1.25, -0.5, 0.0]
     z = apply_sliders(noise_vector(42, NOISE_DIM), directions, sliders)
-    image = generate(cgan, z, 7)
+    image = cgan.draw(z, 7)
     recipe = make_recipe("checkpoints/cgan.safetensors", 42, z, label=7, sliders=sliders, kind="cgan")
     assert {"checkpoint", "kind", "seed", "label", "sliders", "z"} <= set(recipe)
     assert recipe["seed"] == 42 and recipe["label"] == 7 and recipe["sliders"] == sliders and len(recipe["z"]) == 8
@@ -186,7 +168,7 @@ def test_a_recipe_for_another_model_or_a_png_without_one_is_refused(gan, cgan):
 
 
 def test_an_infogan_code_is_picked_by_moving_the_largest_entry_and_keeps_the_values():
-    from multigen.explore.noise import code_categories, code_of, with_code
+    from multigen.explore.noise import code_of, with_code
 
     z = noise_vector(3, 16)
     for category in range(10):
@@ -199,6 +181,6 @@ def test_an_infogan_code_is_picked_by_moving_the_largest_entry_and_keeps_the_val
     with pytest.raises(MultigenError, match="code must be a category from 0 to 9"):
         with_code(z, 10, 10)
     infogan = build_model("gan", {"noise_dim": 16, "categorical_code": 10})
-    assert code_categories(infogan) == 10 and code_categories(build_model("gan", {"noise_dim": 16})) == 0
+    assert infogan.code_categories == 10 and build_model("gan", {"noise_dim": 16}).code_categories == 0
     # The code changes the picture: the generator is given another one-hot.
-    assert not np.array_equal(generate(infogan.eval(), with_code(z, 1, 10)), generate(infogan, with_code(z, 2, 10)))
+    assert not np.array_equal(infogan.eval().draw(with_code(z, 1, 10)), infogan.draw(with_code(z, 2, 10)))

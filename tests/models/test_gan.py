@@ -193,7 +193,7 @@ def test_the_averaged_generator_gets_batchnorm_statistics_of_its_own_at_each_epo
         model.training_step(data.images[start:start + 16], data.labels[start:start + 16], optimizers, generator)
     norm, live = model.generator_ema.net[1], model.generator.net[1]
     torch.testing.assert_close(norm.running_mean, live.running_mean)  # copied at every step
-    model.epoch_finished()
+    model.on_epoch_end()
     assert not torch.allclose(norm.running_mean, live.running_mean)
     # The statistics are the averaged generator's own: its activations' mean over fresh noise.
     with torch.no_grad():
@@ -201,9 +201,9 @@ def test_the_averaged_generator_gets_batchnorm_statistics_of_its_own_at_each_epo
         features = model.generator_ema.net[0](model.generator_ema.project(z).view(-1, 128, 7, 7))
     torch.testing.assert_close(norm.running_mean, features.mean(dim=(0, 2, 3)), atol=0.02, rtol=0.05)
     first = norm.running_mean.clone()
-    model.epoch_finished()  # from fixed noise: the same statistics every time
+    model.on_epoch_end()  # from fixed noise: the same statistics every time
     torch.testing.assert_close(norm.running_mean, first)
-    build_model("gan", {"noise_dim": 16}).epoch_finished()  # without an average: nothing to do
+    build_model("gan", {"noise_dim": 16}).on_epoch_end()  # without an average: nothing to do
 
 
 def test_a_self_conditioned_gan_draws_each_cluster_from_its_code():

@@ -1,0 +1,164 @@
+"""2-D maps of a latent space: PCA, t-SNE and raw projections, clicking back, background t-SNE jobs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+
+from multigen.data import load_dataset, subset
+from multigen.errors import MultigenError
+from multigen.images import to_uint8
+from multigen.explore import projection
+from multigen.explore.latent import LatentCodes, encode_dataset
+from multigen.explore.projection import ProjectionJobs, project, projection_key
+from multigen.models import build_model
+
+TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def tiny(kind: str, latent_dim: int = 2):
+    torch.manual_seed(0)
+    return build_model(kind, {"latent_dim": latent_dim, **TINY_VAE}).eval()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return subset(load_dataset("mnist-5k", "val"), 100)
+
+
+@pytest.fixture(scope="module")
+def codes4(digits) -> LatentCodes:
+    return encode_dataset(tiny("vae", 4), digits)
+
+
+# -- projections ---------------------------------------------------------------------------------
+
+
+def test_pca_inverse_of_projected_points_is_their_reconstruction_on_the_pca_plane(codes4):
+    projection = project(codes4.mu, "pca")
+    assert projection.points.shape == (100, 2) and projection.points.dtype == np.float32
+    pca = PCA(2).fit(codes4.mu)
+    expected = pca.inverse_transform(pca.transform(codes4.mu))
+    back = projection.inverse(projection.points)
+    assert back.shape == (100, 4) and back.dtype == np.float32
+    np.testing.assert_allclose(back, expected, atol=1e-4)
+    assert projection.inverse(projection.points[7]).shape == (1, 4)
+
+
+def test_pca_inverse_is_exact_for_a_2d_latent(digits):
+    mu = encode_dataset(tiny("vae", 2), digits).mu
+    projection = project(mu, "pca")
+    np.testing.assert_allclose(projection.inverse(projection.points), mu, atol=1e-5)
+
+
+def test_raw_projection_shows_a_2d_latent_as_it_is_and_refuses_other_sizes(digits, codes4):
+    mu = encode_dataset(tiny("vae", 2), digits).mu
+    raw = project(mu, "raw")
+    assert np.array_equal(raw.points, mu) and np.array_equal(raw.inverse(mu[:3]), mu[:3])
+    with pytest.raises(MultigenError, match="pca or tsne"):
+        project(codes4.mu, "raw")
+
+
+def test_an_unknown_projection_method_is_refused_with_the_choices(codes4):
+    with pytest.raises(MultigenError, match="pca, tsne, raw"):
+        project(codes4.mu, "umap")
+
+
+def test_tsne_is_seeded_and_clicking_a_point_returns_exactly_its_latent(codes4):
+    projection = project(codes4.mu, "tsne", seed=1)
+    assert projection.points.shape == (100, 2)
+    assert np.array_equal(projection.points, project(codes4.mu, "tsne", seed=1).points)
+    rows = [0, 13, 77]
+    assert np.array_equal(projection.inverse(projection.points[rows]), codes4.mu[rows])
+    # Between points, the result is a blend of nearby latents, so it stays inside their range.
+    between = projection.inverse(projection.points[:2].mean(axis=0))
+    assert between.shape == (1, 4)
+    assert np.all(between >= codes4.mu.min(axis=0) - 1e-6) and np.all(between <= codes4.mu.max(axis=0) + 1e-6)
+
+
+# -- background projections -----------------------------------------------------------------------
+
+
+def test_projection_jobs_report_running_then_done_and_cache_the_result_on_disk(tmp_path, codes4):
+    jobs = ProjectionJobs(tmp_path)
+    key = projection_key("checkpoints/vae.safetensors", "abc", "val", 100, "tsne", 0, 30.0)
+    first = jobs.request(key, codes4.mu, "tsne")
+    assert first.state == "running" and first.projection is None and 0.0 <= first.fraction < 1.0
+    done = jobs.wait(key, timeout=60)
+    assert done.state == "done" and done.fraction == 1.0 and done.projection.points.shape == (100, 2)
+    assert jobs.status(key).projection is done.projection  # kept in memory
+    assert (tmp_path / f"{key}.npz").is_file()
+    assert [path.name for path in tmp_path.iterdir()] == [f"{key}.npz"]  # no temporary file left behind
+
+    # A new process (here: a new instance) finds it on disk without recomputing.
+    fresh = ProjectionJobs(tmp_path).request(key, codes4.mu, "tsne")
+    assert fresh.state == "done"
+    assert np.array_equal(fresh.projection.points, done.projection.points)
+    np.testing.assert_array_equal(fresh.projection.inverse(fresh.projection.points[:5]), codes4.mu[:5])
+    assert ProjectionJobs(tmp_path).status(key).state == "done"
+
+
+def test_projection_jobs_start_each_key_once_when_many_sessions_ask_at_once(tmp_path, codes4, monkeypatch):
+    calls = []
+    real_project = projection.project
+    release = threading.Event()  # the job stays running until every session has asked
+
+    def counting_project(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        release.wait(timeout=30)
+        return real_project(*args, **kwargs)
+
+    monkeypatch.setattr(projection, "project", counting_project)
+    jobs = ProjectionJobs(tmp_path)
+    barrier = threading.Barrier(8)
+    states = []
+
+    def ask():
+        barrier.wait()
+        states.append(jobs.request("pca-shared", codes4.mu, "pca").state)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    release.set()
+    assert jobs.wait("pca-shared", timeout=30).state == "done"
+    assert len(calls) == 1 and set(states) == {"running"}
+    assert jobs.request("pca-shared", codes4.mu, "pca").state == "done" and len(calls) == 1
+
+
+def test_a_failed_projection_job_reports_a_one_line_error(tmp_path, codes4):
+    jobs = ProjectionJobs(tmp_path)
+    jobs.request("raw-bad", codes4.mu, "raw")
+    status = jobs.wait("raw-bad", timeout=30)
+    assert status.state == "failed" and status.projection is None
+    assert "pca or tsne" in status.error and "\n" not in status.error
+    assert not (tmp_path / "raw-bad.npz").exists()
+
+
+def test_projection_jobs_refuse_unknown_keys_and_keys_that_are_not_file_names(tmp_path, codes4):
+    jobs = ProjectionJobs(tmp_path)
+    with pytest.raises(MultigenError, match="request"):
+        jobs.status("tsne-0000000000000000")
+    with pytest.raises(MultigenError, match="projection_key"):
+        jobs.request("../escape", codes4.mu, "pca")
+
+
+def test_projection_key_is_short_stable_and_changes_with_every_input():
+    args = ("checkpoints/vae.safetensors", "sha", "val", 1000, "tsne", 0, 30.0)
+    key = projection_key(*args)
+    assert key.startswith("tsne-") and len(key) == len("tsne-") + 16
+    assert projection_key(*args) == key and projection_key(*args[:6], 30) == key
+    changed = [(*args[:i], other, *args[i + 1 :]) for i, other in enumerate(("x", "sha2", "train", 500, "pca", 1, 5.0))]
+    assert len({key, *(projection_key(*variant) for variant in changed)}) == 8
+    assert projection_key(*args[:4], "pca", 0, 30.0).startswith("pca-")
+
+
