@@ -28,7 +28,7 @@ def main(config_json: str, out_dir: str, stop_rank: int = -1, stop_after: int = 
         save_file(state, str(Path(out_dir) / f"rank{shard.rank}.safetensors"))
         report = {"rank": shard.rank, "world_size": shard.world_size, "backend": shard.backend,
                   "reason": finished.reason, "step": finished.step,
-                  "clusters": None if trainer.clusters is None else trainer.clusters.tolist()}
+                  "clusters": clusters.tolist() if (clusters := trainer.model.training_state().get("data/clusters")) is not None else None}
         (Path(out_dir) / f"rank{shard.rank}.json").write_text(json.dumps(report))
 
 

@@ -91,13 +91,13 @@ def test_resuming_a_stopped_run_gives_the_same_result_as_an_uninterrupted_one(ti
 
 
 def test_a_self_conditioned_gan_trains_on_clusters_and_a_resume_keeps_them(tiny_training_config, small_mnist, tmp_path, monkeypatch):
-    from multigen import training
-    from multigen.models import GAN
+    from multigen import clusters as clustering
+    from multigen.models import GAN, build_model
 
     seen = []
     step = GAN.training_step
     # Any grouping will do here (t-SNE's is tested in tests/test_clusters.py): every third digit.
-    monkeypatch.setattr(training, "cluster_images", lambda images, k, seed=0: torch.arange(len(images)) % k)
+    monkeypatch.setattr(clustering, "cluster_images", lambda images, k, seed=0: torch.arange(len(images)) % k)
 
     def spy(self, images, labels, *args, **kwargs):
         seen.append(int(labels.max()))
@@ -115,19 +115,22 @@ def test_a_self_conditioned_gan_trains_on_clusters_and_a_resume_keeps_them(tiny_
     for event in trainer:
         if isinstance(event, Progress) and event.step == 5:
             trainer.stop()
-    monkeypatch.setattr(training, "cluster_images", lambda *args, **kwargs: pytest.fail("a resume must not re-cluster"))
+    monkeypatch.setattr(clustering, "cluster_images", lambda *args, **kwargs: pytest.fail("a resume must not re-cluster"))
     resumed = train(resume_config(config.out), resume=config.out)
     _assert_same_weights(_state(full), _state(resumed))
     assert torch.equal(load_checkpoint(resumed).extra["data/clusters"], clusters)
     # Ids that cannot be this run's (a damaged file) are refused in one line, not an IndexError mid-run.
     with pytest.raises(MultigenError, match="holds no cluster ids 0-2 for the 900 training digits"):
-        Trainer(config, resume=config.out)._clusters(load_dataset(small_mnist["dataset"], "train", data_dir=small_mnist["data_dir"]), 3, clusters + 1)
+        build_model("gan", settings["model_config"]).prepare(
+            load_dataset(small_mnist["dataset"], "train", data_dir=small_mnist["data_dir"]), saved={"data/clusters": clusters + 1}, seed=0
+        )
 
 
 def test_learning_rates_fall_linearly_to_zero_after_the_epoch_given(tiny_training_config, tmp_path):
-    from multigen.training import learning_rate_factor
+    from multigen.models import build_model
 
-    assert [learning_rate_factor(step, 18, 9) for step in (0, 8, 9, 12, 17)] == [1, 1, 1, 6 / 9, 1 / 9]
+    vae = build_model("vae")
+    assert [vae.learning_rate_factor(step, 18, 9) for step in (0, 8, 9, 12, 17)] == [1, 1, 1, 6 / 9, 1 / 9]
     # VAE (lr 1e-3), two 9-step epochs, falling after the first: the last step ran at 1/9 of the rate.
     decayed = train(tiny_training_config("vae", batch_size=500, epochs=2, lr_decay_from=1))
     assert load_checkpoint(decayed).optimizer_states["vae"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 9)
