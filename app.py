@@ -1,29 +1,26 @@
 """multigen's latent-space lab: ``streamlit run app.py``.
 
-The router: ``st.navigation`` over the scripts in ``pages/`` and the sidebar every page shares
-(the checkpoint picker for the page's kind of model, and the device models run on). The pages draw;
-``multigen`` computes. A page that Streamlit runs on its own (its legacy handling of a ``pages/``
-folder) comes back through this file: see ``pages/_shared.run_inside_app``.
+The router: ``st.navigation`` over the pages of the one page table (``pages/ui/site.py``), and the
+sidebar every page shares (the checkpoint picker of the page's kinds of model, and the device models
+run on). The pages draw; ``multigen`` computes. A page that Streamlit runs on its own (its legacy
+handling of a ``pages/`` folder) comes back through this file: see ``pages/ui/shell.py``.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages import _shared as shared
+from pages.ui.pictures import PAGE_STYLE
+from pages.ui.shell import shell
+from pages.ui.sidebar import draw_sidebar
+from pages.ui.site import PAGES
 
 st.set_page_config(page_title="multigen", page_icon="✍️", layout="wide")
-st.html(shared.PAGE_STYLE)
+st.html(PAGE_STYLE)
 
-explorer = st.Page("pages/latent_explorer.py", title="Latent explorer", icon=":material/scatter_plot:", default=True)
-generator = st.Page("pages/gan_generator.py", title="GAN generator", icon=":material/tune:")
-compare = st.Page("pages/compare.py", title="Compare", icon=":material/compare:")
-writer = st.Page("pages/write_number.py", title="Write a number", icon=":material/edit:")
-trainer = st.Page("pages/train.py", title="Train", icon=":material/model_training:")
-FAMILY_OF_PAGE = {explorer.url_path: "explorer", generator.url_path: "generator", writer.url_path: "writer"}
+routes = {page: st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in PAGES}
+current = st.navigation(list(routes.values()))
 
-page = st.navigation([explorer, generator, compare, writer, trainer])
-
-shared.draw_sidebar(FAMILY_OF_PAGE.get(page.url_path))
-with shared.shell():
-    page.run()
+draw_sidebar(next(page for page, route in routes.items() if route.url_path == current.url_path))
+with shell():
+    current.run()

@@ -1,7 +1,7 @@
 """Compare: every generative checkpoint side by side.
 
 A sample grid of each, one table of their metrics (FID, Inception Score, conditional accuracy,
-perceptual diversity and memorisation, negative ELBO; ``multigen.metrics.evaluate``), and the curves
+perceptual diversity and memorisation, negative ELBO; ``multigen.evaluation.evaluate``), and the curves
 each run logged over its epochs. Metrics are cached per checkpoint file (path and modification time)
 and sample count, so they are measured once per process and shared by every session.
 """
@@ -11,55 +11,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from multigen.checkpoints import Checkpoint, CheckpointInfo
+from multigen.checkpoints import CheckpointInfo
 from multigen.errors import MultigenError
-from multigen.images import image_grid
-from multigen.latent import decode
-from multigen.metrics import evaluate
-from multigen.explore.noise import generate, noise_vector
-from pages import _shared as shared
+from multigen.models import display_name
+from pages.ui import loaders
+from pages.ui.charts import CURVES, curve_figure
+from pages.ui.checkpoints import available_checkpoints, checkpoint_label, is_run, name_of
+from pages.ui.folders import checkpoint_dirs, display_path
+from pages.ui.pictures import show_picture
+from pages.ui.shell import run_inside_app
+from pages.ui.site import page
 
-shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
-GENERATIVE = ("vae", "cvae", "gan", "cgan")  # every family but the classifier
 SAMPLE_COUNTS = (1000, 5000)
-GRID_DIGITS = 20  # digits in each checkpoint's sample grid, 10 per row
-GRID_SEED = 0
 GRID_COLUMNS = 4  # sample grids per row of the page
-CURVES = {"loss": "Training loss", "fid": "FID", "inception_score": "Inception Score"}
-KIND_NAMES = {"vae": "VAE", "cvae": "CVAE", "gan": "GAN", "cgan": "cGAN"}
-
-
-# -- calls into multigen (cached) -------------------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner="Measuring FID, Inception Score and diversity…")
-def measure(path: str, mtime_ns: int, samples: int, device: str) -> dict[str, Any]:
-    """``evaluate``'s figures for one checkpoint file (a re-saved file has a new mtime, so is measured afresh)."""
-    return evaluate(path, samples=samples, seed=0, device=device)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _sample_grid(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.ndarray:
-    model = _checkpoint.model
-    z = noise_vector(GRID_SEED, model.latent_dim * GRID_DIGITS).reshape(GRID_DIGITS, model.latent_dim)
-    labels = np.arange(GRID_DIGITS) % 10 if model.conditional else None  # conditional: digits 0-9 in turn
-    images = decode(model, z, labels) if model.kind in ("vae", "cvae") else generate(model, z, labels)
-    return image_grid(images, nrow=10)
-
-
-def sample_grid(info: CheckpointInfo) -> np.ndarray:
-    """Twenty digits of a checkpoint from a fixed seed, as one picture."""
-    return _sample_grid(str(info.path), info.path.stat().st_mtime_ns, shared.load_model(info))
+COMPARE = page("compare")
 
 
 def metrics_row(info: CheckpointInfo, figures: dict[str, Any] | None) -> dict[str, Any]:
+    """One row of the metrics table: the checkpoint, then ``evaluate``'s figures (None where it has none)."""
     figures = figures or {}
     return {
         "checkpoint": name_of(info),
-        "kind": KIND_NAMES.get(info.kind, info.kind),
+        "kind": display_name(info.kind),
         "epoch": info.metadata.get("epoch"),
         "FID": figures.get("fid"),
         "FID floor": figures.get("fid_floor"),
@@ -77,37 +54,6 @@ def metrics_row(info: CheckpointInfo, figures: dict[str, Any] | None) -> dict[st
     }
 
 
-def name_of(info: CheckpointInfo) -> str:
-    return f"run · {info.path.stem}" if shared.is_run(info) else info.path.stem
-
-
-def history_of(info: CheckpointInfo) -> list[dict[str, Any]]:
-    history = info.metadata.get("history")
-    if not isinstance(history, list):
-        return []
-    return [row for row in history if isinstance(row, dict) and isinstance(row.get("epoch"), (int, float))]
-
-
-def curve_figure(metric: str, infos: list[CheckpointInfo]) -> go.Figure | None:
-    """One line per checkpoint that logged ``metric``, over epochs; None when none did."""
-    figure = go.Figure()
-    for info in infos:
-        rows = [row for row in history_of(info) if isinstance(row.get(metric), (int, float))]
-        if rows:
-            figure.add_trace(go.Scatter(
-                x=[row["epoch"] for row in rows], y=[row[metric] for row in rows], mode="lines+markers",
-                name=name_of(info), marker={"size": 4},
-            ))
-    if not figure.data:
-        return None
-    figure.update_layout(
-        height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=CURVES[metric], xaxis_title="epoch",
-        yaxis_title=CURVES[metric], hovermode="x unified", legend={"orientation": "h", "y": -0.25},
-        yaxis_type="log" if metric == "loss" else "linear",  # VAE losses (~100 nats) and GAN losses (~1) on one chart
-    )
-    return figure
-
-
 # -- inputs -----------------------------------------------------------------------------------------
 st.title("Compare")
 st.caption(
@@ -115,23 +61,23 @@ st.caption(
     "project's digit classifier, and the curves each run logged while it trained."
 )
 
-infos = [info for info in shared.available_checkpoints() if info.kind in GENERATIVE]
+infos = available_checkpoints(COMPARE.kinds)
 if not infos:
     st.info(
-        "There is no VAE or GAN checkpoint yet. Train one on the **Train** page, or put shipped checkpoints "
-        f"in `{shared.display_path(shared.checkpoint_dirs()[0])}`."
+        f"There is no {COMPARE.models} checkpoint yet. Train one on the **Train** page, or put shipped "
+        f"checkpoints in `{display_path(checkpoint_dirs()[0])}`."
     )
     st.stop()
 by_path = {str(info.path): info for info in infos}
 if "compare_checkpoints" not in st.session_state:  # first visit: every shipped checkpoint
-    st.session_state["compare_checkpoints"] = [path for path, info in by_path.items() if not shared.is_run(info)]
+    st.session_state["compare_checkpoints"] = [path for path, info in by_path.items() if not is_run(info)]
 else:  # drop files that went away
     st.session_state["compare_checkpoints"] = [p for p in st.session_state["compare_checkpoints"] if p in by_path]
 
 pick_column, samples_column = st.columns([4, 1], vertical_alignment="bottom")
 chosen = pick_column.multiselect(
     "Checkpoints", list(by_path), key="compare_checkpoints",
-    format_func=lambda path: shared.checkpoint_label(by_path[path]),
+    format_func=lambda path: checkpoint_label(by_path[path]),
     help="The shipped models, then every run trained on the Train page (newest first).",
 )
 samples = samples_column.selectbox(
@@ -146,11 +92,10 @@ if not selected:
 # -- metrics ----------------------------------------------------------------------------------------
 st.subheader("Metrics")
 rows, problems = [], []
-device = shared.inference_device()
 for info in selected:
     figures = None
     try:
-        figures = measure(str(info.path), info.path.stat().st_mtime_ns, int(samples), device)
+        figures = loaders.measure(info, samples)
     except (MultigenError, OSError) as error:
         problems.append(f"{name_of(info)}: {error}")
     rows.append(metrics_row(info, figures))
@@ -196,22 +141,22 @@ st.caption(
 
 # -- sample grids -----------------------------------------------------------------------------------
 st.subheader("Samples")
-st.caption(f"{GRID_DIGITS} digits from seed {GRID_SEED} each; conditional models draw the digits 0–9 in turn.")
+st.caption(f"{loaders.GRID_DIGITS} digits from seed {loaders.GRID_SEED} each; conditional models draw the digits 0–9 in turn.")
 for start in range(0, len(selected), GRID_COLUMNS):
     columns = st.columns(GRID_COLUMNS)
     for column, info in zip(columns, selected[start : start + GRID_COLUMNS]):
         try:
-            grid = sample_grid(info)
+            grid = loaders.sample_grid(info)
         except (MultigenError, OSError) as error:
             column.warning(f"{name_of(info)}: {error}")
             continue
-        shared.show_picture(grid, factor=2, caption=f"{name_of(info)} · {Path(info.path).name}", container=column)
+        show_picture(grid, factor=2, caption=f"{name_of(info)} · {Path(info.path).name}", container=column)
 
 # -- curves over epochs -----------------------------------------------------------------------------
 st.subheader("Over epochs")
 drawn = []
 for metric in CURVES:
-    figure = curve_figure(metric, selected)
+    figure = curve_figure(metric, [(name_of(info), info.metadata) for info in selected])
     if figure is not None:
         st.plotly_chart(figure, key=f"compare_curve_{metric}")
         drawn.append(metric)

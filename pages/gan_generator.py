@@ -2,7 +2,7 @@
 
 A seed picks a noise vector; each slider moves it along one of the directions in which the
 generator's output changes most (GANSpace, Härkönen et al. 2020). Beside the digit: its nearest
-training digits by perceptual distance (the copy check of ``multigen.perceptual``). Below: variations
+training digits by perceptual distance (the copy check of ``multigen.evaluation``). Below: variations
 around the current vector and a walk to a second seed. The PNG and JSON downloads rebuild the picture
 exactly, and either can be loaded back here.
 """
@@ -16,13 +16,9 @@ from pathlib import Path
 import streamlit as st
 
 from multigen.errors import MultigenError
-from multigen.images import image_strip
 from multigen.explore.noise import (
     apply_sliders,
-    code_categories,
-    code_from_clusters,
     code_of,
-    generate,
     make_recipe,
     noise_vector,
     recipe_from_png,
@@ -31,9 +27,17 @@ from multigen.explore.noise import (
     variations,
     with_code,
 )
-from pages import _shared as shared
+from multigen.images import image_strip
+from pages.ui import loaders
+from pages.ui.checkpoints import offered, picker_key
+from pages.ui.copy_check import copy_check_note, nearest_training
+from pages.ui.downloads import recipe_downloads
+from pages.ui.folders import display_path
+from pages.ui.pictures import picture, show_picture
+from pages.ui.shell import run_inside_app
+from pages.ui.site import page
 
-shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
 SLIDERS = 10  # directions offered (fewer when the noise vector is smaller)
 SLIDER_RANGE = 3.0
@@ -86,9 +90,9 @@ def load_recipe() -> None:
             value = float(values[index]) if index < len(values) else 0.0
             st.session_state[f"slider_{index}"] = max(-SLIDER_RANGE, min(SLIDER_RANGE, value))
         wanted = str(recipe.get("checkpoint") or "")
-        for info in shared.available_checkpoints("generator"):
-            if wanted and wanted in (shared.display_path(info.path), str(info.path), info.path.name):
-                st.session_state[shared.picker_key("generator")] = str(info.path)
+        for info in offered(page("generator")):
+            if wanted and wanted in (display_path(info.path), str(info.path), info.path.name):
+                st.session_state[picker_key(page("generator"))] = str(info.path)
                 break
         st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {seed}" + (f" ({wanted})." if wanted else "."))
     except (MultigenError, ValueError, TypeError, KeyError) as error:
@@ -102,11 +106,11 @@ st.caption(
     "release a slider. Download any picture with the recipe that makes it again."
 )
 
-info, checkpoint = shared.require_model("generator")
+info, checkpoint = loaders.require_model(page("generator"))
 model = checkpoint.model
 conditional = bool(model.conditional)
-categories = code_categories(model)  # an InfoGAN code or clusters (train --categorical-code K), or 0
-code_name = "cluster" if code_from_clusters(model) else "code"  # clusters: a self-conditioned GAN
+categories = model.code_categories  # an InfoGAN code or clusters (train --categorical-code K), or 0
+code_name = "cluster" if model.code_from_clusters else "code"  # clusters: a self-conditioned GAN
 count = min(SLIDERS, model.latent_dim)
 keep = {"persist_state": "session"}  # the user's choices survive a visit to another page
 
@@ -163,7 +167,7 @@ with st.expander("Variations, interpolation and recipes"):
 
 # -- calls into multigen --------------------------------------------------------------------------
 try:
-    directions = shared.slider_directions(checkpoint, count)
+    directions = loaders.gan_directions(checkpoint, count)
     start, end = noise_vector(seed, model.latent_dim), noise_vector(seed_b, model.latent_dim)
 
     def coded(vectors):
@@ -171,19 +175,17 @@ try:
         return vectors if code is None else with_code(vectors, code, categories)
 
     z = coded(apply_sliders(start, directions, values))
-    image = generate(model, z, digit)
-    nearby = image_strip(generate(model, coded(variations(z, VARIATIONS, strength=strength, seed=seed)), digit))
-    walk = image_strip(generate(model, coded(apply_sliders(slerp(start, end, steps), directions, values)), digit))
-    recipe = make_recipe(
-        shared.display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind, code=code
-    )
-    png = recipe_png(shared.picture(image, PNG_SCALE), recipe)
+    image = model.draw(z, digit)
+    nearby = image_strip(model.draw(coded(variations(z, VARIATIONS, strength=strength, seed=seed)), digit))
+    walk = image_strip(model.draw(coded(apply_sliders(slerp(start, end, steps), directions, values)), digit))
+    recipe = make_recipe(display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind, code=code)
+    png = recipe_png(picture(image, PNG_SCALE), recipe)
 except MultigenError as error:
     st.error(str(error))
     st.stop()
 nearest, no_copy_check = None, None
 try:  # the copy check; without a digit classifier (or for other data) the page draws all the rest
-    nearest = shared.nearest_training(checkpoint, image[None], NEAREST)
+    nearest = nearest_training(checkpoint, image[None], NEAREST)
 except MultigenError as error:
     no_copy_check = str(error)
 
@@ -197,9 +199,9 @@ with picture_column:
     caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
         f", {code_name} {code_of(z, categories)}" if categories else ""
     )
-    shared.show_picture(image, factor=10, caption=caption)
+    show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
-    shared.recipe_downloads(
+    recipe_downloads(
         png, recipe, name, keys=("download_png", "download_json"), what="digit", scale=PNG_SCALE,
         recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
@@ -211,16 +213,16 @@ with picture_column:
         for column, distance, label, neighbour in zip(
             st.columns(NEAREST), nearest.distances[0], nearest.labels[0], nearest.images[0]
         ):
-            shared.show_picture(neighbour, factor=3, caption=f"{distance:.3f} · digit {label}", container=column)
+            show_picture(neighbour, factor=3, caption=f"{distance:.3f} · digit {label}", container=column)
         limit = f"{nearest.thresholds[0]:.3f} to a training {nearest.labels[0, 0]}"
         verdict = (f":orange[**Possibly a copy:** closer than {limit}.]" if nearest.copied[0]
                    else f"Not a copy by this check (a copy would be closer than {limit}).")
-        st.caption(f"{verdict} {shared.copy_check_note()}")
+        st.caption(f"{verdict} {copy_check_note()}")
 
 st.subheader("Variations")
 st.caption(f"{VARIATIONS} vectors near the current one (strength {strength:.2f}).")
-shared.show_picture(nearby, factor=3)
+show_picture(nearby, factor=3)
 
 st.subheader("Interpolation")
 st.caption(f"A spherical walk in {steps} steps from seed {seed} to seed {seed_b}, the sliders applied at every step.")
-shared.show_picture(walk, factor=3)
+show_picture(walk, factor=3)

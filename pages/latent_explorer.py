@@ -15,12 +15,17 @@ import streamlit as st
 
 from multigen.data import SPLITS
 from multigen.errors import MultigenError
+from multigen.evaluation import reconstruction_quality
+from multigen.explore.latent import interpolate
 from multigen.images import image_grid, image_strip
-from multigen.latent import decode, interpolate, projection_key, reconstruction_quality
-from pages import _pictures as pictures
-from pages import _shared as shared
+from pages.ui import charts, loaders, picture_panel, selection
+from pages.ui.checkpoints import fingerprint, picker_key
+from pages.ui.datasets import class_names, label_text, split_size
+from pages.ui.pictures import picture_url, show_picture
+from pages.ui.shell import run_inside_app
+from pages.ui.site import page
 
-shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
 METHOD_NAMES = {"raw": "Raw latent", "pca": "PCA", "tsne": "t-SNE"}
 METHOD_HELP = {
@@ -32,10 +37,9 @@ SPLIT_NAMES = {"train": "Training digits", "val": "Validation digits"}
 POINT_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
 DEFAULT_POINTS = 2_000
 AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
-TSNE_SEED = 0
 GALLERY = 100  # digits shown from a box or lasso selection
 ENLARGE = 6  # the clicked digit's pictures, shown this many times their 28-pixel size
-# What a click on a dot shows, by the name of its sprite sheet (pages/_pictures.py) in the browser.
+# What a click on a dot shows, by the name of its sprite sheet (pages/ui/picture_panel.py) in the browser.
 DOT_PICTURES = {
     "original": "Original",
     "decoded": "Reconstruction: its latent mean decoded",
@@ -64,15 +68,15 @@ st.caption(
     "click a **second point** for the path between the two, or **draw a box or lasso** to see the digits inside."
 )
 
-info, checkpoint = shared.require_model("explorer")
+info, checkpoint = loaders.require_model(page("explorer"))
 model = checkpoint.model
 dataset = checkpoint.metadata.get("dataset") or "mnist-5k"
 conditional = bool(model.conditional)
 
 # -- inputs ---------------------------------------------------------------------------------------
 try:
-    sizes = {split: shared.split_size(dataset, split) for split in SPLITS}
-    names = shared.class_names(dataset)
+    sizes = {split: split_size(dataset, split) for split in SPLITS}
+    names = class_names(dataset)
 except MultigenError as error:
     st.error(str(error))
     st.stop()
@@ -126,13 +130,15 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
 
 # -- calls into multigen --------------------------------------------------------------------------
 try:
-    codes = shared.encoded(checkpoint, dataset, split, n_points)
+    codes = loaders.encoded(checkpoint, dataset, split, n_points)
     if method == "tsne":  # in the background, once, cached on disk; never inside this rerun
-        key = projection_key(info.path, shared.fingerprint(info), split, n_points, "tsne", TSNE_SEED, perplexity)
-        status = shared.projection_jobs().request(key, codes.mu, "tsne", seed=TSNE_SEED, perplexity=perplexity)
+        key = loaders.tsne_key(info, split, n_points, perplexity)
+        status = loaders.projection_jobs().request(
+            key, codes.mu, "tsne", seed=loaders.TSNE_SEED, perplexity=perplexity
+        )
         projection = status.projection
     else:
-        projection = shared.projected(checkpoint, dataset, split, n_points, method, codes.mu)
+        projection = loaders.projected(checkpoint, dataset, split, n_points, method, codes.mu)
 except MultigenError as error:
     st.error(str(error))
     st.stop()
@@ -142,7 +148,7 @@ if method == "tsne" and status.state == "running":
     @st.fragment(run_every=0.5)
     def tsne_progress() -> None:
         # Polls the background job; when it is done, a full rerun draws the map.
-        now = shared.projection_jobs().status(key)
+        now = loaders.projection_jobs().status(key)
         if now.state != "running":
             st.rerun()
         st.progress(
@@ -158,12 +164,12 @@ if method == "tsne" and status.state == "failed":
     st.stop()
 points = projection.points
 
-context = [str(info.path), shared.fingerprint(info), split, n_points, method, perplexity if method == "tsne" else None]
+context = [str(info.path), fingerprint(info), split, n_points, method, perplexity if method == "tsne" else None]
 if st.session_state["explorer_context"] != context:
     st.session_state.update(explorer_context=context, explorer_picks=[], explorer_region=None)
-selection = st.session_state.pop("latent_selection", None)
-if selection is not None:
-    clicked = shared.read_selection(selection, points)
+chart_selection = st.session_state.pop("latent_selection", None)
+if chart_selection is not None:
+    clicked = selection.read_selection(chart_selection, points)
     if clicked.pick is not None:
         st.session_state["explorer_picks"] = [*st.session_state["explorer_picks"], clicked.pick][-2:]
     if clicked.region is not None:
@@ -177,7 +183,7 @@ def condition_for(row: int | None, xy: list[float] | None) -> int | None:
     if condition != AUTO:
         return int(condition)
     if row is None:
-        row = shared.nearest_row(points, xy)
+        row = selection.nearest_row(points, xy)
     return int(codes.labels[row])
 
 
@@ -190,29 +196,30 @@ def latent_of(pick: dict) -> np.ndarray:
 
 def describe(pick: dict) -> str:
     if pick.get("row") is not None:
-        return f"row {pick['row']} ({shared.label_text(codes.labels[pick['row']], names).lower()})"
+        return f"row {pick['row']} ({label_text(codes.labels[pick['row']], names).lower()})"
     x, y = pick["xy"]
     return f"empty space at ({x:.2f}, {y:.2f})"
 
 
 picks = st.session_state["explorer_picks"]
 region = st.session_state["explorer_region"]
-style_row = picks[-1].get("row") if picks and model.kind == "cvae" else None
+writer = page("writer")
+style_row = picks[-1].get("row") if picks and model.kind in writer.kinds else None
 if style_row is not None:  # a CVAE's latent is the digit's style: the Write a number page can write in it
     style_digit = {
         "checkpoint": str(info.path), "row": style_row, "label": int(codes.labels[style_row]),
         "image": codes.images[style_row].tolist(), "z": codes.mu[style_row].tolist(),
     }
     if st.session_state.get("style_digit") != style_digit:  # a new click: the write page opens on this CVAE
-        st.session_state.update({"style_digit": style_digit, shared.picker_key("writer"): str(info.path)})
+        st.session_state.update({"style_digit": style_digit, picker_key(writer): str(info.path)})
 
 
 def dot_sheets() -> dict[str, np.ndarray]:
     """Every dot's pictures (DOT_PICTURES), row i for dot i: the browser shows a clicked dot's at once."""
     labels = None if not conditional else (codes.labels if condition == AUTO else int(condition))
-    sheets = {"original": codes.images, "decoded": decode(model, codes.mu, labels)}
+    sheets = {"original": codes.images, "decoded": model.draw(codes.mu, labels)}
     if method == "pca":
-        sheets["position"] = decode(model, projection.inverse(points), labels)
+        sheets["position"] = model.draw(projection.inverse(points), labels)
     return sheets
 
 
@@ -226,7 +233,7 @@ try:
         label = condition_for(row, xy)
         if row is not None:
             details.append((DOT_PICTURES["original"], codes.images[row]))
-            details.append((DOT_PICTURES["decoded"], decode(model, codes.mu[row], label)[0]))
+            details.append((DOT_PICTURES["decoded"], model.draw(codes.mu[row], label)))
             if label is None or label == int(codes.labels[row]):  # a true reconstruction, not another digit
                 try:
                     measured = reconstruction_quality(model, codes.images[row], label)
@@ -234,13 +241,13 @@ try:
                 except MultigenError as error:  # no digit classifier: the pictures still show
                     no_quality = str(error)
             if "position" in dot_pictures:  # the dot's place on the PCA plane
-                details.append((DOT_PICTURES["position"], decode(model, projection.inverse(points[row]), label)[0]))
+                details.append((DOT_PICTURES["position"], model.draw(projection.inverse(points[row])[0], label)))
         else:
-            details.append(("This position decoded", decode(model, latent_of(pick), label)[0]))
+            details.append(("This position decoded", model.draw(latent_of(pick), label)))
     strip = None
     if len(picks) == 2:
         path = interpolate(latent_of(picks[0]), latent_of(picks[1]), steps)
-        strip = image_strip(decode(model, path, condition_for(picks[0].get("row"), picks[0].get("xy"))))
+        strip = image_strip(model.draw(path, condition_for(picks[0].get("row"), picks[0].get("xy"))))
     gallery = None
     if region is not None and region["rows"]:
         chosen = region["rows"][:: -(-len(region["rows"]) // GALLERY)]  # at most GALLERY, spread over the selection
@@ -248,9 +255,9 @@ try:
     manifold = None
     if model.latent_dim == 2:
         box = region.get("box") if (region is not None and method == "raw") else None
-        x_range, y_range = box or shared.visible_range(codes.mu)
+        x_range, y_range = box or selection.visible_range(codes.mu)
         manifold_label = condition_for(picks[-1].get("row"), picks[-1].get("xy")) if picks else condition_for(0, None)
-        manifold = shared.manifold(checkpoint, x_range, y_range, manifold_n, manifold_label)
+        manifold = loaders.manifold(checkpoint, x_range, y_range, manifold_n, manifold_label)
 except MultigenError as error:
     st.error(str(error))
     st.stop()
@@ -258,23 +265,23 @@ except MultigenError as error:
 # -- drawing --------------------------------------------------------------------------------------
 map_column, detail_column = st.columns([3, 2], gap="large")
 # The details are drawn first so their pictures reach the browser before the map is re-sent; a click on a dot
-# shows its pictures even before that, from the sprite sheets sent with the map (pages/_pictures.py).
+# shows its pictures even before that, from the sprite sheets sent with the map (pages/ui/picture_panel.py).
 with detail_column:
     pick = picks[-1] if picks else {}
     title, note = None, None
     if pick.get("row") is not None:  # the browser titles an instant view the same way (`titles` below)
-        title = f"{shared.label_text(codes.labels[pick['row']], names)} · row {pick['row']}"
+        title = f"{label_text(codes.labels[pick['row']], names)} · row {pick['row']}"
     elif pick:
         x, y = pick["xy"]
         how = {"raw": "the latent itself", "pca": "PCA's exact inverse",
                "tsne": "a blend of the latents of the nearest dots"}[method]
         title, note = f"Position ({x:.2f}, {y:.2f})", f"Decoded through {how}."
-    atlas = pictures.atlas_id(*context, condition) if n_points <= pictures.ATLAS_MAX_POINTS else None
-    pictures.clicked_pictures(
+    atlas = picture_panel.atlas_id(*context, condition) if n_points <= picture_panel.ATLAS_MAX_POINTS else None
+    picture_panel.clicked_pictures(
         chart="latent_map", title=title, row=pick.get("row"), atlas=atlas,
-        pictures=[(caption, shared.picture_url(image)) for caption, image in details], width=28 * ENLARGE,
+        pictures=[(caption, picture_url(image)) for caption, image in details], width=28 * ENLARGE,
         instant=[(DOT_PICTURES[name], name) for name in dot_pictures],
-        titles=[shared.label_text(label, names) for label in range(len(names))], key="explorer_pictures",
+        titles=[label_text(label, names) for label in range(len(names))], key="explorer_pictures",
     )
     if not picks:  # after the pictures, so that a first click's pictures show where later ones will
         st.subheader("Click the map")
@@ -303,7 +310,7 @@ with detail_column:
         elif pick.get("row") is not None:
             st.caption("Reconstruction quality is measured when the digit is decoded with its own label.")
         if style_row is not None:
-            st.page_link(shared.PAGE_FILES["writer"], label="Write a number in this style", icon=":material/edit:")
+            st.page_link(writer.file, label="Write a number in this style", icon=":material/edit:")
     if st.button("Clear picks", key="explorer_clear", disabled=not picks and region is None):
         st.session_state.update(explorer_picks=[], explorer_region=None)
         st.rerun()
@@ -314,7 +321,7 @@ with map_column:
     figure_key = [*context, webgl]
     cached = st.session_state.get("explorer_figure")
     if cached is None or cached[0] != figure_key:
-        figure = shared.latent_map_figure(
+        figure = charts.latent_map_figure(
             points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl
         )
         st.session_state["explorer_figure"] = (figure_key, figure)
@@ -328,12 +335,12 @@ with map_column:
         f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
     )
     if atlas is not None:  # after the map, which a first visit then sees before the sheets are made
-        pictures.dot_atlas(atlas, dot_sheets, key="explorer_atlas")
+        picture_panel.dot_atlas(atlas, dot_sheets, key="explorer_atlas")
 
 st.subheader("Interpolation")
 if strip is not None:
     st.caption(f"{steps} steps on the straight line from {describe(picks[0])} to {describe(picks[1])}.")
-    shared.show_picture(strip, factor=3)
+    show_picture(strip, factor=3)
 else:
     st.caption("Click two points (dots or empty space) to walk the latent space between them.")
 
@@ -342,7 +349,7 @@ if gallery is not None:
     counts = np.bincount(codes.labels[region["rows"]], minlength=10)
     shown = f" ({len(chosen)} of them shown)" if len(chosen) < len(region["rows"]) else ""
     st.caption("By label: " + " · ".join(f"{names[d]}: {c}" for d, c in enumerate(counts) if c) + shown)
-    shared.show_picture(gallery, factor=2)
+    show_picture(gallery, factor=2)
 
 if manifold is not None:
     st.subheader("The decoder's map")
@@ -353,4 +360,4 @@ if manifold is not None:
         f"z₂ {y0:.2f}…{y1:.2f}), each decoded; the top row is the highest z₂."
         + (" Draw a box on the raw map to zoom in." if method == "raw" and not box else "")
     )
-    shared.show_picture(manifold, factor=2)
+    show_picture(manifold, factor=2)

@@ -7,19 +7,23 @@ area below is a fragment that redraws the job's state every second while a run i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
 
 import streamlit as st
 
 from multigen.data import DATASETS
 from multigen.errors import MultigenError
-from multigen.models import MODELS
-from multigen.training import TrainingConfig
-from pages import _shared as shared
+from multigen.models import display_name, kinds
+from multigen.training import TrainingConfig, run_path
+from pages.ui import charts, loaders
+from pages.ui.checkpoints import picker_key
+from pages.ui.folders import display_path, runs_dir
+from pages.ui.pictures import show_picture
+from pages.ui.shell import run_inside_app
+from pages.ui.site import page_for_model
 
-shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
-MODEL_NAMES = {"vae": "VAE", "cvae": "CVAE (conditional VAE)", "gan": "GAN (DCGAN)", "cgan": "cGAN (conditional GAN)"}
 DATASET_NAMES = {"mnist-5k": "mnist-5k (bundled, offline)", "mnist": "MNIST (60,000)", "fashion-mnist": "Fashion-MNIST"}
 STATUS_TEXT = {
     "idle": "No run yet.", "starting": "Starting…", "running": "Training", "paused": "Paused",
@@ -31,7 +35,7 @@ IDLE_EVERY = 5.0  # seconds between checks for a run started in another tab
 st.session_state.setdefault("train_seen_active", False)  # whether this tab last drew an active run
 st.session_state.setdefault("grid_follow", True)  # the grid scrubber follows the newest grid
 
-job = shared.training_job()
+job = loaders.training_job()
 
 st.title("Train")
 st.caption(
@@ -45,9 +49,9 @@ active = job.state().active
 with st.form("train_form", border=True):
     left, middle, right = st.columns(3)
     model = left.selectbox(
-        "Model", [kind for kind in MODEL_NAMES if kind in MODELS], format_func=lambda kind: MODEL_NAMES.get(kind, kind),
-        key="train_model", persist_state="session",
-        help="VAEs learn a map of the digits you can explore; GANs learn to draw them from noise.",
+        "Model", kinds(), format_func=display_name, key="train_model", persist_state="session",
+        help="VAEs learn a map of the digits you can explore; GANs learn to draw them from noise. "
+        f"{' and '.join(map(display_name, kinds(conditional=True)))} are conditional: told which digit to draw.",
     )
     dataset = left.selectbox(
         "Dataset", list(DATASETS), format_func=lambda name: DATASET_NAMES.get(name, name), key="train_dataset",
@@ -82,11 +86,9 @@ with st.form("train_form", border=True):
 # -- calls into multigen --------------------------------------------------------------------------
 start_error = None
 if submitted:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     config = TrainingConfig(
         model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        latent_dim=latent_dim, seed=seed, device="auto",
-        out=str(shared.runs_dir() / f"{model}-{dataset}-{stamp}.safetensors"),
+        latent_dim=latent_dim, seed=seed, device="auto", out=str(run_path(model, dataset, runs_dir())),
     )
     try:
         job.start(config)
@@ -104,6 +106,18 @@ elif active:
 
 
 # -- drawing: the live area -----------------------------------------------------------------------
+def format_seconds(seconds: float) -> str:
+    """``1 h 02 min``, ``3 min 05 s`` or ``12 s``; ``…`` while unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "…"
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
 def _scrubbed() -> None:
     # Remember where the user scrubbed to; back at the right end, follow the newest grid again.
     index = st.session_state["grid_scrub"]
@@ -129,14 +143,14 @@ def draw_controls(state) -> None:
 
 def draw_progress(state) -> None:
     config = state.config or {}
-    name = MODEL_NAMES.get(config.get("model"), config.get("model", ""))
+    name = display_name(config.get("model", ""))
     header = f"**{STATUS_TEXT.get(state.status, state.status)}** · {name} on {config.get('dataset', '')}"
     if state.device:
         header += f" · {state.device}"
     st.markdown(header)
     detail = f"Epoch {state.epoch}/{state.epochs} · step {state.step:,}/{state.total_steps:,}"
     if state.status == "running":
-        detail += f" · {state.images_per_second:,.0f} images/s · ETA {shared.format_seconds(state.eta_seconds)}"
+        detail += f" · {state.images_per_second:,.0f} images/s · ETA {format_seconds(state.eta_seconds)}"
     st.progress(min(max(state.fraction, 0.0), 1.0), text=detail)
 
 
@@ -157,9 +171,9 @@ def draw_grids(state) -> None:
             help="Drag left to see how the samples looked earlier; at the right end it follows the newest grid.",
         )
     epoch, step, grid = grids[index]
-    conditional = (state.config or {}).get("model") in ("cvae", "cgan")
+    conditional = (state.config or {}).get("model") in kinds(conditional=True)
     caption = f"Epoch {epoch}, step {step:,}" + (" · column = digit asked for" if conditional else "")
-    shared.show_picture(grid, factor=2, caption=caption)
+    show_picture(grid, factor=2, caption=caption)
 
 
 def draw_latent(state) -> None:
@@ -167,7 +181,7 @@ def draw_latent(state) -> None:
     if snapshot is None:
         return
     st.markdown("**Latent map of 500 validation digits**")
-    figure = shared.latent_map_figure(snapshot.points, snapshot.labels, height=380)
+    figure = charts.latent_map_figure(snapshot.points, snapshot.labels, height=380)
     st.plotly_chart(figure)
     st.caption(f"Latent means at epoch {snapshot.epoch}, step {snapshot.step:,} (two principal axes when the latent "
                "has more than two dimensions). Watch the digits pull apart into clusters.")
@@ -178,15 +192,16 @@ def draw_result(state) -> None:
         st.error(state.error or "The run failed.", icon=":material/error:")
     elif state.status in ("finished", "stopped") and state.checkpoint:
         verb = "finished" if state.status == "finished" else "was stopped"
-        family = "explorer" if (state.config or {}).get("model") in ("vae", "cvae") else "generator"
         st.success(
-            f"The run {verb} and is saved as `{shared.display_path(state.checkpoint)}`; it is now in the "
+            f"The run {verb} and is saved as `{display_path(state.checkpoint)}`; it is now in the "
             "checkpoint pickers.", icon=":material/check_circle:",
         )
-        page = "Latent explorer" if family == "explorer" else "GAN generator"
-        if st.button(f"Open it in the {page}", key="train_open", icon=":material/arrow_forward:"):
-            st.session_state[shared.picker_key(family)] = str(state.checkpoint)
-            st.switch_page(shared.PAGE_FILES[family])
+        target = page_for_model((state.config or {}).get("model", ""))
+        if target is not None and st.button(
+            f"Open it in the {target.title}", key="train_open", icon=":material/arrow_forward:"
+        ):
+            st.session_state[picker_key(target)] = str(state.checkpoint)
+            st.switch_page(target.file)
 
 
 def draw_live() -> None:
@@ -204,7 +219,7 @@ def draw_live() -> None:
     curves, samples = st.columns([3, 2])
     with curves:
         st.markdown("**Losses**")
-        figure = shared.loss_figure(state.losses)
+        figure = charts.loss_figure(state.losses)
         if figure is None:
             st.caption("The curves start with the first step.")
         else:
@@ -215,7 +230,7 @@ def draw_live() -> None:
                  for row in state.epoch_history],
                 hide_index=True, height=min(36 * (len(state.epoch_history) + 1) + 2, 240),
             )
-            figure = shared.epoch_metrics_figure(state.epoch_history)
+            figure = charts.epoch_metrics_figure(state.epoch_history)
             if figure is not None:
                 st.markdown("**Sample quality by epoch**")
                 st.caption(

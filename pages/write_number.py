@@ -4,7 +4,7 @@ A CVAE or a cGAN is told which digit to draw and given a style vector; one style
 of a number writes it in one hand. The style comes from a seed or from a digit clicked on a CVAE's
 latent map (the explorer hands it over), and three sliders move it along measured directions of
 slant, thickness and width. The PNG and JSON downloads carry the recipe that draws the strip again.
-Under the strip, the nearest training digit of each written digit (``multigen.perceptual``'s copy check).
+Under the strip, the nearest training digit of each written digit (``multigen.evaluation``'s copy check).
 """
 
 from __future__ import annotations
@@ -23,14 +23,19 @@ from multigen.explore.handwriting import (
     make_write_recipe,
     parse_number,
     strip_png,
-    style_directions,
     style_from_digit,
     style_from_seed,
     write_number,
 )
-from pages import _shared as shared
+from pages.ui import loaders
+from pages.ui.copy_check import copy_check_note, nearest_training
+from pages.ui.downloads import recipe_downloads
+from pages.ui.folders import display_path
+from pages.ui.pictures import show_picture
+from pages.ui.shell import run_inside_app
+from pages.ui.site import page
 
-shared.run_inside_app()  # a page opened on its own goes through app.py (see _shared.run_inside_app)
+run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
 MAX_SEED = 2**31 - 1
 SLIDER_RANGE = 3.0
@@ -68,12 +73,6 @@ def reset_sliders() -> None:
         st.session_state[f"write_slider_{index}"] = 0.0
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring how the style changes slant, thickness and width…")
-def directions_for(path: str, mtime_ns: int, _checkpoint) -> np.ndarray:
-    # Keyed by file and modification time; the model is shared, and style_directions only runs inference.
-    return style_directions(_checkpoint.model)
-
-
 st.title("Write a number")
 st.caption(
     f"Type up to {MAX_DIGITS} digits and a conditional model writes them in one hand: it is told each digit "
@@ -81,7 +80,7 @@ st.caption(
     "on a CVAE's map in the latent explorer, then adjust its slant, thickness and width."
 )
 
-info, checkpoint = shared.require_model("writer")
+info, checkpoint = loaders.require_model(page("writer"))
 model = checkpoint.model
 keep = {"persist_state": "session"}  # the user's choices survive a visit to another page
 
@@ -105,7 +104,7 @@ if source == SEED:
         st.caption("To write in the style of a real digit, click a dot on a CVAE's map in the latent explorer.")
 else:
     thumbnail_column, about_column = st.columns([1, 6], vertical_alignment="center")
-    shared.show_picture(np.asarray(clicked["image"], dtype=np.uint8), factor=3, container=thumbnail_column)
+    show_picture(np.asarray(clicked["image"], dtype=np.uint8), factor=3, container=thumbnail_column)
     about_column.markdown(
         f"**Digit {clicked['label']}**, row {clicked['row']} of the map of "
         f"`{Path(clicked['checkpoint']).name}`: the CVAE's encoder reads its style; its label is set aside."
@@ -125,11 +124,11 @@ slider_columns[-1].button("Reset", key="write_reset", on_click=reset_sliders, ic
 # -- calls into multigen --------------------------------------------------------------------------
 try:
     number = "".join(str(digit) for digit in parse_number(text))
-    directions = directions_for(str(info.path), info.path.stat().st_mtime_ns, checkpoint)
+    directions = loaders.writing_directions(checkpoint)
     if source == CLICKED:
         style = style_from_digit(model, np.asarray(clicked["image"], dtype=np.uint8), int(clicked["label"]))
         origin = {"type": "digit", **{key: clicked[key] for key in ("checkpoint", "row", "label")}}
-        origin["checkpoint"] = shared.display_path(origin["checkpoint"])
+        origin["checkpoint"] = display_path(origin["checkpoint"])
         where = f"the clicked {clicked['label']} (row {clicked['row']})"
     else:
         style = style_from_seed(model, seed)
@@ -137,7 +136,7 @@ try:
         where = f"seed {seed}"
     strip = write_number(model, number, style, sliders=values, directions=directions)
     recipe = make_write_recipe(
-        shared.display_path(info.path), model.kind, number, style, sliders=values, directions=directions,
+        display_path(info.path), model.kind, number, style, sliders=values, directions=directions,
         seed=seed, source=origin,
     )
     png = strip_png(strip, recipe, scale=PNG_SCALE)
@@ -147,35 +146,34 @@ except MultigenError as error:
 nearest, no_copy_check = None, None
 try:  # the copy check of every written digit; without it the page still writes
     written = strip.reshape(DIGIT_SIZE, len(number), DIGIT_SIZE).transpose(1, 0, 2)  # (digits, 28, 28)
-    nearest = shared.nearest_training(checkpoint, written, 1)
+    nearest = nearest_training(checkpoint, written, 1)
 except MultigenError as error:
     no_copy_check = str(error)
 
 # -- drawing --------------------------------------------------------------------------------------
-shared.show_picture(strip, factor=SCREEN_SCALE, caption=f"“{number}” in the style of {where}")
+show_picture(strip, factor=SCREEN_SCALE, caption=f"“{number}” in the style of {where}")
 name = f"multigen-{number}-{Path(info.path).stem}" + (f"-seed{seed}" if seed is not None else "-clicked")
-shared.recipe_downloads(
+recipe_downloads(
     png, recipe, name, keys=("write_png", "write_json"), what="strip", scale=PNG_SCALE,
     recipe_help="Checkpoint, digits, where the style came from, slider values and the full style vector.",
     columns=st.columns([1, 1, 3])[:2],
 )
-kind_name = "CVAE" if model.kind == "cvae" else "cGAN"
 if seed is not None:
     options = "".join(f" --{name} {value:g}" for name, value in zip(STYLE_NAMES, values) if value)
-    command = f"python -m multigen write {number} --ckpt {shared.display_path(info.path)} --style-seed {seed}{options}"
+    command = f"python -m multigen write {number} --ckpt {display_path(info.path)} --style-seed {seed}{options}"
     again = f"From the command line: `{command}`"
 else:
     again = "The recipe holds the full style vector, so it draws the strip again."
-st.caption(f"`{info.path.name}` ({kind_name}, a style vector of {model.latent_dim} numbers). {again}")
+st.caption(f"`{info.path.name}` ({model.display_name}, a style vector of {model.latent_dim} numbers). {again}")
 
 st.markdown("**Nearest training digits**")
 if nearest is None:
     st.caption(f"No copy check: {no_copy_check}")
 else:
     distances = " · ".join(f"{digit} → {distance:.3f}" for digit, distance in zip(number, nearest.distances[:, 0]))
-    shared.show_picture(np.concatenate(nearest.images[:, 0], axis=1), factor=SCREEN_SCALE,
+    show_picture(np.concatenate(nearest.images[:, 0], axis=1), factor=SCREEN_SCALE,
                         caption=f"Under each written digit, the training digit nearest to it: {distances}")
     copies = [f"the {digit} (position {index + 1})" for index, digit in enumerate(number) if nearest.copied[index]]
     verdict = (f":orange[**Possibly copies:** {', '.join(copies)}.]" if copies
                else "None of the digits is a copy by this check.")
-    st.caption(f"{verdict} {shared.copy_check_note()}")
+    st.caption(f"{verdict} {copy_check_note()}")

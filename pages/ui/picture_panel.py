@@ -26,7 +26,7 @@ import streamlit as st
 from multigen.images import png_data_url, sprite_sheet
 
 ATLAS_MAX_POINTS = 5_000  # sheets of 5,000 dots: 1988 x 1988 pixels, about 0.9 MB (digits) to 1.6 MB (decodings) each
-_SOURCE = Path(__file__).resolve().parent / "components"
+_SOURCE = Path(__file__).resolve().parents[1] / "components"  # pages/components/
 
 _atlas_component = st.components.v2.component(
     "multigen.dot_atlas", js=(_SOURCE / "digit_atlas.js").read_text(encoding="utf-8")

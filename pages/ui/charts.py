@@ -1,0 +1,169 @@
+"""The pages' Plotly figures: the latent map, loss curves, and metrics over epochs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+# One colour per digit, the same on every map (Plotly's D3 palette, in label order).
+DIGIT_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
+WEBGL_ABOVE = 5000  # maps that do not say draw through WebGL above this many points, else SVG (works everywhere)
+MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
+CURVES = {"loss": "Training loss", "fid": "FID", "inception_score": "Inception Score"}  # the Compare page's
+
+
+# -- the latent map ---------------------------------------------------------------------------------
+def _background(points: np.ndarray, scatter: type) -> Any:
+    """An invisible grid of points (``customdata = -1``) over the plot: a click on empty space selects a position."""
+    low, high = points.min(0), points.max(0)
+    pad = np.maximum((high - low) * 0.05, 1e-3)
+    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], BACKGROUND_GRID)
+    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], BACKGROUND_GRID)
+    gx, gy = np.meshgrid(xs, ys)
+    return scatter(
+        x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space",
+        marker={"size": 10, "opacity": 0, "color": "#000000"},
+        customdata=np.full(gx.size, -1, dtype=np.int32), hoverinfo="none", showlegend=False,
+    )
+
+
+def latent_map_figure(
+    points: np.ndarray,
+    labels: np.ndarray,
+    *,
+    class_names: tuple[str, ...] | None = None,
+    rows: np.ndarray | None = None,
+    clickable_background: bool = False,
+    height: int = 560,
+    axis_titles: tuple[str, str] = ("", ""),
+    webgl: bool | None = None,
+) -> go.Figure:
+    """A scatter of 2-D points, one trace per label (so the legend lists the digits in order).
+
+    Every point carries ``customdata = row``: its row in the page's arrays, whatever trace it falls
+    in; each trace's ``meta`` is its label. With ``clickable_background``, an invisible grid of points
+    covers the plot so a click on empty space selects a position too. Rows travel as one typed array
+    per trace (numpy, base64 in the figure's JSON), not as thousands of small lists that plotly.js
+    would copy and compare on every selection. ``webgl`` draws through WebGL (fast, one canvas) or SVG
+    (one element per dot, works without WebGL); None picks WebGL above WEBGL_ABOVE points.
+    """
+    points = np.asarray(points, dtype=np.float32)
+    labels = np.asarray(labels).astype(np.int64)
+    rows = np.arange(len(points)) if rows is None else np.asarray(rows)
+    names = class_names or tuple(str(d) for d in range(10))
+    scatter = go.Scattergl if (len(points) > WEBGL_ABOVE if webgl is None else webgl) else go.Scatter
+    figure = go.Figure()
+    if clickable_background and len(points):
+        figure.add_trace(_background(points, scatter))
+    for label in range(10):
+        mask = labels == label
+        if not mask.any():
+            continue
+        name = names[label] if label < len(names) else str(label)
+        figure.add_trace(
+            scatter(
+                x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
+                marker={"size": 6, "color": DIGIT_COLORS[label], "opacity": 0.85, "line": {"width": 0}},
+                customdata=rows[mask].astype(np.int32), meta=label,
+                hovertemplate=f"<b>{name}</b><br>row %{{customdata}}<extra></extra>",
+            )
+        )
+    legend = {"title": "digit" if names[0].isdigit() else "class", "itemsizing": "constant"}
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend=legend, hovermode="closest",
+        plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
+    )
+    return figure
+
+
+# -- a run's curves ---------------------------------------------------------------------------------
+def thin(rows: list[dict[str, float]], limit: int = MAX_LOSS_POINTS) -> list[dict[str, float]]:
+    """At most ``limit`` rows, evenly spaced, always keeping the last one."""
+    if len(rows) <= limit:
+        return rows
+    stride = math.ceil(len(rows) / limit)
+    kept = rows[::stride]
+    return kept if kept[-1] is rows[-1] else [*kept, rows[-1]]
+
+
+def loss_figure(rows: list[dict[str, float]], *, height: int = 320) -> go.Figure | None:
+    """Loss curves by step (thinned to MAX_LOSS_POINTS); scores in [0, 1] go on a second axis."""
+    rows = thin(rows)
+    if not rows:
+        return None
+    steps = [row["step"] for row in rows]
+    names = [name for name in rows[-1] if name != "step"]
+    figure = go.Figure()
+    for name in names:
+        score = name.endswith("_score")
+        figure.add_trace(
+            go.Scatter(
+                x=steps, y=[row.get(name) for row in rows], mode="lines", name=name.replace("_", " "),
+                yaxis="y2" if score else "y", line={"dash": "dot" if score else "solid", "width": 1.6},
+            )
+        )
+    layout: dict[str, Any] = {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "xaxis_title": "step", "yaxis_title": "loss",
+        "legend": {"orientation": "h", "y": 1.12}, "hovermode": "x unified",
+    }
+    if any(name.endswith("_score") for name in names):
+        layout["yaxis2"] = {"title": "D score", "overlaying": "y", "side": "right", "range": [0, 1], "showgrid": False}
+    figure.update_layout(**layout)
+    return figure
+
+
+def epoch_metrics_figure(rows: list[dict[str, Any]], *, height: int = 280) -> go.Figure | None:
+    """FID and Inception Score by epoch (IS on a second axis), or None when the run logged none."""
+    rows = [row for row in rows if "fid" in row]
+    if not rows:
+        return None
+    epochs = [row["epoch"] for row in rows]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=epochs, y=[row["fid"] for row in rows], mode="lines+markers", name="FID"))
+    figure.add_trace(
+        go.Scatter(x=epochs, y=[row.get("inception_score") for row in rows], mode="lines+markers",
+                   name="Inception Score", yaxis="y2", line={"dash": "dot"})
+    )
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="epoch",
+        yaxis={"title": "FID"}, yaxis2={"title": "IS", "overlaying": "y", "side": "right", "range": [1, 10]},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return figure
+
+
+# -- several checkpoints' curves (Compare) ----------------------------------------------------------
+def history_of(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-epoch rows a checkpoint logged (none for one without history)."""
+    history = metadata.get("history")
+    if not isinstance(history, list):
+        return []
+    return [row for row in history if isinstance(row, dict) and isinstance(row.get("epoch"), (int, float))]
+
+
+def curve_figure(metric: str, runs: Sequence[tuple[str, dict[str, Any]]]) -> go.Figure | None:
+    """One line per (name, metadata) in ``runs`` that logged ``metric``, over epochs; None when none did."""
+    figure = go.Figure()
+    for name, metadata in runs:
+        rows = [row for row in history_of(metadata) if isinstance(row.get(metric), (int, float))]
+        if rows:
+            figure.add_trace(go.Scatter(
+                x=[row["epoch"] for row in rows], y=[row[metric] for row in rows], mode="lines+markers",
+                name=name, marker={"size": 4},
+            ))
+    if not figure.data:
+        return None
+    figure.update_layout(
+        height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=CURVES[metric], xaxis_title="epoch",
+        yaxis_title=CURVES[metric], hovermode="x unified", legend={"orientation": "h", "y": -0.25},
+        yaxis_type="log" if metric == "loss" else "linear",  # VAE losses (~100 nats) and GAN losses (~1) on one chart
+    )
+    return figure

@@ -1,0 +1,182 @@
+"""Models, codes, projections and the app's shared jobs, cached with ``st.cache_*``.
+
+Everything cached with ``st.cache_resource`` is shared by all browser sessions: models loaded here are
+used for inference only, arrays are read-only, and the training job is the one object that holds the
+app's single training run. Caches are keyed by a checkpoint's path and modification time, so a
+re-saved run is loaded afresh. ``st.cache_resource`` rather than ``st.cache_data`` for big arrays: a
+whole split's codes hold tens of MB of images, and copying them on every click would cost more than
+the rerun itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from multigen.checkpoints import Checkpoint, CheckpointInfo, load_checkpoint
+from multigen.data import load_dataset, subset
+from multigen.device import describe_device, resolve_device
+from multigen.errors import MultigenError
+from multigen.evaluation import evaluate
+from multigen.explore.handwriting import style_directions
+from multigen.explore.latent import LatentCodes, encode_dataset, manifold_grid
+from multigen.explore.noise import noise_vector, slider_directions
+from multigen.explore.projection import Projection, ProjectionJobs, project, projection_key
+from multigen.images import image_grid
+from multigen.training import TrainingJob
+from pages.ui.checkpoints import fingerprint, selected_checkpoint
+from pages.ui.folders import checkpoint_dirs, display_path, projection_cache_dir
+from pages.ui.site import Page
+
+TSNE_SEED = 0  # every t-SNE map of the app is seeded alike, so a map is computed once per setting
+GRID_DIGITS = 20  # digits in a checkpoint's sample grid on the Compare page, 10 per row
+GRID_SEED = 0
+
+
+def _mtime(path: str | Path) -> int:
+    return Path(path).stat().st_mtime_ns
+
+
+# -- the device and the models ----------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def inference_device() -> str:
+    """The device models run on: resolved once per process (``auto``: CUDA, then MPS, then CPU)."""
+    return str(resolve_device("auto"))
+
+
+@st.cache_resource(show_spinner=False)
+def device_description() -> str:
+    return describe_device(resolve_device(inference_device()))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def _load(path: str, mtime_ns: int, device: str) -> Checkpoint:
+    # Shared by every session: callers only run inference on it (the model is in eval mode).
+    return load_checkpoint(path, device=device)
+
+
+def load_model(info: CheckpointInfo) -> Checkpoint:
+    """The loaded checkpoint, cached per (path, modification time)."""
+    return _load(str(info.path), info.path.stat().st_mtime_ns, inference_device())
+
+
+def require_model(page: Page) -> tuple[CheckpointInfo, Checkpoint]:
+    """The checkpoint picked for ``page``, loaded; otherwise say why on the page and stop it there."""
+    info = selected_checkpoint(page)
+    if info is None:
+        st.info(
+            f"There is no {page.models} checkpoint yet. Train one on the **Train** page, or put "
+            f"shipped checkpoints in `{display_path(checkpoint_dirs()[0])}`."
+        )
+        st.stop()
+    try:
+        return info, load_model(info)
+    except (MultigenError, OSError) as error:
+        st.error(str(error))
+        st.stop()
+
+
+# -- the shared jobs --------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def training_job() -> TrainingJob:
+    """The app's one training job, shared by every browser tab: a second tab sees the same run."""
+    return TrainingJob()
+
+
+@st.cache_resource(show_spinner=False)
+def _projection_jobs(folder: str) -> ProjectionJobs:
+    return ProjectionJobs(folder)
+
+
+def projection_jobs() -> ProjectionJobs:
+    """Background t-SNE runs, cached on disk (in ``projection_cache_dir()``) and shared by every session."""
+    return _projection_jobs(str(projection_cache_dir()))
+
+
+def tsne_key(info: CheckpointInfo, split: str, n_points: int, perplexity: float) -> str:
+    """The name of the t-SNE map of a checkpoint's codes in ``projection_jobs()``."""
+    return projection_key(info.path, fingerprint(info), split, n_points, "tsne", TSNE_SEED, perplexity)
+
+
+# -- codes and maps of the latent explorer ----------------------------------------------------------
+@st.cache_resource(max_entries=6, show_spinner="Encoding the digits…")
+def _encoded(path: str, mtime_ns: int, dataset: str, split: str, n_points: int, _checkpoint: Checkpoint):
+    return encode_dataset(_checkpoint.model, subset(load_dataset(dataset, split), n_points))
+
+
+def encoded(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> LatentCodes:
+    """``LatentCodes`` of a fixed, seeded, label-stratified sample of ``n_points`` digits of a split."""
+    return _encoded(str(checkpoint.path), _mtime(checkpoint.path), dataset, split, n_points, checkpoint)
+
+
+@st.cache_resource(max_entries=12, show_spinner="Projecting…")
+def _projected(path: str, mtime_ns: int, dataset: str, split: str, n_points: int, method: str, _mu: np.ndarray):
+    return project(_mu, method)
+
+
+def projected(
+    checkpoint: Checkpoint, dataset: str, split: str, n_points: int, method: str, mu: np.ndarray
+) -> Projection:
+    """The PCA or raw ``Projection`` of those codes (fast, so computed in the rerun and cached)."""
+    return _projected(str(checkpoint.path), _mtime(checkpoint.path), dataset, split, n_points, method, mu)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _manifold(path: str, mtime_ns: int, x_range: tuple, y_range: tuple, n: int, label: int | None,
+              _checkpoint: Checkpoint) -> np.ndarray:
+    return manifold_grid(_checkpoint.model, x_range, y_range, n, labels=label)
+
+
+def manifold(checkpoint: Checkpoint, x_range, y_range, n: int, label: int | None) -> np.ndarray:
+    """The decoded n x n grid over a 2-D latent range (cached)."""
+    x_range = tuple(round(float(v), 6) for v in x_range)
+    y_range = tuple(round(float(v), 6) for v in y_range)
+    return _manifold(str(checkpoint.path), _mtime(checkpoint.path), x_range, y_range, n, label, checkpoint)
+
+
+# -- directions of the GAN and Write pages ----------------------------------------------------------
+@st.cache_data(max_entries=16, show_spinner="Finding the slider directions…")
+def _slider_directions(path: str, mtime_ns: int, k: int, _checkpoint: Checkpoint) -> np.ndarray:
+    return slider_directions(_checkpoint.model, k)
+
+
+def gan_directions(checkpoint: Checkpoint, k: int) -> np.ndarray:
+    """The GAN's k GANSpace directions (computed once per checkpoint)."""
+    return _slider_directions(str(checkpoint.path), _mtime(checkpoint.path), k, checkpoint)
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring how the style changes slant, thickness and width…")
+def _style_directions(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.ndarray:
+    return style_directions(_checkpoint.model)
+
+
+def writing_directions(checkpoint: Checkpoint) -> np.ndarray:
+    """The slant, thickness and width directions of a CVAE's or cGAN's style (measured once per checkpoint)."""
+    return _style_directions(str(checkpoint.path), _mtime(checkpoint.path), checkpoint)
+
+
+# -- the Compare page's figures and samples ---------------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner="Measuring FID, Inception Score and diversity…")
+def _measure(path: str, mtime_ns: int, samples: int, device: str) -> dict[str, Any]:
+    return evaluate(path, samples=samples, seed=0, device=device)
+
+
+def measure(info: CheckpointInfo, samples: int) -> dict[str, Any]:
+    """``evaluate``'s figures for one checkpoint file, measured once per process (and file version)."""
+    return _measure(str(info.path), _mtime(info.path), int(samples), inference_device())
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sample_grid(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.ndarray:
+    model = _checkpoint.model
+    z = noise_vector(GRID_SEED, model.latent_dim * GRID_DIGITS).reshape(GRID_DIGITS, model.latent_dim)
+    labels = np.arange(GRID_DIGITS) % 10 if model.conditional else None  # conditional: digits 0-9 in turn
+    return image_grid(model.draw(z, labels), nrow=10)
+
+
+def sample_grid(info: CheckpointInfo) -> np.ndarray:
+    """GRID_DIGITS digits of a checkpoint from a fixed seed, as one picture."""
+    return _sample_grid(str(info.path), _mtime(info.path), load_model(info))

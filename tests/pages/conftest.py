@@ -1,0 +1,81 @@
+"""Fixtures of the page tests: tiny checkpoints the app is pointed at, the shipped ones, and a way to wait
+on the training job's own progress instead of the clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+import torch
+from app_driver import SHIPPED
+
+from multigen.checkpoints import save_checkpoint
+from multigen.models import build_model
+from multigen.training import JobState
+
+TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """Untrained vae-2, cvae, dcgan and cgan checkpoints: the pages only need models of the right shape."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    models = {
+        "vae-2": ("vae", {**TINY_VAE, "latent_dim": 2}), "cvae": ("cvae", {**TINY_VAE, "latent_dim": 4}),
+        "dcgan": ("gan", {"noise_dim": 16}), "cgan": ("cgan", {"noise_dim": 16}),
+    }
+    for name, (kind, config) in models.items():
+        torch.manual_seed(0)
+        save_checkpoint(folder / f"{name}.safetensors", build_model(kind, config).eval(),
+                        metadata={"dataset": "mnist-5k", "epoch": 0, "step": 0})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app_env(tiny_checkpoints, tmp_path_factory):
+    """Point the app at the tiny checkpoints and at temporary runs and cache folders."""
+    runs, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MULTIGEN_CHECKPOINT_DIRS", str(tiny_checkpoints))
+        patch.setenv("MULTIGEN_RUNS_DIR", str(runs))
+        patch.setenv("MULTIGEN_CACHE_DIR", str(cache))
+        patch.setenv("MULTIGEN_OFFLINE", "1")
+        yield {"checkpoints": tiny_checkpoints, "runs": runs, "cache": cache}
+
+
+@pytest.fixture
+def shipped_env(tmp_path, monkeypatch):
+    """Point the app at the shipped checkpoints in ``checkpoints/``."""
+    monkeypatch.setenv("MULTIGEN_CHECKPOINT_DIRS", str(SHIPPED))
+    monkeypatch.setenv("MULTIGEN_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MULTIGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MULTIGEN_OFFLINE", "1")
+
+
+@pytest.fixture
+def training_progress(monkeypatch) -> Callable[[Callable[[JobState], bool], float], bool]:
+    """``until(condition, timeout)``: wait until the app's training job reaches a state, woken by its events.
+
+    The job's runs are watched through their trainer, which tells after the job has taken in each of its
+    events; the wait ends as soon as ``condition(job.state())`` holds (True) or after ``timeout`` s (False).
+    """
+    import multigen.training.job as job_module
+    from pages.ui.loaders import training_job
+
+    news = threading.Condition()
+
+    class WatchedTrainer(job_module.Trainer):
+        def __iter__(self):
+            for event in super().__iter__():
+                yield event  # the job applies an event before it asks for the next one
+                with news:
+                    news.notify_all()
+
+    monkeypatch.setattr(job_module, "Trainer", WatchedTrainer)
+
+    def until(condition: Callable[[JobState], bool], timeout: float) -> bool:
+        with news:
+            return news.wait_for(lambda: condition(training_job().state()), timeout)
+
+    return until

@@ -1,0 +1,181 @@
+"""The Latent explorer page: clicks on the map, the picture panel, projections and the manifold."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from app_driver import (
+    click,
+    clicked,
+    component_data,
+    cut_from_sheet,
+    dot,
+    empty_space,
+    explorer_rows,
+    images_by_caption,
+    needs_shipped,
+    open_app,
+    png_pixels,
+)
+from streamlit.testing.v1 import AppTest
+
+from multigen.checkpoints import list_checkpoints, load_checkpoint, read_metadata
+from multigen.data import load_dataset, subset
+from pages.ui import loaders
+
+
+def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
+    labels = explorer_rows()
+    first = int(np.flatnonzero(labels == 3)[7])
+    second = int(np.flatnonzero(labels == 8)[2])
+    at = open_app()
+    click(at, dot(first, 3, trace=8))
+    assert clicked(at)["title"] == f"Digit 3 · row {first}"
+    shown = images_by_caption(at)
+    assert {"Original", "Reconstruction: its latent mean decoded"} <= shown.keys()
+    click(at, dot(second, 8, trace=3))
+    assert clicked(at)["title"] == f"Digit 8 · row {second}"
+    assert images_by_caption(at)["Original"] != shown["Original"]
+    assert any("from row" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)  # two picks
+    at.button(key="explorer_clear").click().run()
+    assert at.subheader[0].value == "Click the map" and "Original" not in images_by_caption(at)
+    assert clicked(at)["title"] is None and clicked(at)["row"] is None
+    assert at.button(key="explorer_clear").disabled
+
+
+def test_clicking_a_dot_shows_how_close_its_reconstruction_comes_to_it(app_env):
+    from multigen.evaluation import reconstruction_quality
+    from multigen.images import to_uint8
+
+    row = 4
+    at = click(open_app(), dot(row, int(explorer_rows()[row])))
+    figures = {metric.label: metric.value for metric in at.metric}
+    assert list(figures) == ["Perceptual distance", "Pixel BCE"]
+    model = load_checkpoint(app_env["checkpoints"] / "vae-2.safetensors").model
+    digit = to_uint8(subset(load_dataset("mnist-5k", "train"), 2000).images[row])[0]
+    expected = reconstruction_quality(model, digit)
+    assert float(figures["Perceptual distance"]) == pytest.approx(expected.perceptual[0], abs=1e-3)
+    assert figures["Pixel BCE"] == f"{expected.bce[0]:.1f} nats"
+    click(at, empty_space(0.1, 0.1))
+    assert not at.metric  # a decoded position has no original to compare with
+
+
+def test_clicking_empty_space_decodes_that_position(app_env):
+    from multigen.explore.latent import encode_dataset
+
+    at = open_app()
+    row = 11
+    click(at, dot(row, int(explorer_rows()[row])))
+    reconstruction = images_by_caption(at)["Reconstruction: its latent mean decoded"]
+    # On the raw 2-D map a position is a latent: clicking exactly where row 11 sits decodes the same picture.
+    model = load_checkpoint(app_env["checkpoints"] / "vae-2.safetensors").model
+    x, y = encode_dataset(model, subset(load_dataset("mnist-5k", "train"), 2000)).mu[row].tolist()
+    click(at, empty_space(x, y))
+    assert clicked(at)["title"] == f"Position ({x:.2f}, {y:.2f})"
+    assert images_by_caption(at)["This position decoded"] == reconstruction
+
+
+@pytest.mark.parametrize("projection", ["raw", "pca"])
+def test_a_click_shows_at_once_in_the_browser_the_pictures_its_rerun_draws(app_env, projection):
+    at = open_app()
+    at.radio(key="explorer_projection").set_value(projection).run()
+    atlas = component_data(at, "multigen.dot_atlas")
+    assert atlas is not None and clicked(at)["atlas"] == atlas["id"]
+    row = 37
+    label = int(explorer_rows()[row])
+    click(at, dot(row, label))
+    panel, shown = clicked(at), images_by_caption(at)
+    # What the browser shows at once on a click (cut from the sheets) is what the rerun then sends.
+    instant = dict(panel["instant"])
+    expected = ["Original", "Reconstruction: its latent mean decoded"] + (["Its PCA position decoded"] * (projection == "pca"))
+    assert list(instant) == expected and [p["caption"] for p in panel["pictures"]] == expected
+    for caption, sheet in instant.items():
+        difference = np.abs(cut_from_sheet(atlas, sheet, row).astype(int) - png_pixels(shown[caption]).astype(int))
+        assert difference.max() <= 1, caption  # one batch decode against one vector: float rounding at most
+    assert f"{panel['titles'][label]} · row {row}" == panel["title"] == f"Digit {label} · row {row}"
+    # The sheets are the same element from click to click, so Streamlit sends them only once.
+    assert component_data(at, "multigen.dot_atlas") == atlas
+
+
+def test_a_map_with_more_dots_than_the_sheets_hold_draws_its_pictures_in_the_rerun(app_env, monkeypatch):
+    monkeypatch.setattr("pages.ui.picture_panel.ATLAS_MAX_POINTS", 1_000)
+    at = click(open_app(), dot(3, int(explorer_rows()[3])))  # 2,000 dots
+    assert component_data(at, "multigen.dot_atlas") is None and clicked(at)["atlas"] is None
+    assert {"Original", "Reconstruction: its latent mean decoded"} <= images_by_caption(at).keys()
+
+
+def test_the_map_draws_through_webgl_unless_told_to_draw_svg_and_clicks_work_either_way(app_env):
+    def trace_types(at: AppTest) -> set[str]:
+        return {trace["type"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+
+    at = open_app()
+    assert trace_types(at) == {"scattergl"}  # fast clicks by default
+    at.toggle(key="explorer_webgl").set_value(False).run()
+    assert trace_types(at) == {"scatter"}  # for a browser without WebGL
+    row = 21
+    click(at, dot(row, int(explorer_rows()[row])))
+    assert clicked(at)["title"] == f"Digit {int(explorer_rows()[row])} · row {row}"
+
+
+def test_pca_map_decodes_dots_and_positions(app_env):
+    at = open_app()
+    at.radio(key="explorer_projection").set_value("pca").run()
+    click(at, dot(5, int(explorer_rows()[5])))
+    assert "Its PCA position decoded" in images_by_caption(at)
+    click(at, empty_space(0.3, -0.2))
+    assert "PCA's exact inverse" in " ".join(c.value for c in at.caption)
+    assert "This position decoded" in images_by_caption(at)
+
+
+def test_a_box_selection_shows_its_digits_and_zooms_the_manifold(app_env):
+    at = open_app()
+    box = [{"xref": "x", "yref": "y", "x": [-1, 0.5], "y": [0, 1]}]
+    click(at, dot(1, 0), dot(2, 0), empty_space(0.1, 0.1), box=box)
+    headings = [s.value for s in at.subheader]
+    assert "2 digits in the selection" in headings and "The decoder's map" in headings
+    assert any("the box you drew" in c.value for c in at.caption)
+
+
+def test_cvae_map_renders_and_decodes_with_a_label(app_env):
+    at = open_app()
+    at.sidebar.selectbox(key="checkpoint_explorer").set_value(str(app_env["checkpoints"] / "cvae.safetensors")).run()
+    assert at.radio(key="explorer_projection").options == ["PCA", "t-SNE"]  # no raw map for a 4-D latent
+    click(at, empty_space(0.0, 0.0))
+    assert "This position decoded" in images_by_caption(at)
+    # Decoded as another digit, a dot's instant pictures are decoded with that digit too.
+    at.selectbox(key="explorer_condition").set_value(3).run()
+    click(at, dot(8, int(explorer_rows()[8])))
+    atlas, shown = component_data(at, "multigen.dot_atlas"), images_by_caption(at)
+    for caption, sheet in clicked(at)["instant"]:
+        difference = np.abs(cut_from_sheet(atlas, sheet, 8).astype(int) - png_pixels(shown[caption]).astype(int))
+        assert difference.max() <= 1, caption
+
+
+def test_tsne_runs_in_the_background_with_progress_and_is_cached_on_disk(app_env):
+    at = open_app()
+    at.radio(key="explorer_split").set_value("val").run()
+    at.radio(key="explorer_projection").set_value("tsne").run()
+    assert at.get("progress") and not at.get("plotly_chart")  # the rerun returned at once
+    info = next(info for info in list_checkpoints(app_env["checkpoints"]) if info.path.stem == "vae-2")
+    key = loaders.tsne_key(info, "val", len(load_dataset("mnist-5k", "val")), 30)  # the page's default perplexity
+    assert loaders.projection_jobs().wait(key, 90).done  # the job the page started, waited on till it ends
+    at.run()
+    assert at.get("plotly_chart") and not at.get("progress") and not at.exception
+    assert list(app_env["cache"].glob("tsne-*.npz"))
+    other_tab = open_app()
+    other_tab.radio(key="explorer_split").set_value("val").run()
+    other_tab.radio(key="explorer_projection").set_value("tsne").run()
+    assert other_tab.get("plotly_chart") and not other_tab.get("progress")
+
+
+@needs_shipped
+def test_clicking_a_dot_on_a_shipped_map_shows_that_rows_digit(shipped_env):
+    at = open_app()
+    dataset = read_metadata(at.sidebar.selectbox(key="checkpoint_explorer").value)["dataset"]
+    points = at.select_slider(key="explorer_points").value
+    labels = subset(load_dataset(dataset, "train"), points).labels.numpy()
+    row = int(np.flatnonzero(labels == 6)[0])
+    click(at, dot(row, 6))
+    assert clicked(at)["title"] == f"Digit 6 · row {row}"
