@@ -3,7 +3,7 @@
 pytorch/examples' ``vae/main.py``: 784-400-20 MLP encoder and decoder with ReLU, Bernoulli
 likelihood (BCE) + KL (Kingma & Welling, 2014), Adam 1e-3, batch 128. Trained here on the
 ``mnist-5k`` training split for as many epochs as the shipped VAE-16, then both are scored by
-``multigen.metrics.vae_negative_elbo`` on the validation split (nats per digit, lower is better).
+``multigen.evaluation.vae_negative_elbo`` on the validation split (nats per digit, lower is better).
 
     python benchmarks/mlp_vae_baseline.py --epochs 50
 """

@@ -1,6 +1,6 @@
 """Nearest-training-digit lookup: how long the copy check takes for one generated digit.
 
-``multigen.perceptual.nearest_training_digits`` computes the perceptual features of the 4,500
+``multigen.evaluation.perceptual.nearest_training_digits`` computes the perceptual features of the 4,500
 training digits of ``mnist-5k`` once per classifier and keeps them; after that a lookup is the
 query's classifier pass plus one matrix-vector product over 4,500 x 4,832 numbers and a top-k.
 This script times, in one process on the device the app uses:
@@ -34,10 +34,10 @@ from benchmarks.ui_latency import print_table, summary, time_calls
 from multigen.checkpoints import load_checkpoint
 from multigen.data import load_dataset
 from multigen.device import describe_device, resolve_device, single_threaded
-from multigen.images import to_uint8
 from multigen.evaluation import load_classifier
-from multigen.explore.noise import generate, noise_vector
 from multigen.evaluation.perceptual import nearest_training_digits, perceptual_features
+from multigen.explore.noise import generate, noise_vector
+from multigen.images import to_uint8
 
 LOOKUP_GOAL_MS = 50.0
 

@@ -2,7 +2,7 @@
 
 Two measurements on the shipped checkpoints:
 
-1. in the server process alone: ``multigen.latent.decode`` (VAE, CVAE) and ``multigen.noise.generate``
+1. in the server process alone: ``model.draw`` (VAE, CVAE, GAN, cGAN: the one path from vectors to digits)
    (GAN, cGAN) of one latent vector, on the device the app uses, median and p95 over ``--calls``;
 2. in a real browser (the system Chromium through Playwright, against ``streamlit run app.py``):
    from the release of a click on a dot of the latent map until its decoded digit (the picture
@@ -34,10 +34,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+
 from multigen.checkpoints import list_checkpoints, load_checkpoint
 from multigen.device import describe_device, resolve_device
-from multigen.latent import decode
-from multigen.explore.noise import generate, noise_vector
+from multigen.explore.noise import noise_vector
+from multigen.models import kinds
 from tests.e2e.conftest import VIEWPORT, launch_chromium, start_app
 from tests.e2e.test_browser import (
     click_scatter_point,
@@ -146,17 +147,13 @@ def decode_rows(folder: Path, calls: int) -> list[tuple[str, float, float, str]]
     device = resolve_device("auto")
     rows = []
     for info in list_checkpoints(folder):
-        if info.kind not in ("vae", "cvae", "gan", "cgan"):
+        if info.kind not in kinds():
             continue
         model = load_checkpoint(info.path, device=device).model
         z = noise_vector(0, model.latent_dim)
         label = 3 if model.conditional else None
-        if info.kind in ("vae", "cvae"):
-            times = time_calls(lambda model=model, z=z, label=label: decode(model, z, label), calls)
-            what = f"decode, {info.path.stem}: latent.decode of 1 vector"
-        else:
-            times = time_calls(lambda model=model, z=z, label=label: generate(model, z, label), calls)
-            what = f"decode, {info.path.stem}: noise.generate of 1 vector"
+        times = time_calls(lambda model=model, z=z, label=label: model.draw(z, label), calls)
+        what = f"decode, {info.path.stem}: model.draw of 1 vector"
         rows.append((what, *summary(times), f"< {DECODE_GOAL_MS:.0f} ms"))
     return rows
 

@@ -40,7 +40,11 @@ _PUBLIC = {
     "evaluate": "multigen.evaluation",
 }
 
-__all__ = ["MultigenError", "__version__", *_PUBLIC]
+__all__ = [  # noqa: RUF022 - in the order data flows, as above
+    "MultigenError", "__version__", "load_dataset", "DatasetUnavailable", "build_model", "GenerativeModel",
+    "TrainingConfig", "Trainer", "TrainingJob", "train", "load_checkpoint", "save_checkpoint", "CheckpointError",
+    "encode_dataset", "project", "evaluate",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -76,7 +76,7 @@ def _augment_policy(text: str) -> str:
 
 # Options that go into the model's config, the config field each sets, and the models that have it (read
 # from the registry: VAEs have an encoder, GANs do not; the cluster code is the unconditional GAN's).
-_VAES, _GANS, _PLAIN_GANS = dict(encoder=True), dict(encoder=False), dict(encoder=False, conditional=False)
+_VAES, _GANS, _PLAIN_GANS = {"encoder": True}, {"encoder": False}, {"encoder": False, "conditional": False}
 MODEL_FLAGS = (
     ("--beta", "beta", _VAES),
     ("--ema-decay", "ema_decay", _GANS),
@@ -292,7 +292,6 @@ def _sample(args: argparse.Namespace) -> int:
 
     from multigen.checkpoints import load_checkpoint
     from multigen.images import image_grid, png_bytes, to_uint8
-
     from multigen.models import GenerativeModel
 
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
@@ -418,8 +417,8 @@ def _style_slider(text: str) -> float:
 
 
 def _write(args: argparse.Namespace) -> int:
-    from multigen.explore import handwriting
     from multigen.checkpoints import load_checkpoint
+    from multigen.explore import handwriting
 
     number = "".join(str(digit) for digit in handwriting.parse_number(args.text))  # fails before loading a model
     out = Path(args.out)

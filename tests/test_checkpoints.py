@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -395,39 +394,72 @@ def test_a_save_interrupted_halfway_through_writing_leaves_the_previous_checkpoi
     assert_previous_checkpoint_intact(path)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_a_process_killed_while_saving_over_and_over_leaves_a_loadable_checkpoint(tmp_path):
-    path = tmp_path / "model.safetensors"
-    script = textwrap.dedent(
-        f"""
-        import sys, torch
-        from multigen.checkpoints import save_checkpoint
-        from multigen.models import build_model
-        model = build_model("vae", {TINY_CONFIGS["vae"]!r})
-        big = torch.rand(2_000_000)  # 8 MB, so that each save takes a while
-        epoch = 0
-        while True:
-            save_checkpoint(sys.argv[1], model, metadata={{"epoch": epoch}}, extra={{"big": big}})
-            if epoch == 0:
-                print("saved", flush=True)
-            epoch += 1
-        """
-    )
+def _saving_process(path: Path, script: str) -> subprocess.Popen:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True, env=environment
-    )
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), str(path)], stdout=subprocess.PIPE,
+                            text=True, env=environment)
+
+
+SAVING_MODEL = f"""
+    import os, sys, threading, torch
+    from multigen.checkpoints import save_checkpoint
+    from multigen.models import build_model
+    model = build_model("vae", {TINY_CONFIGS["vae"]!r})
+    big = torch.rand(2_000_000)  # 8 MB, so that each save takes a while
+    """
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_process_killed_in_the_middle_of_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_path):
+    path = tmp_path / "model.safetensors"
+    # The child saves epoch 0, then starts saving epoch 1 and is held (forever) once the new file's bytes are
+    # written but before they replace the old file: the kill below lands exactly there.
+    process = _saving_process(path, SAVING_MODEL + """
+    save_checkpoint(sys.argv[1], model, metadata={"epoch": 0}, extra={"big": big})
+    real_fsync = os.fsync
+    def held_fsync(descriptor):
+        real_fsync(descriptor)
+        print("writing", flush=True)
+        threading.Event().wait()
+    os.fsync = held_fsync
+    save_checkpoint(sys.argv[1], model, metadata={"epoch": 1}, extra={"big": big})
+    """)
     try:
-        assert process.stdout.readline().strip() == "saved"
-        time.sleep(0.5)
+        assert process.stdout.readline().strip() == "writing"
+        partial = [p for p in tmp_path.iterdir() if p.name.startswith(".model.safetensors.")]
+        assert len(partial) == 1 and partial[0].stat().st_size > 8_000_000  # epoch 1's bytes, not yet in place
     finally:
         process.kill()
         process.wait()
         process.stdout.close()
-
+    assert process.returncode == -signal.SIGKILL  # killed, not finished
     checkpoint = load_checkpoint(path)
-    assert checkpoint.metadata["epoch"] >= 0 and checkpoint.extra["big"].numel() == 2_000_000
-    assert [info.path for info in list_checkpoints(tmp_path)] == [path]  # a leftover temporary file is not listed
+    assert checkpoint.metadata["epoch"] == 0 and checkpoint.extra["big"].numel() == 2_000_000
+    assert [info.path for info in list_checkpoints(tmp_path)] == [path]  # the leftover temporary file is not listed
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_process_killed_while_saving_over_and_over_leaves_its_last_or_next_checkpoint(tmp_path):
+    path = tmp_path / "model.safetensors"
+    process = _saving_process(path, SAVING_MODEL + """
+    epoch = 0
+    while True:
+        save_checkpoint(sys.argv[1], model, metadata={"epoch": epoch}, extra={"big": big})
+        print(epoch, flush=True)
+        epoch += 1
+    """)
+    try:
+        reported = [int(process.stdout.readline()) for _ in range(3)]  # three saves done, a fourth under way
+    finally:
+        process.kill()
+        process.wait()
+    reported += [int(line) for line in process.stdout.read().split()]  # any reported before the kill landed
+    process.stdout.close()
+    last = reported[-1]
+    checkpoint = load_checkpoint(path)
+    # Whole saves only: the last one reported done, or the one after it if the kill came after its rename.
+    assert checkpoint.metadata["epoch"] in (last, last + 1) and checkpoint.extra["big"].numel() == 2_000_000
+    assert [info.path for info in list_checkpoints(tmp_path)] == [path]
 
 
 # -- listing, export, cheap metadata -----------------------------------------------------------

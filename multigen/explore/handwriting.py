@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from multigen.errors import MultigenError
+from multigen.explore.noise import RECIPE_FORMAT, RECIPE_VERSION, apply_sliders, noise_vector, recipe_png
 from multigen.images import enlarge
 from multigen.models import GenerativeModel, kinds
-from multigen.explore.noise import RECIPE_FORMAT, RECIPE_VERSION, apply_sliders, noise_vector, recipe_png
 
 MAX_DIGITS = 12  # the longest number a strip holds
 # Seeded styles are z ~ N(0, T^2 I), the "temperature" or truncation trick (Kingma & Dhariwal, Glow, 2018;

@@ -17,7 +17,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from multigen.errors import MultigenError
-from multigen.images import png_bytes, to_uint8
+from multigen.images import png_bytes
 from multigen.models import GenerativeModel
 from multigen.models.gan import GAN, categorical_code, with_categorical_code
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+
 @dataclass
 class Started:
     """The run is set up: sizes, device and where its checkpoint goes."""
@@ -83,9 +84,3 @@ class Finished:
 
 
 Event = Started | Progress | Samples | LatentSnapshot | EpochEnd | Finished
-
-
-def default_checkpoint_path(config: TrainingConfig) -> Path:
-    """runs/<model>-<dataset>-<UTC time>.safetensors"""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return RUNS_DIR / f"{config.model}-{config.dataset}-{stamp}.safetensors"

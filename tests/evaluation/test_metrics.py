@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from multigen.checkpoints import load_checkpoint, read_metadata, save_checkpoint
 from multigen.cli import main
-from multigen.data import load_dataset
+from multigen.data import load_dataset, subset
 from multigen.errors import MultigenError
 from multigen.evaluation import (
     DEFAULT_CLASSIFIER,
@@ -28,7 +28,6 @@ from multigen.evaluation import (
     reconstruction_quality,
     vae_negative_elbo,
 )
-from multigen.data import subset
 from multigen.images import to_uint8
 from multigen.models import build_model
 

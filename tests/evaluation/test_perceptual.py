@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 
-from multigen.evaluation import perceptual
 from multigen.data import load_dataset
 from multigen.errors import MultigenError
+from multigen.evaluation import perceptual
 from multigen.evaluation.perceptual import (
     COPY_PERCENTILE,
     copy_thresholds,

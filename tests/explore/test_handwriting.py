@@ -29,8 +29,8 @@ from multigen.explore.handwriting import (
     style_from_seed,
     write_number,
 )
-from multigen.models import build_model
 from multigen.explore.noise import recipe_from_png
+from multigen.models import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CVAE = ROOT / "checkpoints" / "cvae.safetensors"

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from sklearn.decomposition import PCA
 
 from multigen.data import load_dataset, subset
 from multigen.errors import MultigenError
-from multigen.images import to_uint8
 from multigen.explore.latent import LatentCodes, encode_dataset, interpolate, manifold_grid, reconstruct
+from multigen.images import to_uint8
 from multigen.models import build_model
 
 TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}

@@ -11,8 +11,6 @@ import torch
 from PIL import Image
 
 from multigen.errors import MultigenError
-from multigen.images import enlarge
-from multigen.models import build_model
 from multigen.explore.noise import (
     apply_sliders,
     image_from_recipe,
@@ -24,6 +22,8 @@ from multigen.explore.noise import (
     slider_directions,
     variations,
 )
+from multigen.images import enlarge
+from multigen.models import build_model
 
 NOISE_DIM = 8
 SAMPLES = 300  # enough for 4 stable components of a tiny generator, and fast on 2 cores

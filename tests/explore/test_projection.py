@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from multigen.data import load_dataset, subset
 from multigen.errors import MultigenError
-from multigen.images import to_uint8
 from multigen.explore import projection
 from multigen.explore.latent import LatentCodes, encode_dataset
 from multigen.explore.projection import ProjectionJobs, project, projection_key
