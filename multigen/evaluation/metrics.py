@@ -343,13 +343,8 @@ def evaluate(
             f"{loaded.path} was trained on {trained_on}; the metrics judge digits with a digit classifier, "
             f"so they only measure models of {' or '.join(DIGIT_DATASETS)}."
         )
-    if isinstance(classifier, DigitClassifier):
-        judge = classifier
-    else:
-        judge = load_classifier(classifier, device=model.device)
+    judge = classifier if isinstance(classifier, DigitClassifier) else load_classifier(classifier, device=model.device)
     validation = load_dataset(REFERENCE_DATASET, "val")
-    real = _reference(judge, "val")
-    classifier_accuracy = _accuracy(real.log_probs, validation.labels)
     result: dict[str, Any] = {"kind": kind, "checkpoint": str(loaded.path), "reference": f"{REFERENCE_DATASET}/val"}
     if not isinstance(model, GenerativeModel):  # the classifier: its own accuracy
         result.update(accuracy=round(_accuracy(_run_classifier(validation.images, model).log_probs,
@@ -358,42 +353,67 @@ def evaluate(
 
     started = time.perf_counter()
     generated, labels, shown = _generated_outputs(model, int(samples), seed, judge, keep=PERCEPTUAL_SAMPLES)
+    result.update(_sample_figures(generated, labels, int(samples), seed, judge, validation))
+    if perceptual:
+        result.update(_perceptual_figures(model, shown, labels, judge, validation, copy_check=trained_on in (None, REFERENCE_DATASET)))
+    if model.has_encoder:
+        result.update(_reconstruction_figures(model, validation, seed, judge, perceptual=perceptual))
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _sample_figures(
+    generated: _Outputs, labels: torch.Tensor | None, samples: int, seed: int, judge: DigitClassifier,
+    validation: ImageDataset,
+) -> dict[str, Any]:
+    """FID beside its real-data floor, the Inception Score beside real digits', and conditional accuracy."""
+    real = _reference(judge, "val")
     n_train = len(load_dataset(REFERENCE_DATASET, "train"))
-    floor_features = _reference(judge, "train", min(int(samples), n_train), seed).features
+    floor_features = _reference(judge, "train", min(samples, n_train), seed).features
     score = _inception_score(generated.log_probs, IS_SPLITS)
     # The real digits' score with splits of the same size as the samples': the score of a split is biased
     # low by a small split's estimate of p(y) (about 9% for 50 images), so only equal sizes compare.
-    real_splits = min(max(1, round(len(validation) * IS_SPLITS / int(samples))), len(validation))
-    result.update(
-        samples=int(samples),
-        seed=seed,
-        fid=round(frechet_distance(generated.features, real.features), 4),
-        fid_floor=round(frechet_distance(floor_features, real.features), 4),
-        inception_score=round(score.mean, 4),
-        inception_score_std=round(score.std, 4),
-        inception_score_real=round(_inception_score(real.log_probs, real_splits).mean, 4),
-    )
-    if model.conditional:
-        result["conditional_accuracy"] = round(_accuracy(generated.log_probs, labels), 4)
-    result["classifier_accuracy"] = round(classifier_accuracy, 4)
+    real_splits = min(max(1, round(len(validation) * IS_SPLITS / samples)), len(validation))
+    figures: dict[str, Any] = {
+        "samples": samples,
+        "seed": seed,
+        "fid": round(frechet_distance(generated.features, real.features), 4),
+        "fid_floor": round(frechet_distance(floor_features, real.features), 4),
+        "inception_score": round(score.mean, 4),
+        "inception_score_std": round(score.std, 4),
+        "inception_score_real": round(_inception_score(real.log_probs, real_splits).mean, 4),
+    }
+    if labels is not None:
+        figures["conditional_accuracy"] = round(_accuracy(generated.log_probs, labels), 4)
+    figures["classifier_accuracy"] = round(_accuracy(real.log_probs, validation.labels), 4)
+    return figures
+
+
+def _perceptual_figures(
+    model: GenerativeModel, shown: torch.Tensor, labels: torch.Tensor | None, judge: DigitClassifier,
+    validation: ImageDataset, *, copy_check: bool,
+) -> dict[str, Any]:
+    """Diversity of the first samples beside real digits', and (models of mnist-5k) their memorisation."""
+    real_labels = validation.labels if model.conditional else None
+    figures: dict[str, Any] = {
+        "perceptual_samples": len(shown),
+        "diversity": round(perceptual_diversity(shown, None if labels is None else labels[: len(shown)],
+                                                classifier=judge), 4),
+        "diversity_real": round(perceptual_diversity(validation.images, real_labels, classifier=judge), 4),
+    }
+    if copy_check:  # the copy check looks in mnist-5k's training split
+        copies = memorisation_score(shown, classifier=judge)
+        figures.update(memorisation=round(copies.share, 4), memorisation_real=round(copies.real_share, 4))
+    return figures
+
+
+def _reconstruction_figures(
+    model: GenerativeModel, validation: ImageDataset, seed: int, judge: DigitClassifier, *, perceptual: bool
+) -> dict[str, float]:
+    """A VAE's validation -ELBO (and its parts) and, with ``perceptual``, its reconstructions' distances."""
+    figures = {name: round(value, 4) for name, value in vae_negative_elbo(model, validation, seed=seed).items()}
     if perceptual:
-        real_labels = validation.labels if model.conditional else None
-        result.update(
-            perceptual_samples=len(shown),
-            diversity=round(perceptual_diversity(shown, None if labels is None else labels[: len(shown)],
-                                                 classifier=judge), 4),
-            diversity_real=round(perceptual_diversity(validation.images, real_labels, classifier=judge), 4),
-        )
-        if trained_on in (None, REFERENCE_DATASET):  # the copy check looks in mnist-5k's training split
-            copies = memorisation_score(shown, classifier=judge)
-            result.update(memorisation=round(copies.share, 4), memorisation_real=round(copies.real_share, 4))
-    if model.has_encoder:
-        elbo = vae_negative_elbo(model, validation, seed=seed)
-        result.update({name: round(value, 4) for name, value in elbo.items()})
-        if perceptual:
-            quality = reconstruction_quality(model, validation.images[:, 0].numpy(), validation.labels.numpy(),
-                                             classifier=judge)
-            result.update(reconstruction_perceptual=round(float(quality.perceptual.mean()), 4),
-                          reconstruction_bce=round(float(quality.bce.mean()), 4))
-    result["seconds"] = round(time.perf_counter() - started, 2)
-    return result
+        quality = reconstruction_quality(model, validation.images[:, 0].numpy(), validation.labels.numpy(), classifier=judge)
+        figures.update(reconstruction_perceptual=round(float(quality.perceptual.mean()), 4),
+                       reconstruction_bce=round(float(quality.bce.mean()), 4))
+    return figures

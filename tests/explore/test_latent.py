@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from multigen.data import load_dataset, subset
 from multigen.errors import MultigenError
-from multigen.explore.latent import LatentCodes, encode_dataset, interpolate, manifold_grid, reconstruct
+from multigen.explore.latent import encode_dataset, interpolate, manifold_grid, reconstruct
 from multigen.images import to_uint8
-from multigen.models import build_model
-
-TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
-
-
-def tiny(kind: str, latent_dim: int = 2):
-    torch.manual_seed(0)
-    return build_model(kind, {"latent_dim": latent_dim, **TINY_VAE}).eval()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return subset(load_dataset("mnist-5k", "val"), 100)
-
-
-@pytest.fixture(scope="module")
-def codes4(digits) -> LatentCodes:
-    return encode_dataset(tiny("vae", 4), digits)
-
 
 # -- encode and reconstruct ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["vae", "cvae"])
-def test_encode_dataset_keeps_rows_aligned_with_labels_and_images(digits, kind):
-    model = tiny(kind, 3)
+def test_encode_dataset_keeps_rows_aligned_with_labels_and_images(digits, kind, tiny_vae):
+    model = tiny_vae(kind, 3)
     codes = encode_dataset(model, digits, batch_size=7)  # batches that do not divide 100
     assert codes.mu.shape == codes.logvar.shape == (100, 3) and codes.mu.dtype == np.float32
     assert np.array_equal(codes.labels, digits.labels.numpy()) and codes.labels.dtype == np.int64
@@ -51,8 +28,8 @@ def test_encode_dataset_keeps_rows_aligned_with_labels_and_images(digits, kind):
         np.testing.assert_allclose(codes.mu[row], mu[0].numpy(), atol=1e-5)
 
 
-def test_reconstruct_returns_the_decoded_posterior_mean_in_the_shape_it_was_given(digits):
-    model = tiny("vae", 4)
+def test_reconstruct_returns_the_decoded_posterior_mean_in_the_shape_it_was_given(digits, tiny_vae):
+    model = tiny_vae("vae", 4)
     originals = to_uint8(digits.images[:5])
     out = reconstruct(model, originals)
     assert out.shape == (5, 28, 28) and out.dtype == np.uint8
@@ -75,19 +52,19 @@ def test_interpolate_walks_a_straight_line_including_both_endpoints():
         interpolate(z0, z1, steps=1)
 
 
-def test_manifold_grid_is_one_picture_with_the_highest_y_in_the_top_row():
-    model = tiny("vae", 2)
+def test_manifold_grid_is_one_picture_with_the_highest_y_in_the_top_row(tiny_vae):
+    model = tiny_vae("vae", 2)
     grid = manifold_grid(model, (-2.0, 2.0), (-1.0, 3.0), n=4)
     assert grid.shape == (4 * 28, 4 * 28) and grid.dtype == np.uint8
     top_left = model.draw(np.array([-2.0, 3.0]))
     bottom_right = model.draw(np.array([2.0, -1.0]))
     assert np.array_equal(grid[:28, :28], top_left) and np.array_equal(grid[-28:, -28:], bottom_right)
     with pytest.raises(MultigenError, match="latent_dim=2"):
-        manifold_grid(tiny("vae", 4), (-1, 1), (-1, 1))
+        manifold_grid(tiny_vae("vae", 4), (-1, 1), (-1, 1))
 
 
-def test_manifold_grid_of_a_conditional_vae_draws_the_chosen_digit_label():
-    model = tiny("cvae", 2)
+def test_manifold_grid_of_a_conditional_vae_draws_the_chosen_digit_label(tiny_vae):
+    model = tiny_vae("cvae", 2)
     assert not np.array_equal(manifold_grid(model, (-1, 1), (-1, 1), n=3, labels=2),
                               manifold_grid(model, (-1, 1), (-1, 1), n=3, labels=8))
     with pytest.raises(MultigenError, match="label"):

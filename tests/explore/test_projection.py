@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from sklearn.decomposition import PCA
 
-from multigen.data import load_dataset, subset
 from multigen.errors import MultigenError
 from multigen.explore import projection
-from multigen.explore.latent import LatentCodes, encode_dataset
+from multigen.explore.latent import encode_dataset
 from multigen.explore.projection import ProjectionJobs, project, projection_key
-from multigen.models import build_model
-
-TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
-
-
-def tiny(kind: str, latent_dim: int = 2):
-    torch.manual_seed(0)
-    return build_model(kind, {"latent_dim": latent_dim, **TINY_VAE}).eval()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return subset(load_dataset("mnist-5k", "val"), 100)
-
-
-@pytest.fixture(scope="module")
-def codes4(digits) -> LatentCodes:
-    return encode_dataset(tiny("vae", 4), digits)
-
 
 # -- projections ---------------------------------------------------------------------------------
 
@@ -50,14 +27,14 @@ def test_pca_inverse_of_projected_points_is_their_reconstruction_on_the_pca_plan
     assert projection.inverse(projection.points[7]).shape == (1, 4)
 
 
-def test_pca_inverse_is_exact_for_a_2d_latent(digits):
-    mu = encode_dataset(tiny("vae", 2), digits).mu
+def test_pca_inverse_is_exact_for_a_2d_latent(digits, tiny_vae):
+    mu = encode_dataset(tiny_vae("vae", 2), digits).mu
     projection = project(mu, "pca")
     np.testing.assert_allclose(projection.inverse(projection.points), mu, atol=1e-5)
 
 
-def test_raw_projection_shows_a_2d_latent_as_it_is_and_refuses_other_sizes(digits, codes4):
-    mu = encode_dataset(tiny("vae", 2), digits).mu
+def test_raw_projection_shows_a_2d_latent_as_it_is_and_refuses_other_sizes(digits, codes4, tiny_vae):
+    mu = encode_dataset(tiny_vae("vae", 2), digits).mu
     raw = project(mu, "raw")
     assert np.array_equal(raw.points, mu) and np.array_equal(raw.inverse(mu[:3]), mu[:3])
     with pytest.raises(MultigenError, match="pca or tsne"):

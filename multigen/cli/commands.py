@@ -1,7 +1,4 @@
-"""The ``multigen`` command line: train, sample, encode, export, info, eval, train-classifier and write.
-
-Bad arguments or files end with one line on stderr and exit status 2, never a traceback.
-"""
+"""What each ``multigen`` subcommand does; ``multigen.cli.main`` dispatches to them."""
 
 from __future__ import annotations
 
@@ -12,178 +9,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from multigen.cli.parser import MODEL_FLAGS
 from multigen.errors import MultigenError
-
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line instead of usage plus message."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        raise SystemExit(EXIT_USAGE)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{value} must be a positive number")
-    return value
-
-
-def _digit(text: str) -> int:
-    if text not in [str(d) for d in range(10)]:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a digit from 0 to 9")
-    return int(text)
-
-
-def _augment_policy(text: str) -> str:
-    from multigen.models.augment import parse_policy
-
-    try:
-        return ",".join(parse_policy(text))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error).rstrip(".")) from None
-
-
-# Options that go into the model's config, the config field each sets, and the models that have it (read
-# from the registry: VAEs have an encoder, GANs do not; the cluster code is the unconditional GAN's).
-_VAES, _GANS, _PLAIN_GANS = {"encoder": True}, {"encoder": False}, {"encoder": False, "conditional": False}
-MODEL_FLAGS = (
-    ("--beta", "beta", _VAES),
-    ("--ema-decay", "ema_decay", _GANS),
-    ("--augment", "augment", _GANS),
-    ("--spectral-norm", "spectral_norm", _GANS),
-    ("--d-lr", "discriminator_learning_rate", _GANS),
-    ("--categorical-code", "categorical_code", _GANS),
-    ("--cluster-code", "cluster_code", _PLAIN_GANS),
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    from multigen.data import DATASETS
-    from multigen.device import DEVICE_CHOICES
-    from multigen.models import GENERATIVE_KINDS
-
-    parser = _Parser(prog="multigen", description="Train, sample and explore GANs and VAEs on handwritten digits.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = commands.add_parser("train", help="train a model (or continue one with --resume)")
-    train.add_argument("--model", choices=GENERATIVE_KINDS, help="model kind (default vae; from the checkpoint with --resume)")
-    train.add_argument("--dataset", choices=DATASETS, help="data set (default mnist-5k, offline)")
-    train.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
-    train.add_argument("--epochs", type=_positive_int, help="total epochs (default 10)")
-    train.add_argument("--latent-dim", type=_positive_int, help="VAE latent size or GAN noise size")
-    train.add_argument("--batch-size", type=_positive_int, help="images per step (default 64)")
-    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's)")
-    train.add_argument("--beta", type=float, help="VAE: weight of the KL term (beta-VAE)")
-    train.add_argument("--ema-decay", type=float,
-                       help="GAN: draw with a moving average of the generator's weights, e.g. 0.999 (default off)")
-    train.add_argument("--augment", type=_augment_policy, metavar="POLICY",
-                       help="GAN: DiffAugment of the discriminator's inputs, e.g. translation,cutout (default off)")
-    train.add_argument("--spectral-norm", action="store_true", default=None,
-                       help="GAN: spectral normalisation of the discriminator's layers (Miyato et al., 2018)")
-    train.add_argument("--d-lr", type=_positive_float, dest="discriminator_learning_rate", metavar="LR",
-                       help="GAN: the discriminator's own learning rate (two time-scale rule; default: --lr)")
-    train.add_argument("--categorical-code", type=_positive_int, metavar="K",
-                       help="GAN: an InfoGAN code of K categories read from the noise, e.g. 10 (default off)")
-    train.add_argument("--cluster-code", action="store_true", default=None,
-                       help="GAN: the code's K categories are clusters of the training digits, found without "
-                            "labels, and the discriminator is told them (self-conditioned GAN; default off)")
-    train.add_argument("--lr-decay-from", type=_non_negative_int, metavar="EPOCH",
-                       help="after this epoch the learning rates fall linearly to 0 at the last epoch (default: constant)")
-    train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
-    train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
-    train.add_argument("--eval-samples", type=_non_negative_int,
-                       help="samples for the per-epoch FID / IS logged in the checkpoint (default 1000; 0: off)")
-    train.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    train.add_argument("--out", help="checkpoint path (default runs/<model>-<dataset>-<time>.safetensors)")
-    train.add_argument("--resume", help="checkpoint of a run to continue, with its optimizer state and step")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    sample = commands.add_parser("sample", help="draw images from a checkpoint")
-    sample.add_argument("checkpoint")
-    sample.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
-    sample.add_argument("--label", type=_digit, help="digit to draw (conditional models; default: 0-9 in turn)")
-    sample.add_argument("--seed", type=_non_negative_int, default=0)
-    sample.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    sample.add_argument("--out", required=True, help=".png for a grid, .npz for arrays (images, labels)")
-    sample.add_argument("--nearest", type=_positive_int, metavar="K",
-                        help="copy check: each sample followed by its K nearest training digits (mnist-5k), distances printed")
-
-    encode = commands.add_parser("encode", help="latent means of a data split (VAE, CVAE)")
-    encode.add_argument("checkpoint")
-    encode.add_argument("--dataset", choices=DATASETS, help="default: the checkpoint's data set")
-    encode.add_argument("--data-dir")
-    encode.add_argument("--split", choices=("train", "val"), default="val")
-    encode.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    encode.add_argument("--out", required=True, help="an .npz file with z and labels")
-
-    export = commands.add_parser("export", help="copy a checkpoint without optimizer state, for sharing")
-    export.add_argument("checkpoint")
-    export.add_argument("--out", required=True)
-
-    info = commands.add_parser("info", help="print a checkpoint's metadata as JSON")
-    info.add_argument("checkpoint")
-
-    evaluate = commands.add_parser("eval", help="FID, Inception Score, conditional accuracy, negative ELBO")
-    evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--samples", type=_positive_int, default=5000, help="samples to draw (default 5000)")
-    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
-    evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    evaluate.add_argument("--classifier", help="digit classifier (default checkpoints/classifier.safetensors)")
-    evaluate.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
-
-    classifier = commands.add_parser("train-classifier", help="train the digit classifier the metrics measure with")
-    classifier.add_argument("--dataset", choices=("mnist-5k", "mnist"), default="mnist-5k")
-    classifier.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
-    classifier.add_argument("--epochs", type=_positive_int, default=20, help="epochs (default 20)")
-    classifier.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (default 64)")
-    classifier.add_argument("--lr", type=_positive_float, help="initial learning rate (default 2e-3, cosine decay)")
-    classifier.add_argument("--seed", type=_non_negative_int, default=0)
-    classifier.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    classifier.add_argument("--out", help="checkpoint path (default runs/classifier-<dataset>-<time>.safetensors)")
-    classifier.add_argument("--quiet", action="store_true", help="no line per epoch")
-
-    write = commands.add_parser("write", help="write a number as one strip of digits in one style (CVAE, cGAN)")
-    write.add_argument("text", help="the digits to write, 1 to 12 of them, e.g. 2026")
-    write.add_argument("--ckpt", required=True, help="a cvae or cgan checkpoint")
-    write.add_argument("--style-seed", type=_non_negative_int, default=0, help="seed of the style (default 0)")
-    for name, what in (("slant", "leans left/right"), ("thickness", "thinner/thicker"), ("width", "narrower/wider")):
-        write.add_argument(f"--{name}", type=_style_slider, default=0.0, help=f"-3..3, {what} (default 0)")
-    write.add_argument("--scale", type=_positive_int, default=1, help="enlarge each pixel N times (default 1: 28 px)")
-    write.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    write.add_argument("--out", default="strip.png", help="the PNG (default strip.png); its recipe goes beside it")
-    return parser
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -406,16 +236,6 @@ def _train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
-def _style_slider(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and -3.0 <= value <= 3.0):
-        raise argparse.ArgumentTypeError(f"{value} must be between -3 and 3")
-    return value
-
-
 def _write(args: argparse.Namespace) -> int:
     from multigen.checkpoints import load_checkpoint
     from multigen.explore import handwriting
@@ -439,20 +259,9 @@ def _write(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
 COMMANDS = {
     "train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info,
     "eval": _eval, "train-classifier": _train_classifier, "write": _write,
 }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except MultigenError as error:
-        sys.stderr.write(f"multigen: error: {error}\n")
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("multigen: interrupted\n")
-        return 130
