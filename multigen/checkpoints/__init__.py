@@ -1,0 +1,241 @@
+"""Checkpoints: safetensors for the tensors, JSON metadata in the header, atomic writes, never a pickle.
+
+A checkpoint is one ``.safetensors`` file. Its tensors are named by what they hold:
+
+- ``model/{state_dict key}``: the model's weights and buffers;
+- ``optimizer/{name}/...``: the tensors of each optimizer's ``state_dict()`` (optional);
+- ``extra/{name}``: anything else a caller wants back, such as RNG states or fixed noise (optional).
+
+The header's metadata holds, under the key ``"multigen"``, one JSON document: the format name and
+schema version, the model kind and config (enough to rebuild the model), dataset, epoch, step,
+metrics, versions, creation time, the non-tensor parts of the optimizer states and whatever the
+caller added. A SHA-256 of the tensor data sits next to it, so a damaged file is refused on load.
+
+The file format itself is ``multigen.checkpoints.format``. Files are read with ``safetensors`` only (no ``torch.load``, so no unpickling of untrusted files) and
+written to a temporary file that replaces the target in one step, so a crash mid-save leaves the
+previous checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from multigen.checkpoints.format import (
+    CHECKPOINT_SUFFIX,
+    EXTRA_PREFIX,
+    FORMAT,
+    MODEL_PREFIX,
+    SCHEMA_VERSION,
+    CheckpointError,
+    corrupt,
+    cpu_tensor,
+    decode_optimizer,
+    encode_optimizer,
+    multigen_version,
+    read_checkpoint,
+    with_prefix,
+    write_checkpoint,
+)
+from multigen.device import resolve_device
+from multigen.errors import MultigenError
+from multigen.models import MODELS, TrainableModel, build_model, display_name, kinds
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model (in eval mode) and everything saved with it."""
+
+    path: Path
+    model: nn.Module  # rebuilt from kind + config, weights loaded, .eval(), on the requested device
+    metadata: dict[str, Any]  # the full JSON metadata
+    optimizer_states: dict[str, dict[str, Any]] = field(default_factory=dict)  # for optimizer.load_state_dict
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # the extra tensors, on the CPU
+
+    @property
+    def kind(self) -> str:
+        """The model kind: ``"vae"``, ``"cvae"``, ``"gan"`` or ``"cgan"``."""
+        return self.metadata["kind"]
+
+
+@dataclass
+class CheckpointInfo:
+    """A checkpoint found on disk, described by its header only (no tensors read)."""
+
+    path: Path
+    metadata: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        """The model kind: ``"vae"``, ``"cvae"``, ``"gan"`` or ``"cgan"``."""
+        return self.metadata["kind"]
+
+    @property
+    def label(self) -> str:
+        """A short human label such as ``"vae-16.safetensors — VAE, latent 16, epoch 30"``."""
+        return f"{self.path.name} — {describe_checkpoint(self.metadata)}"
+
+
+def describe_checkpoint(metadata: Mapping[str, Any]) -> str:
+    """A short description of a checkpoint from its metadata, e.g. ``"VAE, latent 16, epoch 30"``."""
+    kind = metadata.get("kind", "?")
+    config = metadata.get("config") or {}
+    parts = [display_name(kind) if kind in MODELS else str(kind).upper()]
+    latent = config.get(MODELS[kind].latent_field) if kind in kinds() else None
+    if latent is not None:
+        parts.append(f"latent {latent}")
+    if metadata.get("epoch") is not None:
+        parts.append(f"epoch {metadata['epoch']}")
+    if isinstance(metadata.get("dataset"), str):
+        parts.append(metadata["dataset"])
+    if isinstance(metadata.get("world_size"), int) and metadata["world_size"] > 1:
+        parts.append(f"{metadata['world_size']} processes")  # trained under torchrun
+    return ", ".join(parts)
+
+
+# -- public API --------------------------------------------------------------------------------
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    *,
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    extra: Mapping[str, torch.Tensor] | None = None,
+) -> Path:
+    """Save a model (and optionally its optimizers and extra tensors) atomically; returns the path.
+
+    ``metadata`` is merged into the top-level JSON (dataset, epoch, step, metrics, history, ...);
+    the keys that describe the file itself (format, schema_version, kind, config, versions, created)
+    are always computed here. Tensors are moved to the CPU before writing; parent folders are created.
+    """
+    path = Path(path)
+    if not isinstance(model, TrainableModel) or model.kind not in MODELS or not dataclasses.is_dataclass(model.config):
+        raise TypeError(f"save_checkpoint needs a multigen model with .kind and .config, got {type(model).__name__}.")
+    kind, config = model.kind, model.config
+    seen: set[tuple[int, int]] = set()
+    tensors = {f"{MODEL_PREFIX}{key}": cpu_tensor(value, seen) for key, value in model.state_dict().items()}
+    for name, tensor in (extra or {}).items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"extra[{name!r}] must be a tensor, got {type(tensor).__name__}.")
+        tensors[f"{EXTRA_PREFIX}{name}"] = cpu_tensor(tensor, seen)
+    document: dict[str, Any] = {"dataset": None, "epoch": None, "step": None, "metrics": {}}
+    document.update(metadata or {})
+    document.pop("optimizers", None)  # describes this file's tensors only; rebuilt below
+    document.update(
+        format=FORMAT,
+        schema_version=SCHEMA_VERSION,
+        kind=kind,
+        config=dataclasses.asdict(config),
+        multigen_version=multigen_version(),
+        torch_version=torch.__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    if optimizers:
+        document["optimizers"] = {
+            name: encode_optimizer(name, optimizer, tensors, seen) for name, optimizer in optimizers.items()
+        }
+    return write_checkpoint(path, tensors, document)
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint without unpickling: the rebuilt model in eval mode on ``device``, and the rest.
+
+    Optimizer states and extras stay on the CPU (``optimizer.load_state_dict`` moves them to the
+    parameters' device). Any problem with the file raises ``CheckpointError``.
+    """
+    path = Path(path)
+    target = resolve_device(device)
+    metadata, tensors = read_checkpoint(path, with_tensors=True)
+    kind = metadata["kind"]
+    try:
+        model = build_model(kind, metadata["config"])
+    except MultigenError as error:
+        raise corrupt(path, f"its {kind} config cannot be rebuilt: {error}") from None
+    try:
+        model.load_state_dict(with_prefix(tensors, MODEL_PREFIX), strict=True)
+    except RuntimeError as error:
+        raise corrupt(path, f"its weights do not fit a {kind} with its config: {error}") from None
+    try:
+        optimizer_states = {
+            name: decode_optimizer(encoded, tensors) for name, encoded in (metadata.get("optimizers") or {}).items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise corrupt(path, f"its optimizer state is incomplete: {error!r}") from None
+    return Checkpoint(
+        path=path,
+        model=model.to(target).eval(),
+        metadata=metadata,
+        optimizer_states=optimizer_states,
+        extra=with_prefix(tensors, EXTRA_PREFIX),
+    )
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checkpoint's JSON metadata from its header alone (no tensors are read, so it is cheap).
+
+    Raises ``CheckpointError`` for missing, garbage, foreign or too-new files; damage inside the
+    tensor data is only found by ``load_checkpoint``.
+    """
+    metadata, _ = read_checkpoint(Path(path), with_tensors=False)
+    return metadata
+
+
+def _candidates(folders: tuple[str | os.PathLike[str], ...], recursive: bool) -> Iterator[Path]:
+    pattern = f"*{CHECKPOINT_SUFFIX}"
+    for folder in map(Path, folders):
+        if folder.is_file():
+            yield folder
+        elif folder.is_dir():
+            yield from (folder.rglob(pattern) if recursive else folder.glob(pattern))
+
+
+def list_checkpoints(*folders: str | os.PathLike[str], recursive: bool = True) -> list[CheckpointInfo]:
+    """The checkpoints in ``folders``, sorted by path; bad files are skipped with a warning, missing folders quietly."""
+    found: list[CheckpointInfo] = []
+    for path in sorted(set(_candidates(folders, recursive))):
+        if not path.is_file():
+            continue
+        try:
+            found.append(CheckpointInfo(path=path, metadata=read_metadata(path)))
+        except CheckpointError as error:
+            warnings.warn(str(error), stacklevel=2)
+    return found
+
+
+def export_checkpoint(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
+    """Copy a checkpoint for shipping: model weights and metadata only (no optimizer state or extras), atomically."""
+    source, destination = Path(source), Path(destination)
+    metadata, tensors = read_checkpoint(source, with_tensors=True)
+    metadata = {key: value for key, value in metadata.items() if key != "optimizers"}
+    metadata["exported_from"] = source.name
+    weights = {name: tensor for name, tensor in tensors.items() if name.startswith(MODEL_PREFIX)}
+    return write_checkpoint(destination, weights, metadata)
+
+
+__all__ = [
+    "CHECKPOINT_SUFFIX",
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointInfo",
+    "describe_checkpoint",
+    "export_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "read_metadata",
+    "save_checkpoint",
+]
