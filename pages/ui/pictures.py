@@ -10,7 +10,12 @@ import streamlit as st
 from multigen.images import enlarge, png_data_url
 
 # Pictures are sent at their own size and enlarged by the browser: nearest-neighbour, so pixels stay square.
-PAGE_STYLE = "<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>"
+# A picture wider than its column shrinks to fit it: st.image(width=N) gives its <img> max-width: 100%, but
+# sizes the box around it to N pixels whatever the column's width (Streamlit 1.67), so the box is capped too.
+PAGE_STYLE = (
+    "<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
+    " [data-testid='stImageContainer'] { max-width: 100%; }</style>"
+)
 
 
 def picture(image: np.ndarray, factor: int = 8) -> np.ndarray:

@@ -38,7 +38,6 @@ VIEWPORT = {"width": 1400, "height": 1000}  # wide enough for the pages' side-by
 BOOT_TIMEOUT_S = 60.0  # until /_stcore/health answers "ok"
 FIRST_RENDER_TIMEOUT_MS = 90_000  # a page's first run loads torch models on 2 busy cores
 ACTION_TIMEOUT_MS = 30_000  # any later wait: a rerun, a redraw, a click
-FAMILIES = {"explorer": ("vae", "cvae"), "generator": ("gan", "cgan")}  # as in pages/_shared.py
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -61,12 +60,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def families() -> dict[str, tuple[str, ...]]:
+    """The pages that need a checkpoint to show anything (explorer, generator), with the kinds each takes."""
+    from pages.ui.site import page
+
+    return {key: page(key).kinds for key in ("explorer", "generator")}
+
+
 def shipped_families(folder: Path = SHIPPED_CHECKPOINTS) -> set[str]:
-    """The page families (explorer, generator) that the shipped checkpoints cover."""
+    """The pages (explorer, generator) that the shipped checkpoints cover."""
     from multigen.checkpoints import list_checkpoints
 
     kinds = {info.kind for info in list_checkpoints(folder)} if folder.is_dir() else set()
-    return {family for family, family_kinds in FAMILIES.items() if kinds & set(family_kinds)}
+    return {family for family, family_kinds in families().items() if kinds & set(family_kinds)}
 
 
 def make_stand_ins(folder: Path, families: set[str]) -> None:
@@ -93,7 +99,7 @@ def make_stand_ins(folder: Path, families: set[str]) -> None:
 
 def checkpoint_folders(scratch: Path) -> list[Path]:
     """The shipped checkpoints folder, plus a folder of stand-ins for any family it lacks."""
-    missing = set(FAMILIES) - shipped_families()
+    missing = set(families()) - shipped_families()
     folders = [SHIPPED_CHECKPOINTS] if SHIPPED_CHECKPOINTS.is_dir() else []
     if missing:
         make_stand_ins(scratch / "stand-ins", missing)

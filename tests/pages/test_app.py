@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-
 import pytest
 from app_driver import EXPLORER, GENERATOR, ROOT, TRAIN, needs_shipped, open_app
 
@@ -46,17 +44,6 @@ def test_the_page_table_names_every_page_script_and_takes_its_kinds_from_the_mod
     assert page("explorer").kinds == kinds(encoder=True) == ("vae", "cvae")
     assert page("generator").kinds == ("gan", "cgan") and page("writer").kinds == kinds(conditional=True)
     assert page("writer").models == "CVAE or cGAN" and page("compare").kinds == kinds()
-
-
-def test_no_page_imports_torch():
-    for script in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
-        imported = set()
-        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module.split(".")[0])
-        assert "torch" not in imported, script.name
 
 
 @needs_shipped
