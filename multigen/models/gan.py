@@ -340,6 +340,16 @@ class GAN(GenerativeModel):
         """The cluster ids of a self-conditioned run, which its resumes train on again."""
         return {} if self.clusters is None else {self.CLUSTERS_KEY: self.clusters}
 
+    def _training_noise(
+        self, images: torch.Tensor, labels: torch.Tensor, shard: Shard, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """This process's slice of the batch's noise vectors. Self-conditioned, each fake carries the code of the
+        batch's real digit in its row, as a cGAN's fakes carry the batch's labels: clusters differ in size, and
+        the discriminator must not tell fakes by how often each cluster comes up. (Sampling from z alone gives
+        every cluster the same share.)"""
+        z = shard.randn(images.shape[0], self.latent_dim, generator=generator, device=images.device)
+        return with_categorical_code(z, labels, self.code_categories) if self.config.cluster_code else z
+
     def training_step(
         self,
         images: torch.Tensor,
@@ -359,16 +369,10 @@ class GAN(GenerativeModel):
         """
         networks = networks or self.trainable_networks()
         generator_net, discriminator_net = networks["generator"], networks["discriminator"]
-        n = images.shape[0]
         real = images * 2 - 1  # the generator's tanh range
         cond = labels if self.conditional else None
-        categories = int(self.config.categorical_code)
-        z = shard.randn(n, self.latent_dim, generator=generator, device=images.device)
-        if self.config.cluster_code:
-            # Each fake carries the code of the batch's real digit in its row, as a cGAN's fakes carry the
-            # batch's labels: clusters differ in size, and the discriminator must not tell fakes by how
-            # often each cluster comes up. (Sampling from z alone gives every cluster the same share.)
-            z = with_categorical_code(z, labels, categories)
+        categories = self.code_categories
+        z = self._training_noise(images, labels, shard, generator)
         fake = generator_net(z, cond)
 
         d_opt, g_opt = optimizers["discriminator"], optimizers["generator"]
@@ -390,15 +394,11 @@ class GAN(GenerativeModel):
         real_logits = discriminator_net(self._augment(real, shard, generator), told)
         fake_logits, d_info = judged(fake.detach())
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
-        d_opt.zero_grad(set_to_none=True)
-        (d_loss + self.config.info_weight * d_info).backward()
-        d_opt.step()
+        _descend(d_opt, d_loss + self.config.info_weight * d_info)
 
         fooled_logits, info = judged(fake)
         g_loss = generator_loss(fooled_logits)
-        g_opt.zero_grad(set_to_none=True)
-        (g_loss + self.config.info_weight * info).backward()
-        g_opt.step()
+        _descend(g_opt, g_loss + self.config.info_weight * info)
         self._update_average()
         losses = {
             "loss": (d_loss + g_loss).detach(),
@@ -410,6 +410,13 @@ class GAN(GenerativeModel):
         if read_code:
             losses["information"] = info.detach()  # -log Q(c | G(z)): 0 when every code is read back
         return losses
+
+
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One gradient step of ``optimizer`` on ``loss``."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
 
 
 class ConditionalGAN(GAN):
