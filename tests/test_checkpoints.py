@@ -439,6 +439,7 @@ def test_a_process_killed_in_the_middle_of_writing_a_checkpoint_leaves_the_previ
     assert [info.path for info in list_checkpoints(tmp_path)] == [path]  # the leftover temporary file is not listed
 
 
+@pytest.mark.slow  # a random kill time; the mid-write kill above is the deterministic, default-run version
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_process_killed_while_saving_over_and_over_leaves_its_last_or_next_checkpoint(tmp_path):
     path = tmp_path / "model.safetensors"
