@@ -138,7 +138,7 @@ class Trainer:
         pace = _Pace(run.step)
         first_epoch = run.step // run.steps_per_epoch if run.steps_per_epoch else config.epochs
         for epoch_index in range(first_epoch, config.epochs):
-            epoch, started, sums = epoch_index + 1, time.perf_counter(), {}
+            epoch, started, sums, done = epoch_index + 1, time.perf_counter(), {}, 0
             order = epoch_order(config.seed, epoch_index, len(run.train)).to(self.device)
             for batch_index in range(run.step - epoch_index * run.steps_per_epoch, run.steps_per_epoch):
                 if not self._running.is_set():
@@ -150,6 +150,7 @@ class Trainer:
                     yield Finished("stopped", epoch, run.step, run.checkpoint, run.history)
                     return
                 values = self._step(run, order, batch_index)
+                done += 1
                 for name, value in values.items():
                     sums[name] = sums.get(name, 0.0) + value
                 rate = pace.steps_per_second(run.step)
@@ -157,7 +158,8 @@ class Trainer:
                 yield Progress(epoch, run.step, run.total_steps, values, rate * config.batch_size, eta)
                 if run.step % config.sample_every == 0 or batch_index == run.steps_per_epoch - 1:
                     yield from self._pictures(run, epoch)
-            yield self._end_epoch(run, epoch, sums, time.perf_counter() - started)
+            yield self._end_epoch(run, epoch, {name: total / max(done, 1) for name, total in sums.items()},
+                                  time.perf_counter() - started)
         yield Finished("completed", config.epochs, run.step, run.checkpoint, run.history)
 
     # -- the loop's steps -------------------------------------------------------------------------
@@ -216,10 +218,8 @@ class Trainer:
         run.step += 1
         return values
 
-    def _end_epoch(self, run: _Run, epoch: int, sums: dict[str, float], seconds: float) -> EpochEnd:
+    def _end_epoch(self, run: _Run, epoch: int, means: dict[str, float], seconds: float) -> EpochEnd:
         """Let the model settle, measure it (rank 0), save, and report the epoch's mean losses."""
-        done = run.step - (epoch - 1) * run.steps_per_epoch
-        means = {name: total / max(done, 1) for name, total in sums.items()}
         run.model.on_epoch_end()
         metrics = self._epoch_metrics(run) if self.shard.is_main else {}
         run.history.append({"epoch": epoch, "step": run.step, "seconds": round(seconds, 3), **means, **metrics})
