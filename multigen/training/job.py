@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class TrainingJob:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified whenever the state changes
         self._state = JobState()
         self._trainer: Trainer | None = None
         self._thread: threading.Thread | None = None
@@ -86,12 +88,14 @@ class TrainingJob:
             if self._trainer is not None and self._state.status == "running":
                 self._trainer.pause()
                 self._state.status = "paused"
+                self._changed.notify_all()
 
     def resume(self) -> None:
         with self._lock:
             if self._trainer is not None and self._state.status == "paused":
                 self._trainer.resume()
                 self._state.status = "running"
+                self._changed.notify_all()
 
     def stop(self) -> None:
         with self._lock:
@@ -101,11 +105,13 @@ class TrainingJob:
     def state(self) -> JobState:
         """A snapshot copy of the job's state."""
         with self._lock:
-            snapshot = copy.copy(self._state)
-            snapshot.losses = list(self._state.losses)
-            snapshot.epoch_history = list(self._state.epoch_history)
-            snapshot.grids = list(self._state.grids)
-            return snapshot
+            return self._snapshot()
+
+    def wait_until(self, condition: Callable[[JobState], bool], timeout: float | None = None) -> bool:
+        """Block until ``condition(state)`` holds (True) or ``timeout`` seconds pass (False); the state is
+        looked at again each time it changes, e.g. ``job.wait_until(lambda s: len(s.grids) >= 2, 60)``."""
+        with self._changed:
+            return self._changed.wait_for(lambda: condition(self._snapshot()), timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (True) or ``timeout`` seconds pass (False)."""
@@ -115,18 +121,25 @@ class TrainingJob:
         thread.join(timeout)
         return not thread.is_alive()
 
+    def _snapshot(self) -> JobState:
+        snapshot = copy.copy(self._state)  # the lists are copied: the run goes on appending to its own
+        snapshot.losses = list(self._state.losses)
+        snapshot.epoch_history = list(self._state.epoch_history)
+        snapshot.grids = list(self._state.grids)
+        return snapshot
+
     def _run(self, trainer: Trainer) -> None:
         use_default_threads()  # the app's script threads run inference on one thread; training wants all
         try:
             for event in trainer:
-                with self._lock:
+                with self._changed:
                     self._apply(event, trainer)
-        except MultigenError as error:
-            with self._lock:
-                self._state.status, self._state.error = "failed", str(error)
+                    self._changed.notify_all()
         except Exception as error:  # noqa: BLE001 - the thread must report, never die silently
-            with self._lock:
-                self._state.status, self._state.error = "failed", f"Training failed: {type(error).__name__}: {error}"
+            message = str(error) if isinstance(error, MultigenError) else f"Training failed: {type(error).__name__}: {error}"
+            with self._changed:
+                self._state.status, self._state.error = "failed", message
+                self._changed.notify_all()
 
     def _apply(self, event: Event, trainer: Trainer) -> None:
         state = self._state

@@ -3,7 +3,6 @@ on the training job's own progress instead of the clock."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -54,28 +53,9 @@ def shipped_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def training_progress(monkeypatch) -> Callable[[Callable[[JobState], bool], float], bool]:
-    """``until(condition, timeout)``: wait until the app's training job reaches a state, woken by its events.
-
-    The job's runs are watched through their trainer, which tells after the job has taken in each of its
-    events; the wait ends as soon as ``condition(job.state())`` holds (True) or after ``timeout`` s (False).
-    """
-    import multigen.training.job as job_module
+def training_progress() -> Callable[[Callable[[JobState], bool], float], bool]:
+    """``until(condition, timeout)``: wait until the app's training job reaches a state (``TrainingJob.wait_until``,
+    woken by each event the job takes in), True as soon as ``condition(state)`` holds, False after ``timeout`` s."""
     from pages.ui.loaders import training_job
 
-    news = threading.Condition()
-
-    class WatchedTrainer(job_module.Trainer):
-        def __iter__(self):
-            for event in super().__iter__():
-                yield event  # the job applies an event before it asks for the next one
-                with news:
-                    news.notify_all()
-
-    monkeypatch.setattr(job_module, "Trainer", WatchedTrainer)
-
-    def until(condition: Callable[[JobState], bool], timeout: float) -> bool:
-        with news:
-            return news.wait_for(lambda: condition(training_job().state()), timeout)
-
-    return until
+    return lambda condition, timeout: training_job().wait_until(condition, timeout)

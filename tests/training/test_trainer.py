@@ -1,4 +1,4 @@
-"""The one training engine: events, control from other threads, exact resume, divergence, the shared job."""
+"""The one training engine: events, control from other threads, exact resume, divergence."""
 
 from __future__ import annotations
 
@@ -15,14 +15,12 @@ from multigen.errors import MultigenError
 from multigen.training import (
     EpochEnd,
     Finished,
-    JobBusy,
     LatentSnapshot,
     Progress,
     Samples,
     Started,
     Trainer,
     TrainingDiverged,
-    TrainingJob,
     resume_config,
     train,
 )
@@ -229,41 +227,6 @@ def test_invalid_settings_are_refused_in_one_line(tiny_training_config, override
     with pytest.raises(MultigenError, match=message) as error:
         Trainer(dataclasses.replace(tiny_training_config("vae"), **overrides))
     assert "\n" not in str(error.value)
-
-
-def test_the_shared_job_runs_in_the_background_and_refuses_a_second_run(tiny_training_config, tmp_path):
-    job = TrainingJob()
-    job.start(tiny_training_config("vae", epochs=2, batch_size=500))
-    with pytest.raises(JobBusy):
-        job.start(tiny_training_config("gan", out=str(tmp_path / "other.safetensors")))
-    assert job.wait(120)
-    state = job.state()
-    assert state.status == "finished" and state.step == 18 and state.fraction == 1.0
-    assert len(state.losses) == 18 and len(state.epoch_history) == 2 and state.grids and state.latent is not None
-    assert load_checkpoint(state.checkpoint).kind == "vae"
-    job.start(tiny_training_config("vae", batch_size=500, out=str(tmp_path / "again.safetensors")))  # free again
-    assert job.wait(120) and job.state().status == "finished"
-
-
-def test_stopping_the_job_saves_a_checkpoint(tiny_training_config):
-    job = TrainingJob()
-    config = tiny_training_config("gan", epochs=50, batch_size=500)
-    job.start(config)
-    while job.state().step < 2:
-        threading.Event().wait(0.05)
-    job.stop()
-    assert job.wait(60)
-    state = job.state()
-    assert state.status == "stopped" and 2 <= state.step < 450
-    assert read_metadata(config.out)["step"] == state.step
-
-
-def test_a_failing_run_reports_its_error_in_the_job_state(tiny_training_config, tmp_path):
-    job = TrainingJob()
-    job.start(tiny_training_config("vae", dataset="fashion-mnist", data_dir=str(tmp_path / "empty")))
-    assert job.wait(60)
-    state = job.state()
-    assert state.status == "failed" and "mnist-5k" in state.error and not state.active
 
 
 @pytest.mark.parametrize("kind", ["cvae", "gan"])
