@@ -9,7 +9,6 @@ exactly, and either can be loaded back here.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -17,11 +16,12 @@ import streamlit as st
 
 from multigen.errors import MultigenError
 from multigen.explore.noise import (
+    MAX_SEED,
     apply_sliders,
     code_of,
     make_recipe,
     noise_vector,
-    recipe_from_png,
+    read_recipe,
     recipe_png,
     slerp,
     variations,
@@ -41,7 +41,6 @@ run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/s
 
 SLIDERS = 10  # directions offered (fewer when the noise vector is smaller)
 SLIDER_RANGE = 3.0
-MAX_SEED = 2**31 - 1
 VARIATIONS = 8
 NEAREST = 3  # training digits shown beside the generated one (the copy check)
 PNG_SCALE = 8  # the downloaded PNG is the 28x28 digit enlarged 8x (224 px), each pixel a crisp block
@@ -65,38 +64,29 @@ def reset_sliders() -> None:
 
 
 def load_recipe() -> None:
-    """Set checkpoint, seed, digit and sliders from an uploaded PNG or JSON recipe."""
+    """Set checkpoint, seed, digit and sliders from an uploaded PNG or JSON recipe (checked in full by
+    ``read_recipe`` before anything is set: a refused recipe leaves the page as it was)."""
     upload = st.session_state.get("gan_recipe")
     if upload is None:
         return
     try:
-        data = upload.getvalue()
-        recipe = recipe_from_png(data) if upload.name.lower().endswith(".png") else json.loads(data)
-        if not isinstance(recipe, dict) or "seed" not in recipe:
-            raise MultigenError("This file is not a multigen recipe: upload a PNG or JSON saved from this page.")
-        seed, label = int(recipe["seed"]), recipe.get("label")
-        if not 0 <= seed <= MAX_SEED or (label is not None and int(label) not in range(10)):
-            raise MultigenError(f"The recipe's seed {seed} or digit {label} is out of range: save it again here.")
-        code = recipe.get("code")
-        if code is not None and not (isinstance(code, int) and 0 <= code < 64):
-            raise MultigenError(f"The recipe's code {code!r} is not a code category: save it again here.")
-        # Checked in full before anything is set: a refused recipe leaves the page as it was.
-        st.session_state["gan_seed"] = seed
-        if label is not None:
-            st.session_state["gan_digit"] = int(label)
-        st.session_state["gan_code"] = code
-        values = list(recipe.get("sliders") or [])
-        for index in range(SLIDERS):
-            value = float(values[index]) if index < len(values) else 0.0
-            st.session_state[f"slider_{index}"] = max(-SLIDER_RANGE, min(SLIDER_RANGE, value))
-        wanted = str(recipe.get("checkpoint") or "")
-        for info in offered(page("generator")):
-            if wanted and wanted in (display_path(info.path), str(info.path), info.path.name):
-                st.session_state[picker_key(page("generator"))] = str(info.path)
-                break
-        st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {seed}" + (f" ({wanted})." if wanted else "."))
-    except (MultigenError, ValueError, TypeError, KeyError) as error:
-        st.session_state["gan_message"] = ("error", str(error) or "This recipe could not be read.")
+        recipe = read_recipe(upload.getvalue(), upload.name)
+    except MultigenError as error:
+        st.session_state["gan_message"] = ("error", str(error))
+        return
+    st.session_state["gan_seed"] = recipe.seed
+    if recipe.label is not None:
+        st.session_state["gan_digit"] = recipe.label
+    st.session_state["gan_code"] = recipe.code
+    for index in range(SLIDERS):
+        value = recipe.sliders[index] if index < len(recipe.sliders) else 0.0
+        st.session_state[f"slider_{index}"] = max(-SLIDER_RANGE, min(SLIDER_RANGE, value))
+    wanted = recipe.checkpoint
+    for info in offered(page("generator")):
+        if wanted and wanted in (display_path(info.path), str(info.path), info.path.name):
+            st.session_state[picker_key(page("generator"))] = str(info.path)
+            break
+    st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {recipe.seed}" + (f" ({wanted})." if wanted else "."))
 
 
 st.title("GAN generator")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from multigen.models.gan import GAN, categorical_code, with_categorical_code
 
 RECIPE_FORMAT = "multigen-recipe"
 RECIPE_VERSION = 1
+MAX_SEED = 2**31 - 1  # the largest seed the GAN page offers and a recipe may name
 RECIPE_CHUNK = "multigen-recipe"  # the PNG text chunk that holds the recipe JSON
 
 
@@ -224,6 +227,53 @@ def recipe_from_png(data: bytes) -> dict[str, Any]:
     if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT:
         raise MultigenError("The text in this PNG is not a multigen recipe: upload an image saved from multigen.")
     return recipe
+
+
+@dataclass(frozen=True)
+class GeneratorRecipe:
+    """What the GAN page needs back from a recipe, every field checked (``read_recipe``)."""
+
+    seed: int  # 0 .. MAX_SEED
+    label: int | None  # the digit (0-9) a cGAN drew, or None
+    code: int | None  # the code category (0-63), or None
+    sliders: tuple[float, ...]  # the slider values, each finite
+    checkpoint: str  # the checkpoint it was made with, as written in the recipe ("" if none)
+
+
+def _whole(value: Any, what: str, low: int, high: int, *, noun: str = "whole number") -> int:
+    """A whole number from ``low`` to ``high`` (JSON's 3 or 3.0; not true, "3", 3.5, NaN or Infinity)."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not number or (isinstance(value, float) and not value.is_integer()) or not low <= value <= high:
+        raise MultigenError(f"The recipe's {what} {value!r} is not a {noun} from {low} to {high}: save it again on the GAN page.")
+    return int(value)
+
+
+def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
+    """The recipe in an uploaded PNG (``recipe_png``) or JSON file (``make_recipe``), checked in full: any
+    damage or out-of-range value is one ``MultigenError`` (nothing half-read)."""
+    try:
+        if filename.lower().endswith(".png"):
+            recipe = recipe_from_png(data)
+        else:
+            recipe = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested beyond reason
+        raise MultigenError("This file is not a multigen recipe: upload a PNG or JSON saved from the GAN page.") from None
+    if not isinstance(recipe, dict) or "seed" not in recipe:
+        raise MultigenError("This file is not a multigen recipe: upload a PNG or JSON saved from the GAN page.")
+    label, code = recipe.get("label"), recipe.get("code")
+    sliders = recipe.get("sliders") or []
+    if not isinstance(sliders, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in sliders
+    ):
+        raise MultigenError("The recipe's sliders are not a list of numbers: save the recipe again from the GAN page.")
+    checkpoint = recipe.get("checkpoint") or ""
+    return GeneratorRecipe(
+        seed=_whole(recipe["seed"], "seed", 0, MAX_SEED),
+        label=None if label is None else _whole(label, "digit", 0, 9),
+        code=None if code is None else _whole(code, "code", 0, 63, noun="code category"),
+        sliders=tuple(float(v) for v in sliders),
+        checkpoint=checkpoint if isinstance(checkpoint, str) else "",
+    )
 
 
 def image_from_recipe(model: GenerativeModel, recipe: dict[str, Any]) -> np.ndarray:

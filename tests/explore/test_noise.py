@@ -16,6 +16,7 @@ from multigen.explore.noise import (
     image_from_recipe,
     make_recipe,
     noise_vector,
+    read_recipe,
     recipe_from_png,
     recipe_png,
     slerp,
@@ -184,3 +185,34 @@ def test_an_infogan_code_is_picked_by_moving_the_largest_entry_and_keeps_the_val
     assert infogan.code_categories == 10 and build_model("gan", {"noise_dim": 16}).code_categories == 0
     # The code changes the picture: the generator is given another one-hot.
     assert not np.array_equal(infogan.eval().draw(with_code(z, 1, 10)), infogan.draw(with_code(z, 2, 10)))
+
+
+@pytest.mark.parametrize(
+    ("recipe", "message"),
+    [
+        ('{"seed": Infinity}', "seed inf is not a whole number"),
+        ('{"seed": 3, "label": NaN}', "digit nan is not a whole number from 0 to 9"),
+        ('{"seed": 3, "label": 12}', "digit 12 is not a whole number from 0 to 9"),
+        ('{"seed": 18446744073709551616}', "seed 18446744073709551616 is not a whole number from 0 to 2147483647"),
+        ('{"seed": "3"}', "seed '3' is not a whole number"),
+        ('{"seed": true}', "seed True is not a whole number"),
+        ('{"seed": 1, "code": "seven"}', "code 'seven' is not a code category"),
+        ('{"seed": 1, "sliders": [1, Infinity]}', "sliders are not a list of numbers"),
+        ('{"seed": 1, "sliders": "up"}', "sliders are not a list of numbers"),
+        ("[" * 100_000, "not a multigen recipe"),
+        ("{not json", "not a multigen recipe"),
+        ('{"z": [0.5]}', "not a multigen recipe"),
+    ],
+)
+def test_a_damaged_or_hostile_recipe_is_refused_in_one_line(recipe, message):
+    with pytest.raises(MultigenError, match=message):
+        read_recipe(recipe.encode(), "recipe.json")
+
+
+def test_a_saved_recipe_reads_back_from_its_png_and_its_json(gan):
+    z = noise_vector(7, NOISE_DIM)
+    recipe = make_recipe("checkpoints/dcgan.safetensors", 7, z, sliders=[1.5, -0.5], kind="gan", code=3)
+    expected = read_recipe(json.dumps(recipe).encode(), "recipe.json")
+    assert expected == read_recipe(recipe_png(gan.draw(z), recipe), "digit.PNG")
+    assert (expected.seed, expected.label, expected.code, expected.sliders) == (7, None, 3, (1.5, -0.5))
+    assert expected.checkpoint == "checkpoints/dcgan.safetensors"
