@@ -45,7 +45,7 @@ def test_a_failing_run_reports_its_error_in_the_job_state(tiny_training_config, 
 def test_waiting_on_the_job_wakes_when_its_state_changes_and_times_out_when_it_never_does(tiny_training_config):
     job = TrainingJob()
     assert not job.wait_until(lambda state: state.status == "running", 0.2)  # no run: nothing ever changes
-    job.start(tiny_training_config("gan", epochs=50, batch_size=500))
+    job.start(tiny_training_config("vae", epochs=50, sample_every=2))
     assert job.wait_until(lambda state: len(state.grids) >= 2 and state.status == "running", 60)
     job.pause()
     assert job.wait_until(lambda state: state.status == "paused", 5)
