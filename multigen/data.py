@@ -139,7 +139,8 @@ def _unavailable(name: str, split: str, raw: Path, why: str) -> DatasetUnavailab
 
 
 _cache: dict[tuple, ImageDataset] = {}
-_cache_lock = threading.Lock()
+_cache_lock = threading.Lock()  # held only to look up or add entries, never across a load
+_load_locks: dict[tuple, threading.Lock] = {}  # one per data set and folder: a download blocks only its own loads
 
 
 def load_dataset(
@@ -151,15 +152,23 @@ def load_dataset(
     """
     _check_choice(name, split)
     directory = Path(data_dir) if data_dir is not None else default_data_dir()
-    key = (name, split, str(directory.resolve()) if name != DEFAULT_DATASET else "")
+    where = str(directory.resolve()) if name != DEFAULT_DATASET else ""
+    key = (name, split, where)
     with _cache_lock:  # sessions of the app share this cache; load each split once
-        if key not in _cache:
-            if name == DEFAULT_DATASET:
-                for part, dataset in _mnist_5k_split().items():
-                    _cache[(name, part, "")] = dataset
-            else:
-                _cache[key] = _torchvision_split(name, split, directory, download)
-        return _cache[key]
+        if key in _cache:
+            return _cache[key]
+        loading = _load_locks.setdefault((name, where), threading.Lock())
+    with loading:  # the splits of one data set load (and download) one at a time; other data sets go on
+        with _cache_lock:
+            if key in _cache:  # loaded by another thread while this one waited
+                return _cache[key]
+        if name == DEFAULT_DATASET:
+            loaded = {(name, part, ""): dataset for part, dataset in _mnist_5k_split().items()}
+        else:
+            loaded = {key: _torchvision_split(name, split, directory, download)}
+        with _cache_lock:
+            _cache.update(loaded)
+            return _cache[key]
 
 
 def subset(dataset: ImageDataset, n: int, *, seed: int = 0, stratified: bool = True) -> ImageDataset:
@@ -178,6 +187,9 @@ def subset(dataset: ImageDataset, n: int, *, seed: int = 0, stratified: bool = T
         order = order[torch.argsort(rank * 1000 + labels, stable=True)]
     rows = order[:n].sort().values
     return ImageDataset(dataset.name, dataset.split, dataset.images[rows], dataset.labels[rows], dataset.class_names)
+
+
+MAX_SEED = 2**32 - 1  # every seed a person types: seed * 1_000_003 + epoch (below) must stay within 64 bits
 
 
 def epoch_order(seed: int, epoch_index: int, n: int) -> torch.Tensor:

@@ -23,6 +23,7 @@ from pages.ui.folders import checkpoint_dirs, display_path
 from pages.ui.pictures import show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
+from pages.ui.text import plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
@@ -100,7 +101,7 @@ for info in selected:
         problems.append(f"{name_of(info)}: {error}")
     rows.append(metrics_row(info, figures))
 for problem in problems:
-    st.warning(problem)
+    st.warning(plain(problem))
 shown = [column for column in rows[0] if any(row[column] is not None for row in rows)]
 st.dataframe(
     [{column: row[column] for column in shown} for row in rows],

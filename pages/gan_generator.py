@@ -36,6 +36,7 @@ from pages.ui.folders import display_path
 from pages.ui.pictures import picture, show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
+from pages.ui.text import literal, plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
@@ -72,7 +73,7 @@ def load_recipe() -> None:
     try:
         recipe = read_recipe(upload.getvalue(), upload.name)
     except MultigenError as error:
-        st.session_state["gan_message"] = ("error", str(error))
+        st.session_state["gan_message"] = ("error", plain(error))
         return
     st.session_state["gan_seed"] = recipe.seed
     if recipe.label is not None:
@@ -86,7 +87,7 @@ def load_recipe() -> None:
         if wanted and wanted in (display_path(info.path), str(info.path), info.path.name):
             st.session_state[picker_key(page("generator"))] = str(info.path)
             break
-    st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {recipe.seed}" + (f" ({wanted})." if wanted else "."))
+    st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {recipe.seed}" + (f" ({plain(wanted)})." if wanted else "."))
 
 
 st.title("GAN generator")
@@ -171,7 +172,7 @@ try:
     recipe = make_recipe(display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind, code=code)
     png = recipe_png(picture(image, PNG_SCALE), recipe)
 except MultigenError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 nearest, no_copy_check = None, None
 try:  # the copy check; without a digit classifier (or for other data) the page draws all the rest
@@ -195,7 +196,7 @@ with picture_column:
         png, recipe, name, keys=("download_png", "download_json"), what="digit", scale=PNG_SCALE,
         recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
-    st.caption(f"`{info.path.name}` · a noise vector of {model.latent_dim} numbers · {count} directions")
+    st.caption(f"{literal(info.path.name)} · a noise vector of {model.latent_dim} numbers · {count} directions")
     st.markdown("**Nearest training digits**")
     if nearest is None:
         st.caption(f"No copy check: {no_copy_check}")

@@ -24,6 +24,7 @@ from pages.ui.datasets import class_names, label_text, split_size
 from pages.ui.pictures import picture_url, show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
+from pages.ui.text import literal, plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
@@ -78,7 +79,7 @@ try:
     sizes = {split: split_size(dataset, split) for split in SPLITS}
     names = class_names(dataset)
 except MultigenError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 methods = (["raw"] if model.latent_dim == 2 else []) + ["pca", "tsne"]
@@ -133,24 +134,28 @@ try:
     codes = loaders.encoded(checkpoint, dataset, split, n_points)
     if method == "tsne":  # in the background, once, cached on disk; never inside this rerun
         key = loaders.tsne_key(info, split, n_points, perplexity)
-        status = loaders.projection_jobs().request(
-            key, codes.mu, "tsne", seed=loaders.TSNE_SEED, perplexity=perplexity
+        status = loaders.projection_jobs().request(  # one t-SNE at a time per checkpoint and split
+            key, codes.mu, "tsne", seed=loaders.TSNE_SEED, perplexity=perplexity, group=f"{info.path}:{split}"
         )
         projection = status.projection
     else:
         projection = loaders.projected(checkpoint, dataset, split, n_points, method, codes.mu)
 except MultigenError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
-if method == "tsne" and status.state == "running":
+if method == "tsne" and status.state in ("running", "queued"):
 
     @st.fragment(run_every=0.5)
     def tsne_progress() -> None:
-        # Polls the background job; when it is done, a full rerun draws the map.
+        # Polls the background job; when it is done (or was replaced by a newer setting), a full rerun follows.
         now = loaders.projection_jobs().status(key)
-        if now.state != "running":
+        if now.state not in ("running", "queued"):
             st.rerun()
+        if now.state == "queued":
+            st.progress(0.0, text="Waiting for the t-SNE map of another setting of this checkpoint to finish "
+                                  "(one runs at a time); this one starts next.")
+            return
         st.progress(
             now.fraction,
             text=f"Computing the t-SNE map of {n_points:,} digits ({now.elapsed:.0f} s so far). It runs once per "
@@ -160,7 +165,7 @@ if method == "tsne" and status.state == "running":
     tsne_progress()
     st.stop()
 if method == "tsne" and status.state == "failed":
-    st.error(f"The t-SNE map could not be computed: {status.error}")
+    st.error(f"The t-SNE map could not be computed: {plain(status.error)}")
     st.stop()
 points = projection.points
 
@@ -259,7 +264,7 @@ try:
         manifold_label = condition_for(picks[-1].get("row"), picks[-1].get("xy")) if picks else condition_for(0, None)
         manifold = loaders.manifold(checkpoint, x_range, y_range, manifold_n, manifold_label)
 except MultigenError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 # -- drawing --------------------------------------------------------------------------------------
@@ -331,7 +336,7 @@ with map_column:
         config={"displaylogo": False},
     )
     st.caption(
-        f"{n_points:,} {SPLIT_NAMES[split].lower()} of {dataset}, encoded by `{info.path.name}` "
+        f"{n_points:,} {SPLIT_NAMES[split].lower()} of {plain(dataset)}, encoded by {literal(info.path.name)} "
         f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
     )
     if atlas is not None:  # after the map, which a first visit then sees before the sheets are made

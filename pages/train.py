@@ -21,6 +21,7 @@ from pages.ui.folders import display_path, runs_dir
 from pages.ui.pictures import show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page_for_model
+from pages.ui.text import plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
@@ -99,7 +100,7 @@ if submitted:
         st.rerun()  # redraw the form with Start disabled and the live area polling
 
 if start_error:
-    st.error(start_error, icon=":material/error:")
+    st.error(plain(start_error), icon=":material/error:")
 elif active:
     st.info("A run is going on (it may have been started in another tab): pause, resume or stop it below. "
             "Stop it, or wait for it to finish, to start another.", icon=":material/hourglass_top:")
@@ -189,7 +190,7 @@ def draw_latent(state) -> None:
 
 def draw_result(state) -> None:
     if state.status == "failed":
-        st.error(state.error or "The run failed.", icon=":material/error:")
+        st.error(plain(state.error or "The run failed."), icon=":material/error:")
     elif state.status in ("finished", "stopped") and state.checkpoint:
         verb = "finished" if state.status == "finished" else "was stopped"
         st.success(

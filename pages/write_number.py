@@ -34,6 +34,7 @@ from pages.ui.folders import display_path
 from pages.ui.pictures import show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
+from pages.ui.text import literal, plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
@@ -107,7 +108,7 @@ else:
     show_picture(np.asarray(clicked["image"], dtype=np.uint8), factor=3, container=thumbnail_column)
     about_column.markdown(
         f"**Digit {clicked['label']}**, row {clicked['row']} of the map of "
-        f"`{Path(clicked['checkpoint']).name}`: the CVAE's encoder reads its style; its label is set aside."
+        f"{literal(Path(clicked['checkpoint']).name)}: the CVAE's encoder reads its style; its label is set aside."
     )
 
 st.markdown("**Style**")
@@ -141,7 +142,7 @@ try:
     )
     png = strip_png(strip, recipe, scale=PNG_SCALE)
 except MultigenError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 nearest, no_copy_check = None, None
 try:  # the copy check of every written digit; without it the page still writes
@@ -164,7 +165,7 @@ if seed is not None:
     again = f"From the command line: `{command}`"
 else:
     again = "The recipe holds the full style vector, so it draws the strip again."
-st.caption(f"`{info.path.name}` ({model.display_name}, a style vector of {model.latent_dim} numbers). {again}")
+st.caption(f"{literal(info.path.name)} ({model.display_name}, a style vector of {model.latent_dim} numbers). {again}")
 
 st.markdown("**Nearest training digits**")
 if nearest is None:

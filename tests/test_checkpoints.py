@@ -286,7 +286,7 @@ HEADER_PROBLEMS = {
 }
 TENSOR_PROBLEMS = {
     "flipped byte in the tensor data": (make_flipped_byte, "checksum"),
-    "config that does not fit the weights": (make_config_that_does_not_fit, "do not fit"),
+    "config that does not fit the weights": (make_config_that_does_not_fit, "but its config needs"),
 }
 
 

@@ -109,7 +109,7 @@ def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["train", "--batch-size", "0"], "must be at least 1"),
+        (["train", "--batch-size", "0"], "0 must be from 1 to 65,536"),
         (["train", "--lr", "-1"], "positive"),
         (["train", "--model", "flow"], "invalid choice"),
         (["train", "--epochs", "3", "--lr-decay-from", "3"], "learning rate falls must be a whole number from 0 to 2"),
@@ -120,8 +120,8 @@ def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
         (["info", "pyproject.toml"], "pyproject.toml"),
         (["sample", "CKPT", "--label", "12", "--out", "x.png"], "not a digit"),
         (["sample", "CKPT", "--out", "x.gif"], ".png"),
-        (["sample", "CKPT", "--nearest", "0", "--out", "x.png"], "--nearest: 0 must be at least 1"),
-        (["sample", "CKPT", "--nearest", "9999", "--out", "x.png"], "k must be a whole number from 1 to 4500"),
+        (["sample", "CKPT", "--nearest", "0", "--out", "x.png"], "--nearest: 0 must be from 1 to 50"),
+        (["sample", "CKPT", "--nearest", "9999", "--out", "x.png"], "--nearest: 9999 must be from 1 to 50"),
         (["encode", "CKPT", "--dataset", "fashion-mnist", "--data-dir", "/nonexistent", "--out", "z.npz"], "mnist-5k"),
         ([], "required"),
     ],

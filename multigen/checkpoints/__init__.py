@@ -35,6 +35,7 @@ from multigen.checkpoints.format import (
     EXTRA_PREFIX,
     FORMAT,
     MODEL_PREFIX,
+    SAFETENSORS_DTYPES,
     SCHEMA_VERSION,
     CheckpointError,
     corrupt,
@@ -43,6 +44,8 @@ from multigen.checkpoints.format import (
     encode_optimizer,
     multigen_version,
     read_checkpoint,
+    read_header,
+    read_tensors,
     with_prefix,
     write_checkpoint,
 )
@@ -150,24 +153,47 @@ def save_checkpoint(
     return write_checkpoint(path, tensors, document)
 
 
+def _validated(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], TrainableModel]:
+    """Everything ``load_checkpoint`` checks, in the order that keeps a hostile file cheap: the header's
+    metadata; the config, each field typed and bounded; the weights' names, shapes and dtypes against the
+    model that config builds (on PyTorch's "meta" device, which allocates nothing); only then the tensors
+    themselves, their checksum, and that every weight is finite. Returns the metadata, the tensors and the
+    model, built (on the CPU) with its weights loaded."""
+    metadata, shapes, checksum = read_header(path)
+    kind = metadata["kind"]
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(kind, metadata["config"])
+    except MultigenError as error:
+        raise corrupt(path, f"its {kind} config cannot be rebuilt: {error}") from None
+    expected = {name: (tuple(t.shape), SAFETENSORS_DTYPES.get(t.dtype)) for name, t in skeleton.state_dict().items()}
+    found = with_prefix(shapes, MODEL_PREFIX)
+    if found.keys() != expected.keys():
+        missing, unexpected = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+        raise corrupt(path, f"its weights do not fit a {kind} with its config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for name, want in expected.items():
+        if found[name] != want:
+            raise corrupt(path, f"its weight {name} is {found[name][1]} {list(found[name][0])}, but its config needs "
+                                f"{want[1]} {list(want[0])}")
+    tensors = read_tensors(path, checksum)
+    for name, tensor in with_prefix(tensors, MODEL_PREFIX).items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise corrupt(path, f"its weight {name} holds NaN or infinity (the run diverged before it was saved)")
+    model = build_model(kind, metadata["config"])
+    model.load_state_dict(with_prefix(tensors, MODEL_PREFIX), strict=True)
+    return metadata, tensors, model
+
+
 def load_checkpoint(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint without unpickling: the rebuilt model in eval mode on ``device``, and the rest.
 
     Optimizer states and extras stay on the CPU (``optimizer.load_state_dict`` moves them to the
-    parameters' device). Any problem with the file raises ``CheckpointError``.
+    parameters' device). Any problem with the file raises ``CheckpointError``, before anything large is
+    allocated (see ``_validated``).
     """
     path = Path(path)
     target = resolve_device(device)
-    metadata, tensors = read_checkpoint(path, with_tensors=True)
-    kind = metadata["kind"]
-    try:
-        model = build_model(kind, metadata["config"])
-    except MultigenError as error:
-        raise corrupt(path, f"its {kind} config cannot be rebuilt: {error}") from None
-    try:
-        model.load_state_dict(with_prefix(tensors, MODEL_PREFIX), strict=True)
-    except RuntimeError as error:
-        raise corrupt(path, f"its weights do not fit a {kind} with its config: {error}") from None
+    metadata, tensors, model = _validated(path)
     try:
         optimizer_states = {
             name: decode_optimizer(encoded, tensors) for name, encoded in (metadata.get("optimizers") or {}).items()
@@ -218,7 +244,7 @@ def list_checkpoints(*folders: str | os.PathLike[str], recursive: bool = True) -
 def export_checkpoint(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Copy a checkpoint for shipping: model weights and metadata only (no optimizer state or extras), atomically."""
     source, destination = Path(source), Path(destination)
-    metadata, tensors = read_checkpoint(source, with_tensors=True)
+    metadata, tensors, _ = _validated(source)  # what load refuses, export refuses
     metadata = {key: value for key, value in metadata.items() if key != "optimizers"}
     metadata["exported_from"] = source.name
     weights = {name: tensor for name, tensor in tensors.items() if name.startswith(MODEL_PREFIX)}

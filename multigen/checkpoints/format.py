@@ -6,11 +6,13 @@ that names the file."""
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ EXTRA_PREFIX = "extra/"
 TENSOR_MARKER = "__tensor__"  # {"__tensor__": name} stands for a tensor stored under that name
 FALLBACK_VERSION = "0.1.0"
 READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)  # what reading a damaged file can raise
+STALE_SECONDS = 600  # a temporary checkpoint file this old belongs to a save that was killed
 MAX_DETAIL = 240  # characters of an underlying error quoted in a CheckpointError
 
 
@@ -166,9 +169,22 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete what a killed save of ``path`` left behind: its own temporary files (``.NAME.*.tmp``, the pattern
+    below), once older than ``STALE_SECONDS`` so that a save still under way elsewhere is never touched."""
+    now = time.time()
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
+        except OSError:  # gone already, or not ours to delete: nothing to clean
+            pass
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, sync it, then rename it onto ``path``."""
     folder = path.parent
+    _remove_stale_temporaries(path)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     descriptor, temporary_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     temporary = Path(temporary_name)
@@ -245,6 +261,8 @@ def _parse_metadata(path: Path, header: Mapping[str, str] | None) -> dict[str, A
         metadata = json.loads(header[METADATA_KEY])
     except json.JSONDecodeError as error:
         raise corrupt(path, f"its metadata is not valid JSON: {error}") from None
+    except RecursionError:  # [[[[... nested deeper than any metadata multigen writes
+        raise corrupt(path, "its metadata is nested too deeply to be multigen's") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} has a {METADATA_KEY!r} header that is not a {FORMAT} (probably saved by another tool): "
@@ -267,29 +285,50 @@ def _parse_metadata(path: Path, header: Mapping[str, str] | None) -> dict[str, A
     return metadata
 
 
-def read_checkpoint(path: Path, *, with_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The validated metadata and, when asked, the checksum-verified tensors (on the CPU)."""
+def read_header(path: Path) -> tuple[dict[str, Any], dict[str, tuple[tuple[int, ...], str]], str]:
+    """The validated metadata, each tensor's (shape, safetensors dtype such as "F32") and the tensor checksum,
+    read from the header alone: no tensor is loaded."""
     check_file(path)
     try:
         with safe_open(path, framework="pt", device="cpu") as handle:
             header = handle.metadata()
+            shapes = {}
+            for name in handle.keys():  # noqa: SIM118 - a safetensors handle is not iterable
+                piece = handle.get_slice(name)
+                shapes[name] = (tuple(piece.get_shape()), piece.get_dtype())
     except READ_ERRORS as error:
         raise _explain_unreadable(path, error) from None
     metadata = _parse_metadata(path, header)
-    if not with_tensors:
-        return metadata, {}
+    return metadata, shapes, header[CHECKSUM_KEY]
+
+
+def read_tensors(path: Path, checksum: str) -> dict[str, torch.Tensor]:
+    """Every tensor of the file (on the CPU), verified against the header's checksum."""
     try:
         tensors = load_file(path, device="cpu")
     except READ_ERRORS as error:
         raise _explain_unreadable(path, error) from None
-    if _tensor_checksum(tensors) != header[CHECKSUM_KEY]:
+    if _tensor_checksum(tensors) != checksum:
         raise CheckpointError(
             f"{path} is corrupt (its tensor data does not match the checksum in its header, e.g. after a damaged "
             "download or disk): re-download, re-export or retrain it."
         )
-    return metadata, tensors
+    return tensors
 
 
-def with_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def read_checkpoint(path: Path, *, with_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The validated metadata and, when asked, the checksum-verified tensors (on the CPU)."""
+    metadata, _, checksum = read_header(path)
+    return metadata, (read_tensors(path, checksum) if with_tensors else {})
+
+
+def with_prefix(tensors: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries whose names start with ``prefix``, under the rest of their names."""
     return {name[len(prefix) :]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
+
+
+SAFETENSORS_DTYPES = {  # torch dtype -> the name safetensors writes in a header
+    torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL",
+}
 

@@ -27,3 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("multigen: interrupted\n")
         return 130
+    except MemoryError:
+        sys.stderr.write("multigen: error: this needs more memory than the machine has: ask for less\n")
+        return EXIT_USAGE
+    except Exception as error:  # one line for a person, the traceback on request (--debug)
+        if args.debug:
+            raise
+        detail = " ".join(str(error).split())[:200]
+        sys.stderr.write(f"multigen: error: {type(error).__name__}: {detail} (rerun with --debug for the traceback)\n")
+        return 1

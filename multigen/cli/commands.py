@@ -15,6 +15,29 @@ from pathlib import Path
 from multigen.cli.parser import MODEL_FLAGS
 from multigen.errors import MultigenError
 
+MAX_PATH = 4096  # characters of a path; each of its names at most 255 (Linux's limits)
+
+
+def _output(text: str | None, suffixes: tuple[str, ...] = (), what: str = "--out") -> Path | None:
+    """An output file checked before any work: not a folder, a name the file system takes, the suffix asked
+    for, and a parent folder that exists or can be made. One ``MultigenError`` line otherwise."""
+    if text is None:
+        return None
+    path = Path(text)
+    if len(text) > MAX_PATH or any(len(part) > 255 for part in path.parts):
+        raise MultigenError(f"{what} is longer than the file system allows ({len(text)} characters): choose a shorter path.")
+    if path.is_dir():
+        raise MultigenError(f"{what} {path} is a folder: name a file in it, e.g. {path / ('out' + (suffixes or ('',))[0])}.")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise MultigenError(f"{what} {path} must end in {' or '.join(suffixes)}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MultigenError(f"{what} {path}: its folder cannot be made ({error.strerror or error}): choose another place.") from None
+    if not os.access(path.parent, os.W_OK):
+        raise MultigenError(f"{what} {path}: its folder {path.parent} is not writable: choose another place.")
+    return path
+
 
 def _train(args: argparse.Namespace) -> int:
     from multigen.distributed import lost_peer, process_group
@@ -29,7 +52,8 @@ def _train(args: argparse.Namespace) -> int:
     fields = {
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
-        "sample_every": args.sample_every, "device": args.device, "out": args.out,
+        "sample_every": args.sample_every, "device": args.device,
+        "out": None if args.out is None else str(_output(args.out, (".safetensors",))),
         "eval_samples": args.eval_samples, "lr_decay_from": args.lr_decay_from,
     }
     if args.resume:
@@ -124,13 +148,11 @@ def _sample(args: argparse.Namespace) -> int:
     from multigen.images import image_grid, png_bytes, to_uint8
     from multigen.models import GenerativeModel
 
+    out = _output(args.out, (".png", ".npz"))
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     model = checkpoint.model
     if not isinstance(model, GenerativeModel):
         raise MultigenError(f"{args.checkpoint} holds a {model.display_name}, which draws nothing: sample a vae, cvae, gan or cgan.")
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise MultigenError(f"--out {out} must end in .png (a grid) or .npz (arrays).")
     labels = None
     if model.conditional:
         labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
@@ -140,7 +162,6 @@ def _sample(args: argparse.Namespace) -> int:
     with torch.no_grad():
         images = to_uint8(model.sample(args.n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
     nearest = None if args.nearest is None else _copy_check(images, args.nearest, checkpoint.metadata.get("dataset"))
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".png":
         if nearest is not None:  # one row per sample: the sample, then its nearest training digits
             rows = np.concatenate([images[:, None], nearest.images], axis=1).reshape(-1, 28, 28)
@@ -179,12 +200,11 @@ def _encode(args: argparse.Namespace) -> int:
     from multigen.explore.latent import encode_dataset
     from multigen.models import require_encoder
 
+    out = _output(args.out, (".npz",))
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     require_encoder(checkpoint.model, f"Encoding ({args.checkpoint})")
     dataset = load_dataset(args.dataset or checkpoint.metadata.get("dataset", "mnist-5k"), args.split, data_dir=args.data_dir)
     codes = encode_dataset(checkpoint.model, dataset)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, z=codes.mu, labels=codes.labels)
     print(f"wrote {len(codes.labels)} latent means of {dataset.name} ({args.split}) to {out}")
     return 0
@@ -193,7 +213,7 @@ def _encode(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from multigen.checkpoints import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, args.out)
+    path = export_checkpoint(args.checkpoint, _output(args.out, (".safetensors",)))
     print(f"exported {args.checkpoint} -> {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
     return 0
 
@@ -226,7 +246,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
     config = classifier_training_config(
         dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, device=args.device,
-        out=args.out, data_dir=args.data_dir, config=ClassifierConfig(learning_rate=args.lr) if args.lr is not None else None,
+        out=_output(args.out, (".safetensors",)), data_dir=args.data_dir, config=ClassifierConfig(learning_rate=args.lr) if args.lr is not None else None,
     )
     trainer = Trainer(config)
     with _stop_on_signal(trainer):
@@ -241,9 +261,7 @@ def _write(args: argparse.Namespace) -> int:
     from multigen.explore import handwriting
 
     number = "".join(str(digit) for digit in handwriting.parse_number(args.text))  # fails before loading a model
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise MultigenError(f"--out {out} must end in .png (the strip, with its recipe inside).")
+    out = _output(args.out, (".png",))
     model = load_checkpoint(args.ckpt, device=args.device).model
     style = handwriting.style_from_seed(model, args.style_seed)
     sliders = [getattr(args, name) for name in handwriting.STYLE_NAMES]
@@ -251,7 +269,6 @@ def _write(args: argparse.Namespace) -> int:
     strip = handwriting.write_number(model, number, style, sliders=sliders, directions=directions)
     recipe = handwriting.make_write_recipe(args.ckpt, model.kind, number, style, sliders=sliders,
                                            directions=directions, seed=args.style_seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(handwriting.strip_png(strip, recipe, scale=args.scale))
     recipe_path = out.with_suffix(".json")
     recipe_path.write_text(json.dumps(recipe, indent=2) + "\n")

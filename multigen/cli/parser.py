@@ -18,22 +18,26 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _whole_number(text: str, low: int, needs: str) -> int:
+def _whole_number(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"{value} must be {needs}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} must be from {low} to {high:,}")
     return value
 
 
-def _positive_int(text: str) -> int:
-    return _whole_number(text, 1, "at least 1")
+def _count(high: int, low: int = 1):
+    """An argument type: a whole number from ``low`` to ``high``, a ceiling this machine can hold."""
+    def parse(text: str) -> int:
+        return _whole_number(text, low, high)
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    return _whole_number(text, 0, "0 or more")
+_positive_int = _count(10**9)
+_seed = _count(2**32 - 1, low=0)  # multigen.data.MAX_SEED (not imported here: the parser loads no torch)
 
 
 def _positive_float(text: str) -> float:
@@ -93,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     choices = {"datasets": DATASETS, "devices": DEVICE_CHOICES, "kinds": GENERATIVE_KINDS}
     parser = _Parser(prog="multigen", description="Train, sample and explore GANs and VAEs on handwritten digits.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(commands, choices)
     _add_sample(commands, choices)
@@ -110,9 +115,9 @@ def _add_train(commands: argparse._SubParsersAction, choices: dict) -> None:
     train.add_argument("--model", choices=choices["kinds"], help="model kind (default vae; from the checkpoint with --resume)")
     train.add_argument("--dataset", choices=choices["datasets"], help="data set (default mnist-5k, offline)")
     train.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
-    train.add_argument("--epochs", type=_positive_int, help="total epochs (default 10)")
+    train.add_argument("--epochs", type=_count(100_000), help="total epochs (default 10)")
     train.add_argument("--latent-dim", type=_positive_int, help="VAE latent size or GAN noise size")
-    train.add_argument("--batch-size", type=_positive_int, help="images per step (default 64)")
+    train.add_argument("--batch-size", type=_count(65_536), help="images per step (default 64)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's)")
     train.add_argument("--beta", type=float, help="VAE: weight of the KL term (beta-VAE)")
     train.add_argument("--ema-decay", type=float,
@@ -123,16 +128,16 @@ def _add_train(commands: argparse._SubParsersAction, choices: dict) -> None:
                        help="GAN: spectral normalisation of the discriminator's layers (Miyato et al., 2018)")
     train.add_argument("--d-lr", type=_positive_float, dest="discriminator_learning_rate", metavar="LR",
                        help="GAN: the discriminator's own learning rate (two time-scale rule; default: --lr)")
-    train.add_argument("--categorical-code", type=_positive_int, metavar="K",
+    train.add_argument("--categorical-code", type=_count(64), metavar="K",
                        help="GAN: an InfoGAN code of K categories read from the noise, e.g. 10 (default off)")
     train.add_argument("--cluster-code", action="store_true", default=None,
                        help="GAN: the code's K categories are clusters of the training digits, found without "
                             "labels, and the discriminator is told them (self-conditioned GAN; default off)")
-    train.add_argument("--lr-decay-from", type=_non_negative_int, metavar="EPOCH",
+    train.add_argument("--lr-decay-from", type=_count(100_000, low=0), metavar="EPOCH",
                        help="after this epoch the learning rates fall linearly to 0 at the last epoch (default: constant)")
-    train.add_argument("--seed", type=_non_negative_int, help="random seed (default 0)")
+    train.add_argument("--seed", type=_seed, help="random seed (default 0)")
     train.add_argument("--sample-every", type=_positive_int, help="steps between sample grids")
-    train.add_argument("--eval-samples", type=_non_negative_int,
+    train.add_argument("--eval-samples", type=_count(100_000, low=0),
                        help="samples for the per-epoch FID / IS logged in the checkpoint (default 1000; 0: off)")
     train.add_argument("--device", choices=choices["devices"], default="auto")
     train.add_argument("--out", help="checkpoint path (default runs/<model>-<dataset>-<time>.safetensors)")
@@ -143,12 +148,12 @@ def _add_train(commands: argparse._SubParsersAction, choices: dict) -> None:
 def _add_sample(commands: argparse._SubParsersAction, choices: dict) -> None:
     sample = commands.add_parser("sample", help="draw images from a checkpoint")
     sample.add_argument("checkpoint")
-    sample.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
+    sample.add_argument("--n", type=_count(10_000), default=64, help="number of images (default 64, at most 10,000)")
     sample.add_argument("--label", type=_digit, help="digit to draw (conditional models; default: 0-9 in turn)")
-    sample.add_argument("--seed", type=_non_negative_int, default=0)
+    sample.add_argument("--seed", type=_seed, default=0)
     sample.add_argument("--device", choices=choices["devices"], default="auto")
     sample.add_argument("--out", required=True, help=".png for a grid, .npz for arrays (images, labels)")
-    sample.add_argument("--nearest", type=_positive_int, metavar="K",
+    sample.add_argument("--nearest", type=_count(50), metavar="K",
                         help="copy check: each sample followed by its K nearest training digits (mnist-5k), distances printed")
 
 
@@ -176,8 +181,9 @@ def _add_info(commands: argparse._SubParsersAction, choices: dict) -> None:
 def _add_evaluate(commands: argparse._SubParsersAction, choices: dict) -> None:
     evaluate = commands.add_parser("eval", help="FID, Inception Score, conditional accuracy, negative ELBO")
     evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--samples", type=_positive_int, default=5000, help="samples to draw (default 5000)")
-    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
+    evaluate.add_argument("--samples", type=_count(100_000, low=10), default=5000,
+                          help="samples to draw (default 5000, at most 100,000)")
+    evaluate.add_argument("--seed", type=_seed, default=0)
     evaluate.add_argument("--device", choices=choices["devices"], default="auto")
     evaluate.add_argument("--classifier", help="digit classifier (default checkpoints/classifier.safetensors)")
     evaluate.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
@@ -187,10 +193,10 @@ def _add_classifier(commands: argparse._SubParsersAction, choices: dict) -> None
     classifier = commands.add_parser("train-classifier", help="train the digit classifier the metrics measure with")
     classifier.add_argument("--dataset", choices=("mnist-5k", "mnist"), default="mnist-5k")
     classifier.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
-    classifier.add_argument("--epochs", type=_positive_int, default=20, help="epochs (default 20)")
-    classifier.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (default 64)")
+    classifier.add_argument("--epochs", type=_count(1000), default=20, help="epochs (default 20)")
+    classifier.add_argument("--batch-size", type=_count(65_536), default=64, help="images per step (default 64)")
     classifier.add_argument("--lr", type=_positive_float, help="initial learning rate (default 2e-3, cosine decay)")
-    classifier.add_argument("--seed", type=_non_negative_int, default=0)
+    classifier.add_argument("--seed", type=_seed, default=0)
     classifier.add_argument("--device", choices=choices["devices"], default="auto")
     classifier.add_argument("--out", help="checkpoint path (default runs/classifier-<dataset>-<time>.safetensors)")
     classifier.add_argument("--quiet", action="store_true", help="no line per epoch")
@@ -200,9 +206,9 @@ def _add_write(commands: argparse._SubParsersAction, choices: dict) -> None:
     write = commands.add_parser("write", help="write a number as one strip of digits in one style (CVAE, cGAN)")
     write.add_argument("text", help="the digits to write, 1 to 12 of them, e.g. 2026")
     write.add_argument("--ckpt", required=True, help="a cvae or cgan checkpoint")
-    write.add_argument("--style-seed", type=_non_negative_int, default=0, help="seed of the style (default 0)")
+    write.add_argument("--style-seed", type=_seed, default=0, help="seed of the style (default 0)")
     for name, what in (("slant", "leans left/right"), ("thickness", "thinner/thicker"), ("width", "narrower/wider")):
         write.add_argument(f"--{name}", type=_style_slider, default=0.0, help=f"-3..3, {what} (default 0)")
-    write.add_argument("--scale", type=_positive_int, default=1, help="enlarge each pixel N times (default 1: 28 px)")
+    write.add_argument("--scale", type=_count(32), default=1, help="enlarge each pixel N times (default 1: 28 px; at most 32)")
     write.add_argument("--device", choices=choices["devices"], default="auto")
     write.add_argument("--out", default="strip.png", help="the PNG (default strip.png); its recipe goes beside it")

@@ -26,6 +26,8 @@ from multigen.models.gan import GAN, categorical_code, with_categorical_code
 RECIPE_FORMAT = "multigen-recipe"
 RECIPE_VERSION = 1
 MAX_SEED = 2**31 - 1  # the largest seed the GAN page offers and a recipe may name
+MAX_RECIPE_BYTES = 2_000_000  # a recipe PNG of a strip of 12 digits enlarged 16 times is about 0.1 MB
+MAX_RECIPE_PIXELS = 4096 * 4096
 RECIPE_CHUNK = "multigen-recipe"  # the PNG text chunk that holds the recipe JSON
 
 
@@ -210,19 +212,33 @@ def recipe_png(image: np.ndarray, recipe: dict[str, Any]) -> bytes:
 
 
 def recipe_from_png(data: bytes) -> dict[str, Any]:
-    """The recipe stored in a PNG made by ``recipe_png`` (e.g. an uploaded file)."""
+    """The recipe stored in a PNG made by ``recipe_png`` (e.g. an uploaded file).
+
+    Only the PNG's header and text chunks are read (``recipe_png`` writes the recipe before the pixels),
+    never its pixels, and a picture of more than ``MAX_RECIPE_PIXELS`` is refused from its header: a
+    400 KB file can claim 20000 x 20000 pixels.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    if len(data) > MAX_RECIPE_BYTES:
+        raise MultigenError(f"This file is {len(data) / 1e6:.1f} MB; a recipe PNG is under {MAX_RECIPE_BYTES // 10**6} MB.")
     try:
         with Image.open(io.BytesIO(data)) as picture:
-            text = picture.text.get(RECIPE_CHUNK) if hasattr(picture, "text") else None
-    except (UnidentifiedImageError, OSError):
+            width, height = picture.size
+            if picture.format != "PNG":
+                raise MultigenError("This file is not a PNG image: upload a PNG saved from multigen.")
+            if width * height > MAX_RECIPE_PIXELS:
+                raise MultigenError(f"This PNG is {width} x {height} pixels; a multigen recipe PNG is far smaller.")
+            text = picture.info.get(RECIPE_CHUNK)
+    except Image.DecompressionBombError:  # PIL's own cap (about 179 million pixels), before ours is asked
+        raise MultigenError("This PNG claims more pixels than any multigen recipe PNG: upload one saved from multigen.") from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise MultigenError("This file is not a PNG image: upload a PNG saved from multigen.") from None
-    if text is None:
+    if not isinstance(text, str):
         raise MultigenError("This PNG carries no multigen recipe: upload an image saved from the GAN page.")
     try:
         recipe = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         raise MultigenError("The recipe in this PNG is not valid JSON: save the image again from multigen.") from None
     if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT:
         raise MultigenError("The text in this PNG is not a multigen recipe: upload an image saved from multigen.")
@@ -251,6 +267,8 @@ def _whole(value: Any, what: str, low: int, high: int, *, noun: str = "whole num
 def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
     """The recipe in an uploaded PNG (``recipe_png``) or JSON file (``make_recipe``), checked in full: any
     damage or out-of-range value is one ``MultigenError`` (nothing half-read)."""
+    if len(data) > MAX_RECIPE_BYTES:
+        raise MultigenError(f"This file is {len(data) / 1e6:.1f} MB; a recipe is a few KB: upload one saved from the GAN page.")
     try:
         if filename.lower().endswith(".png"):
             recipe = recipe_from_png(data)

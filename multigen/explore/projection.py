@@ -180,7 +180,7 @@ def projection_key(
 class ProjectionStatus:
     """Where one projection job stands."""
 
-    state: str  # "running" | "done" | "failed"
+    state: str  # "running" | "queued" (behind another job of its group) | "done" | "failed" | "cancelled"
     fraction: float  # estimated progress 0..1 (elapsed / expected time while running)
     elapsed: float  # seconds since it started (its whole duration once done; 0 when read from disk)
     projection: Projection | None = None  # set when done
@@ -237,6 +237,9 @@ class ProjectionJobs:
         self.cache_dir = Path(cache_dir)
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
+        self._running_in: dict[str, str] = {}  # group -> the key of its running job
+        self._queued: dict[str, tuple] = {}  # group -> the arguments of the one job waiting for it
+        self._cancelled: set[str] = set()  # keys queued, then replaced by a newer request of their group
         self._started: dict[str, float] = {}
         self._expected: dict[str, float] = {}
         self._finished: dict[str, float] = {}
@@ -251,43 +254,80 @@ class ProjectionJobs:
         return self.cache_dir / f"{key}.npz"
 
     def request(
-        self, key: str, mu: np.ndarray, method: str, *, seed: int = 0, perplexity: float = 30.0
+        self, key: str, mu: np.ndarray, method: str, *, seed: int = 0, perplexity: float = 30.0, group: str | None = None
     ) -> ProjectionStatus:
-        """The projection under ``key`` if cached (memory or disk), else start computing it once and say "running"."""
+        """The projection under ``key`` if cached (memory or disk), else start computing it once and say "running".
+
+        Jobs of one ``group`` (say, one checkpoint and split) run one at a time: a request while another key of
+        the group runs waits as "queued", and a newer request replaces it ("cancelled"), so a person sliding
+        through settings starts at most two jobs, the running one and the last one asked for.
+        """
         path = self.path(key)
         with self._lock:
             if key in self._results or key in self._errors or key in self._threads:
                 return self._status_locked(key)
             if self._load_locked(key, path):
                 return self._status_locked(key)
-            latents = np.array(mu, dtype=np.float32, copy=True)  # the caller may reuse its array
-            self._started[key] = time.monotonic()
-            self._expected[key] = self._expected_seconds(method, len(latents))
-            thread = threading.Thread(
-                target=self._run, args=(key, path, latents, method, seed, perplexity),
-                name=f"projection-{key}", daemon=True,
-            )
-            self._threads[key] = thread
-            thread.start()
+            arguments = (key, path, np.array(mu, dtype=np.float32, copy=True), method, seed, perplexity, group)
+            busy = group is not None and group in self._running_in
+            if busy:
+                replaced = self._queued.get(group)
+                if replaced is not None and replaced[0] != key:
+                    self._cancelled.add(replaced[0])
+                self._queued[group] = arguments
+                self._cancelled.discard(key)
+                return self._status_locked(key)
+            self._start_locked(*arguments)
             return self._status_locked(key)
 
     def status(self, key: str) -> ProjectionStatus:
         """Where the job under ``key`` stands; a key never requested is looked up on disk."""
         path = self.path(key)
         with self._lock:
-            if key in self._results or key in self._errors or key in self._threads or self._load_locked(key, path):
+            known = key in self._results or key in self._errors or key in self._threads or key in self._cancelled
+            if known or any(waiting[0] == key for waiting in self._queued.values()) or self._load_locked(key, path):
                 return self._status_locked(key)
         raise MultigenError(f"No projection {key!r} was requested and none is cached: call request() first.")
 
     def wait(self, key: str, timeout: float | None = None) -> ProjectionStatus:
-        """Block until the job under ``key`` has finished (or ``timeout`` seconds passed), then its status."""
-        with self._lock:
-            thread = self._threads.get(key)
-        if thread is not None:
-            thread.join(timeout)
+        """Block until the job under ``key`` has finished (or ``timeout`` seconds passed), then its status; a
+        queued job is waited for through the job it waits behind."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                own = self._threads.get(key)
+                queued_in = next((group for group, waiting in self._queued.items() if waiting[0] == key), None)
+                blocker = own or self._threads.get(self._running_in.get(queued_in, ""))
+            if blocker is None:
+                break
+            blocker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if own is not None or (deadline is not None and time.monotonic() >= deadline):
+                break
         return self.status(key)
 
     # -- internals ---------------------------------------------------------------------------------
+    def _start_locked(self, key: str, path: Path, latents: np.ndarray, method: str, seed: int, perplexity: float,
+                      group: str | None) -> None:
+        self._started[key] = time.monotonic()
+        self._expected[key] = self._expected_seconds(method, len(latents))
+        thread = threading.Thread(
+            target=self._run, args=(key, path, latents, method, seed, perplexity, group),
+            name=f"projection-{key}", daemon=True,
+        )
+        self._threads[key] = thread
+        if group is not None:
+            self._running_in[group] = key
+        thread.start()
+
+    def _finish_locked(self, group: str | None) -> None:
+        """The group's job ended: start the one waiting for it, if any."""
+        if group is None:
+            return
+        self._running_in.pop(group, None)
+        waiting = self._queued.pop(group, None)
+        if waiting is not None:
+            self._start_locked(*waiting)
+
     def _expected_seconds(self, method: str, n: int) -> float:
         if method != "tsne":
             return QUICK_SECONDS
@@ -305,7 +345,8 @@ class ProjectionJobs:
         self._started[key] = self._finished[key] = time.monotonic()
         return True
 
-    def _run(self, key: str, path: Path, latents: np.ndarray, method: str, seed: int, perplexity: float) -> None:
+    def _run(self, key: str, path: Path, latents: np.ndarray, method: str, seed: int, perplexity: float,
+             group: str | None = None) -> None:
         try:
             projection = project(latents, method, seed=seed, perplexity=perplexity)
         except Exception as error:  # noqa: BLE001 - any failure becomes a one-line "failed" status
@@ -314,6 +355,7 @@ class ProjectionJobs:
             with self._lock:
                 self._errors[key] = message
                 self._finished[key] = time.monotonic()
+                self._finish_locked(group)
             return
         try:
             _save_projection(path, projection)
@@ -326,8 +368,14 @@ class ProjectionJobs:
                 # Learn this machine's speed so the next progress estimate is closer.
                 measured = (self._finished[key] - self._started[key]) / _work_units(len(latents))
                 self._seconds_per_unit = 0.5 * self._seconds_per_unit + 0.5 * measured
+            self._finish_locked(group)
 
     def _status_locked(self, key: str) -> ProjectionStatus:
+        if key not in self._threads and key not in self._results and key not in self._errors:
+            if any(waiting[0] == key for waiting in self._queued.values()):
+                return ProjectionStatus("queued", 0.0, 0.0, None, None)
+            if key in self._cancelled:
+                return ProjectionStatus("cancelled", 0.0, 0.0, None, None)
         started = self._started.get(key, time.monotonic())
         end = self._finished.get(key, time.monotonic())
         elapsed = max(0.0, end - started)

@@ -19,6 +19,7 @@ from torch import nn
 
 from multigen.data import ImageDataset
 from multigen.models.base import TrainableModel
+from multigen.models.fields import number, whole
 
 NUM_CLASSES = 10
 
@@ -35,16 +36,12 @@ class ClassifierConfig:
     num_classes: int = NUM_CLASSES  # digits 0-9
 
     def __post_init__(self) -> None:
-        if not 1 <= int(self.channels) <= 256:
-            raise ValueError(f"channels must be between 1 and 256, got {self.channels}.")
-        if not 2 <= int(self.feature_dim) <= 4096:
-            raise ValueError(f"feature_dim must be between 2 and 4096, got {self.feature_dim}.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
-        if not 0 <= int(self.max_shift) <= 8:
-            raise ValueError(f"max_shift must be between 0 and 8, got {self.max_shift}.")
+        whole("channels", self.channels, 1, 128)
+        whole("feature_dim", self.feature_dim, 2, 2048)
+        number("dropout", self.dropout, 0, 1, below_high=True)
+        number("learning_rate", self.learning_rate, 0, 1, above_low=True)
+        whole("max_shift", self.max_shift, 0, 8)
+        whole("num_classes", self.num_classes, 2, 100)
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -28,6 +28,7 @@ from multigen.distributed import SINGLE_PROCESS, Shard, broadcast
 from multigen.errors import MultigenError
 from multigen.models.augment import diff_augment, parse_policy, random_numbers_needed
 from multigen.models.base import GenerativeModel
+from multigen.models.fields import flag, number, text, whole
 
 NUM_CLASSES = 10
 
@@ -52,25 +53,27 @@ class GANConfig:
     cluster_code: bool = False  # the code's categories are clusters of the training digits (self-conditioned GAN)
 
     def __post_init__(self) -> None:
-        if not 1 <= int(self.noise_dim) <= 512:
-            raise ValueError(f"noise_dim must be between 1 and 512, got {self.noise_dim}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if not self.discriminator_learning_rate >= 0:
-            raise ValueError(f"discriminator_learning_rate must be 0 or positive, got {self.discriminator_learning_rate}.")
-        if not 0 <= int(self.categorical_code) <= min(int(self.noise_dim), 64) or self.categorical_code == 1:
+        whole("noise_dim", self.noise_dim, 1, 512)
+        number("learning_rate", self.learning_rate, 0, 1, above_low=True)
+        number("beta1", self.beta1, 0, 1, below_high=True)
+        number("beta2", self.beta2, 0, 1, below_high=True)
+        number("dropout", self.dropout, 0, 1, below_high=True)
+        number("label_smoothing", self.label_smoothing, 0, 0.5)
+        whole("num_classes", self.num_classes, 2, 100)
+        number("ema_decay", self.ema_decay, 0, 1, below_high=True)
+        text("augment", self.augment)
+        flag("spectral_norm", self.spectral_norm)
+        number("discriminator_learning_rate", self.discriminator_learning_rate, 0, 1)
+        whole("categorical_code", self.categorical_code, 0, 64)
+        number("info_weight", self.info_weight, 0, 100)
+        flag("cluster_code", self.cluster_code)
+        if self.categorical_code > self.noise_dim or self.categorical_code == 1:
             raise ValueError(
                 f"categorical_code must be 0 (off) or 2 to min(noise_dim, 64), got {self.categorical_code}."
             )
         if self.cluster_code and not self.categorical_code:
             raise ValueError("cluster_code needs a categorical_code (--categorical-code K): the number of clusters, e.g. 20.")
-        if not self.info_weight >= 0:
-            raise ValueError(f"info_weight must be 0 or positive, got {self.info_weight}.")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}.")
-        self.augment = ",".join(parse_policy(str(self.augment)))
+        self.augment = ",".join(parse_policy(self.augment))
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:

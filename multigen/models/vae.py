@@ -18,6 +18,7 @@ from torch import nn
 from multigen.data import ImageDataset
 from multigen.distributed import SINGLE_PROCESS, Shard
 from multigen.models.base import GenerativeModel
+from multigen.models.fields import number, whole
 
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
@@ -35,12 +36,12 @@ class VAEConfig:
     num_classes: int = NUM_CLASSES  # labels a CVAE is conditioned on (ignored by the plain VAE)
 
     def __post_init__(self) -> None:
-        if not 2 <= int(self.latent_dim) <= 128:
-            raise ValueError(f"latent_dim must be between 2 and 128, got {self.latent_dim}.")
-        if self.beta < 0:
-            raise ValueError(f"beta must be 0 or more, got {self.beta}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+        whole("latent_dim", self.latent_dim, 2, 128)
+        whole("hidden_channels", self.hidden_channels, 1, 128)
+        whole("hidden_features", self.hidden_features, 1, 2048)
+        number("beta", self.beta, 0, 1000)
+        number("learning_rate", self.learning_rate, 0, 1, above_low=True)
+        whole("num_classes", self.num_classes, 2, 100)
 
 
 def vae_loss(

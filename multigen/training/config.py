@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from multigen.data import DATASETS
+from multigen.data import DATASETS, MAX_SEED
 from multigen.device import DEVICE_CHOICES
 from multigen.errors import MultigenError
 from multigen.models import MODELS, GenerativeModel
@@ -47,7 +47,7 @@ class TrainingConfig:
             raise MultigenError(f"Unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}.")
         _check_int("epochs", self.epochs, 1, 100_000)
         _check_int("batch size", self.batch_size, 1, 65_536)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("sample every", self.sample_every, 1, 10**9)
         if self.eval_samples != 0:
             _check_int("number of evaluation samples", self.eval_samples, 10, 100_000)

@@ -63,6 +63,7 @@ class TrainingJob:
     """
 
     MAX_GRIDS = 200  # sample grids kept for scrubbing back through a run
+    MAX_LOSS_ROWS = 4000  # loss rows kept; past it every other row is dropped (the curve keeps its shape)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -151,6 +152,8 @@ class TrainingJob:
             state.epoch, state.step = event.epoch, event.step
             state.images_per_second, state.eta_seconds = event.images_per_second, event.eta_seconds
             state.losses.append({"step": event.step, **event.losses})
+            if len(state.losses) > self.MAX_LOSS_ROWS:
+                state.losses = state.losses[::2]  # a bounded history, however long the run
         elif isinstance(event, Samples):
             state.grids.append((event.epoch, event.step, event.grid))
             if len(state.grids) > self.MAX_GRIDS:

@@ -32,6 +32,7 @@ from multigen.training.config import TrainingConfig, default_checkpoint_path, ru
 from multigen.training.events import EpochEnd, Event, Finished, LatentSnapshot, Progress, Samples, Started
 
 GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
+MAX_TOTAL_STEPS = 2_000_000  # about a day at 40 ms a step: a longer run is a typing mistake (e.g. batch size 1)
 PACE_WINDOW = 20  # steps over which images/s and the ETA are measured
 EPOCH_METRICS = ("fid", "inception_score", "conditional_accuracy", "negative_elbo")  # what a cheap eval keeps
 
@@ -181,6 +182,11 @@ class Trainer:
         if config.batch_size > len(train):
             raise MultigenError(f"The batch size {config.batch_size} is larger than the {len(train)} training images: lower it.")
         steps_per_epoch = len(train) // config.batch_size  # the last, partial batch is dropped
+        if steps_per_epoch * config.epochs > MAX_TOTAL_STEPS:
+            raise MultigenError(
+                f"{config.epochs:,} epochs of {steps_per_epoch:,} steps make {steps_per_epoch * config.epochs:,} steps, "
+                f"more than the {MAX_TOTAL_STEPS:,} a run may take: use fewer epochs or a larger batch."
+            )
         if saved_training is not None:
             self._check_schedule(saved_training, step, steps_per_epoch)
         checkpoint = Path(config.out) if config.out else default_checkpoint_path(config)

@@ -30,6 +30,7 @@ from multigen.training import TrainingJob
 from pages.ui.checkpoints import fingerprint, selected_checkpoint
 from pages.ui.folders import checkpoint_dirs, display_path, projection_cache_dir
 from pages.ui.site import Page
+from pages.ui.text import plain
 
 TSNE_SEED = 0  # every t-SNE map of the app is seeded alike, so a map is computed once per setting
 GRID_DIGITS = 20  # digits in a checkpoint's sample grid on the Compare page, 10 per row
@@ -75,7 +76,7 @@ def require_model(page: Page) -> tuple[CheckpointInfo, Checkpoint]:
     try:
         return info, load_model(info)
     except (MultigenError, OSError) as error:
-        st.error(str(error))
+        st.error(plain(error))
         st.stop()
 
 

@@ -137,3 +137,29 @@ def test_projection_key_is_short_stable_and_changes_with_every_input():
     assert projection_key(*args[:4], "pca", 0, 30.0).startswith("pca-")
 
 
+
+
+def test_t_sne_jobs_of_one_group_run_one_at_a_time_and_only_the_last_request_waits(tmp_path, codes4, monkeypatch):
+    release = threading.Event()
+    started = []
+    real_project = projection.project
+
+    def slow_project(mu, method, **kwargs):
+        started.append(kwargs["perplexity"])
+        release.wait(30)
+        return real_project(mu, "pca")
+
+    monkeypatch.setattr(projection, "project", slow_project)
+    jobs = ProjectionJobs(tmp_path)
+    keys = [projection_key("m.safetensors", "sha", "val", 100, "tsne", 0, p) for p in (5, 10, 15, 20)]
+    assert jobs.request(keys[0], codes4.mu, "tsne", perplexity=5, group="m:val").state == "running"
+    assert jobs.request(keys[1], codes4.mu, "tsne", perplexity=10, group="m:val").state == "queued"
+    assert jobs.request(keys[2], codes4.mu, "tsne", perplexity=15, group="m:val").state == "queued"  # replaces it
+    assert jobs.status(keys[1]).state == "cancelled" and jobs.status(keys[2]).state == "queued"
+    other = projection_key("n.safetensors", "sha", "val", 100, "tsne", 0, 5)
+    assert jobs.request(other, codes4.mu, "tsne", perplexity=5, group="n:val").state == "running"  # another group
+    release.set()
+    assert jobs.wait(keys[2], 60).state == "done"  # through the job it waited behind
+    assert jobs.wait(other, 60).state == "done" and jobs.wait(keys[0], 60).state == "done"
+    assert sorted(started) == [5, 5, 15]  # the cancelled setting never ran
+    assert jobs.request(keys[1], codes4.mu, "tsne", perplexity=10, group="m:val").state == "running"  # asked again: runs

@@ -129,3 +129,43 @@ def test_a_saved_recipe_loads_back_into_the_page(app_env):
     assert not at.exception and at.success
     assert at.number_input(key="gan_seed").value == 42
     assert at.slider(key="slider_0").value == 1.5 and at.slider(key="slider_1").value == -0.5
+
+
+def _bomb_png() -> bytes:
+    """A 20000 x 20000 PNG: about 400 KB on disk, 400 million pixels if decoded."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (20_000, 20_000)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_hostile_recipe_uploads_are_one_error_line_and_the_page_goes_on(app_env):
+    at = open_app(GENERATOR)
+    seed = at.number_input(key="gan_seed").value
+    uploads = [
+        ("infinite.json", b'{"seed": Infinity}', "application/json"),
+        ("label.json", b'{"seed": 3, "label": Infinity}', "application/json"),
+        ("nested.json", b"[" * 100_000, "application/json"),
+        ("bomb.png", _bomb_png(), "image/png"),
+        ("huge.json", b" " * 3_000_000 + b"{}", "application/json"),
+    ]
+    for upload in uploads:
+        at.file_uploader(key="gan_recipe").set_value(upload)
+        at.run()
+        assert not at.exception, upload[0]
+        assert len(at.error) == 1 and "\n" not in at.error[0].value, upload[0]
+        assert at.number_input(key="gan_seed").value == seed and main_image(at), upload[0]  # nothing changed
+
+
+def test_text_from_a_recipe_is_shown_as_text_not_markdown(app_env):
+    at = open_app(GENERATOR)
+    recipe = {"format": "multigen-recipe", "version": 1, "seed": 5, "sliders": [], "z": [],
+              "checkpoint": "![x](http://example.invalid/pixel.png)"}
+    at.file_uploader(key="gan_recipe").set_value(("recipe.json", json.dumps(recipe).encode(), "application/json"))
+    at.run()
+    assert not at.exception and at.success
+    body = at.success[0].value
+    assert "![x](" not in body and r"!\[x\](http://example.invalid/pixel.png)" in body  # escaped: no image to fetch
