@@ -11,7 +11,7 @@ import math
 
 import streamlit as st
 
-from multigen.data import DATASETS
+from multigen.data import DATASETS, MAX_SEED
 from multigen.errors import MultigenError
 from multigen.models import display_name, kinds
 from multigen.training import TrainingConfig, run_path
@@ -76,7 +76,7 @@ with st.form("train_form", border=True):
         key="train_learning_rate", persist_state="session", help="Adam step size.",
     )
     seed = right.number_input(
-        "Seed", value=0, step=1, key="train_seed", persist_state="session",
+        "Seed", value=0, min_value=0, max_value=MAX_SEED, step=1, key="train_seed", persist_state="session",
         help="The same seed gives the same run on the CPU.",
     )
     submitted = st.form_submit_button(

@@ -88,7 +88,7 @@ keep = {"persist_state": "session"}  # the user's choices survive a visit to ano
 # -- inputs ---------------------------------------------------------------------------------------
 text_column, source_column = st.columns([2, 3], vertical_alignment="bottom")
 text = text_column.text_input(
-    "Number", key="write_text", placeholder="2026",
+    "Number", key="write_text", placeholder="2026", max_chars=40,
     help=f"1 to {MAX_DIGITS} digits 0-9 (spaces are ignored); press Enter to write it.", **keep,
 )
 source = source_column.radio(

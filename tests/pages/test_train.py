@@ -45,6 +45,16 @@ def test_a_missing_dataset_is_reported_in_one_line(app_env, tmp_path, monkeypatc
     assert at.error and "fashion-mnist" in at.error[0].value and "mnist-5k" in at.error[0].value
 
 
+def test_a_run_of_absurd_length_is_refused_in_one_line_before_its_first_step(app_env):
+    at = open_app(TRAIN)
+    fill_form(at, train_model="vae", train_epochs=100_000, train_batch_size=1)  # 450 million steps
+    at.button(key="train_start").click().run()
+    assert training_job().wait(30)
+    at.run()
+    assert at.error and "more than the 2,000,000 a run may take" in at.error[0].value
+    assert training_job().state().step == 0 and not at.button(key="train_start").disabled
+
+
 def test_a_run_can_be_paused_scrubbed_resumed_and_stopped_and_then_appears_in_the_pickers(app_env, training_progress):
     other_tab = open_app(TRAIN)  # opened before the run starts: its Start button is still enabled
     at = open_app(TRAIN)
