@@ -331,3 +331,33 @@ def test_typing_a_number_on_the_write_page_shows_its_strip(page, app_server):
 
     wait_for_new_image(page, before)
     expect(page.get_by_text("“4711” in the style of seed 0", exact=True)).to_be_visible()
+
+
+def test_a_hostile_recipe_upload_is_one_error_line_and_the_gan_page_goes_on(page, tmp_path):
+    """A 400 KB PNG that claims 20000 x 20000 pixels, then a recipe whose text is Markdown for an image."""
+    import io
+    import json
+
+    from PIL import Image
+
+    open_app_page(page, "/gan_generator", "GAN generator")
+    bomb = tmp_path / "bomb.png"
+    buffer = io.BytesIO()
+    Image.new("L", (20_000, 20_000)).save(buffer, "PNG")
+    bomb.write_bytes(buffer.getvalue())
+    page.get_by_text("Variations, interpolation and recipes").click()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(bomb))
+    error = page.locator("[data-testid=stAlertContentError]")
+    expect(error).to_contain_text("claims more pixels than any multigen recipe PNG", timeout=POLL_TIMEOUT_MS)
+    expect(page.locator("[data-testid=stException]")).to_have_count(0)
+    expect(page.locator("[data-testid=stImage] img").first).to_have_js_property("complete", True)
+
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if "example.invalid" in request.url else None)
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"format": "multigen-recipe", "seed": 7, "sliders": [], "z": [],
+                                  "checkpoint": "![x](http://example.invalid/pixel.png)"}))
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(recipe))
+    success = page.locator("[data-testid=stAlertContentSuccess]")
+    expect(success).to_contain_text("![x](http://example.invalid/pixel.png)", timeout=POLL_TIMEOUT_MS)  # as text
+    assert success.locator("img").count() == 0 and fetched == []
