@@ -213,7 +213,16 @@ def _encode(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from multigen.checkpoints import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, _output(args.out, (".safetensors",)))
+    form = args.format or ("onnx" if str(args.out).lower().endswith(".onnx") else "safetensors")
+    out = _output(args.out, (f".{form}",))
+    if form == "onnx":
+        from multigen.export import export_onnx
+
+        path = export_onnx(args.checkpoint, out, part=args.part)
+    elif args.part != "decoder":
+        raise MultigenError("--part is for --format onnx: a .safetensors export copies the whole model.")
+    else:
+        path = export_checkpoint(args.checkpoint, out)
     print(f"exported {args.checkpoint} -> {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
     return 0
 

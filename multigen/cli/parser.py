@@ -168,9 +168,15 @@ def _add_encode(commands: argparse._SubParsersAction, choices: dict) -> None:
 
 
 def _add_export(commands: argparse._SubParsersAction, choices: dict) -> None:
-    export = commands.add_parser("export", help="copy a checkpoint without optimizer state, for sharing")
+    export = commands.add_parser(
+        "export", help="copy a checkpoint without optimizer state, or write its decoder / encoder as ONNX"
+    )
     export.add_argument("checkpoint")
-    export.add_argument("--out", required=True)
+    export.add_argument("--out", required=True, help=".safetensors (a copy for sharing) or .onnx")
+    export.add_argument("--format", choices=("safetensors", "onnx"),
+                        help="what to write (default: from the --out suffix)")
+    export.add_argument("--part", choices=("decoder", "encoder"), default="decoder",
+                        help="ONNX: the decoder (VAE) or generator (GAN), or a VAE's encoder (default decoder)")
 
 
 def _add_info(commands: argparse._SubParsersAction, choices: dict) -> None:
