@@ -33,6 +33,7 @@ from pages.ui.checkpoints import offered, picker_key
 from pages.ui.copy_check import copy_check_note, nearest_training
 from pages.ui.downloads import recipe_downloads
 from pages.ui.folders import display_path
+from pages.ui.live_digit import live_digit
 from pages.ui.pictures import picture, show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
@@ -190,6 +191,8 @@ with picture_column:
     caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
         f", {code_name} {code_of(z, categories)}" if categories else ""
     )
+    live_digit(info.path, start=start, directions=directions, values=values, label=digit if conditional else None,
+               code=code, categories=categories, key="gan_live")
     show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
     recipe_downloads(

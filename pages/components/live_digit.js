@@ -1,0 +1,142 @@
+// The GAN page's digit, redrawn in the page while a direction slider is dragged (see pages/ui/live_digit.py).
+//
+// The generator runs here, exported to ONNX (multigen.export) and run by onnxruntime-web's WebAssembly
+// build (static/ort/, served by Streamlit's static file serving). It computes what the server computes:
+// z = start + sum(value_i * direction_i), then the picked code moved into place, then the generator's
+// pixels rounded to 0-255. The server still hears the slider on release; its rerun draws the same digit.
+const shared = (globalThis.__multigenLive ??= { runtime: null, sessions: new Map() });
+
+function runtime(data) {
+  shared.runtime ??= import(new URL(data.runtime, window.location.href).href).then((ort) => {
+    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which the app does not ask for
+    ort.env.wasm.wasmPaths = { wasm: new URL(data.wasm, window.location.href).href };
+    return ort;
+  });
+  return shared.runtime;
+}
+
+function session(ort, url) {
+  if (!shared.sessions.has(url)) {
+    shared.sessions.set(url, ort.InferenceSession.create(new URL(url, window.location.href).href,
+      { executionProviders: ['wasm'] }));
+  }
+  return shared.sessions.get(url);
+}
+
+// The noise vector the sliders at ``values`` give, with the picked code moved into place
+// (multigen.explore.noise.apply_sliders, then with_code).
+export function noiseVector(data, values) {
+  const z = Float32Array.from(data.start);
+  values.forEach((value, i) => {
+    const direction = data.directions[i];
+    if (value && direction) for (let j = 0; j < z.length; j++) z[j] += value * direction[j];
+  });
+  if (data.code !== null && data.categories > 0) {
+    let top = 0;
+    for (let j = 1; j < data.categories; j++) if (z[j] > z[top]) top = j;
+    [z[top], z[data.code]] = [z[data.code], z[top]];
+  }
+  return z;
+}
+
+async function decode(state, values) {
+  const { ort, model, data } = state;
+  const z = noiseVector(data, values);
+  const feeds = { z: new ort.Tensor('float32', z, [1, z.length]) };
+  if (data.label !== null) feeds.labels = new ort.Tensor('int64', BigInt64Array.from([BigInt(data.label)]), [1]);
+  const { pixels } = await model.run(feeds);
+  const gray = new Uint8ClampedArray(28 * 28);
+  for (let i = 0; i < gray.length; i++) gray[i] = Math.round(pixels.data[i] * 255);
+  return gray;
+}
+
+function paint(state, gray) {
+  const context = state.canvas.getContext('2d');
+  const frame = context.createImageData(28, 28);
+  for (let i = 0; i < gray.length; i++) {
+    frame.data.set([gray[i], gray[i], gray[i], 255], i * 4);
+  }
+  context.putImageData(frame, 0, 0);
+  const picture = state.picture();
+  if (picture) picture.src = state.canvas.toDataURL('image/png');
+  state.root.dataset.frames = String(Number(state.root.dataset.frames || 0) + 1);
+}
+
+function sliderValues(data) {
+  // The direction sliders as the page shows them now, also mid-drag (the server hears them on release).
+  const values = data.values.slice();
+  for (const slider of document.querySelectorAll('[data-testid=stSlider]')) {
+    const label = slider.querySelector('[data-testid=stWidgetLabel]')?.textContent ?? '';
+    const match = /^Direction (\d+)/.exec(label.trim());
+    const thumb = slider.querySelector('[role=slider]');
+    // Streamlit's slider is an <input type=range> whose value (and aria-valuetext) follows the pointer.
+    const value = thumb ? Number(thumb.value ?? thumb.getAttribute('aria-valuetext')) : NaN;
+    if (match && Number.isFinite(value)) values[Number(match[1]) - 1] = value;
+  }
+  return values;
+}
+
+export default function ({ data, parentElement }) {
+  let root = parentElement.querySelector('.mg-live');
+  if (!root) {
+    root = document.createElement('div');
+    root.className = 'mg-live';
+    root.style.cssText = 'font-size: 0.8rem; color: rgba(49, 51, 63, 0.6);';
+    parentElement.append(root);
+  }
+  const state = (root.__multigen ??= { root, canvas: document.createElement('canvas'), busy: false, wanted: null });
+  state.canvas.width = state.canvas.height = 28;
+  state.data = data;
+  // The digit this element redraws: the first picture after it in the same column.
+  state.picture = () => {
+    let container = root.closest('[data-testid=stElementContainer]')?.nextElementSibling;
+    for (; container; container = container.nextElementSibling) {
+      const image = container.querySelector('[data-testid=stImage] img');
+      if (image) return image;
+    }
+    return null;
+  };
+  state.draw = async (values) => {
+    state.wanted = values;
+    if (state.busy || !state.model) return;
+    state.busy = true;
+    try {
+      while (state.wanted) {
+        const next = state.wanted;
+        state.wanted = null;
+        paint(state, await decode(state, next));
+      }
+    } catch (error) {
+      root.textContent = `The in-page model failed (${error}): the digit updates when you release a slider.`;
+    } finally {
+      state.busy = false;
+    }
+  };
+  globalThis.__multigenLiveDigit = { noiseVector: (values) => Array.from(noiseVector(state.data, values)),
+    decode: async (values) => Array.from(await decode(state, values)), state };
+  if (!state.loading) {
+    state.loading = runtime(data)
+      .then(async (ort) => { state.ort = ort; state.model = await session(ort, data.model); root.dataset.ready = 'true'; })
+      .catch((error) => {
+        root.dataset.ready = 'false';
+        root.textContent = `The in-page model could not load (${error}): the digit updates when you release a slider.`;
+      });
+  } else if (state.modelUrl !== data.model && state.ort) {
+    state.model = null;
+    session(state.ort, data.model).then((model) => { state.model = model; });
+  }
+  state.modelUrl = data.model;
+  if (!state.observer) {
+    let scheduled = false;
+    state.observer = new MutationObserver(() => {
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(() => { scheduled = false; state.draw(sliderValues(state.data)); });
+    });
+    state.observer.observe(document.body, { attributes: true, attributeFilter: ['aria-valuetext'], subtree: true });
+  }
+  return () => {
+    state.observer?.disconnect();
+    state.observer = null;
+  };
+}

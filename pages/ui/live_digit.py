@@ -1,0 +1,56 @@
+"""The GAN page's digit, redrawn in the browser while a direction slider is dragged.
+
+The generator is exported to ONNX once per checkpoint content (``multigen.export.cached_onnx``) into
+``static/models/``, and ``pages/components/live_digit.js`` runs it with onnxruntime-web's WebAssembly
+build (``static/ort/``), both served by Streamlit's static file serving (``server.enableStaticServing``).
+The served folder holds only the runtime and exported models, named by content: no user input names a
+file to serve. Without WebAssembly, or if the model cannot load, the element says so in one line and the
+digit updates on release as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from multigen.errors import MultigenError
+from multigen.export import cached_onnx
+from pages.ui.folders import APP_ROOT
+
+_SOURCE = APP_ROOT / "pages" / "components" / "live_digit.js"
+STATIC = APP_ROOT / "static"
+RUNTIME = "app/static/ort/ort.wasm.bundle.min.mjs"  # relative to the app's address (a base path included)
+WASM = "app/static/ort/ort-wasm-simd-threaded.wasm"
+
+_component = st.components.v2.component(
+    "multigen.live_digit", js=_SOURCE.read_text(encoding="utf-8"), isolate_styles=False
+)
+
+
+@st.cache_resource(show_spinner="Preparing the generator for the page…", max_entries=16)
+def model_url(checkpoint: str, mtime_ns: int) -> str:
+    """The served address of the checkpoint's exported generator (exported on first use)."""
+    path = cached_onnx(checkpoint, part="decoder", cache_dir=STATIC / "models")
+    return f"app/static/models/{path.name}"
+
+
+def live_digit(
+    checkpoint: str | Path, *, start: np.ndarray, directions: np.ndarray, values: list[float], label: int | None,
+    code: int | None, categories: int, key: str,
+) -> None:
+    """Redraw the next picture of this column in the page while the sliders named "Direction N" move:
+    ``start`` is the seed's noise vector, ``directions`` the sliders' (k, d) unit vectors."""
+    try:
+        url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+    except (MultigenError, OSError) as error:
+        st.caption(f"The digit updates when you release a slider (no in-page model: {error}).")
+        return
+    _component(key=key, height=0, data={
+        "runtime": RUNTIME, "wasm": WASM, "model": url,
+        "start": np.asarray(start, dtype=np.float32).tolist(),
+        "directions": np.asarray(directions, dtype=np.float32).tolist(),
+        "values": [float(v) for v in values], "label": None if label is None else int(label),
+        "code": None if code is None else int(code), "categories": int(categories),
+    })

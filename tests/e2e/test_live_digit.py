@@ -1,0 +1,82 @@
+"""The GAN page's generator running in the page (ONNX + onnxruntime-web): it draws what multigen draws,
+and the digit changes while a slider is still being dragged."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from test_browser import FIRST_RENDER_TIMEOUT_MS, open_app_page
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips or fails with the reason
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+LIVE = ".mg-live"
+
+
+def ready(page: Any) -> None:
+    open_app_page(page, "/gan_generator", "GAN generator")
+    page.locator(f"{LIVE}[data-ready=true]").wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+
+
+def test_the_page_decodes_the_digit_multigen_draws_for_the_same_slider_values(page, app_server):
+    from multigen.checkpoints import load_checkpoint
+    from multigen.explore.noise import apply_sliders, with_code
+    from multigen.export import read_onnx_metadata
+
+    ready(page)
+    data = page.evaluate("globalThis.__multigenLiveDigit.state.data")
+    model_file = app_server.checkpoint_dirs[0].parent / "static" / "models" / data["model"].rsplit("/", 1)[1]
+    checkpoint = read_onnx_metadata(model_file)["checkpoint"]
+    model = next(load_checkpoint(folder / checkpoint).model for folder in app_server.checkpoint_dirs
+                 if (folder / checkpoint).is_file())
+    start, directions = np.array(data["start"], np.float32), np.array(data["directions"], np.float32)
+    for values in ([0.0] * len(directions), [2.5, -1.0, 0.5] + [0.0] * (len(directions) - 3), [-3.0] * len(directions)):
+        drawn = np.array(page.evaluate("values => globalThis.__multigenLiveDigit.decode(values)", values), np.uint8)
+        z = apply_sliders(start, directions, values)
+        if data["code"] is not None:
+            z = with_code(z, data["code"], data["categories"])
+        expected = model.draw(z, data["label"])
+        assert np.abs(drawn.reshape(28, 28).astype(int) - expected.astype(int)).max() <= 1  # within 1/255
+
+
+def test_dragging_a_slider_redraws_the_digit_before_the_pointer_is_released(page):
+    ready(page)
+    picture = page.locator("[data-testid=stImage] img").first
+    before = picture.get_attribute("src")
+    thumb = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
+    box = thumb.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    frames = []
+    for step in range(1, 11):  # the pointer held down all along: the server has heard nothing yet
+        page.mouse.move(box["x"] + box["width"] / 2 + step * box["width"] / 25, box["y"] + box["height"] / 2, steps=2)
+        page.wait_for_timeout(60)
+        frames.append(int(page.locator(LIVE).get_attribute("data-frames") or 0))
+    drawn_mid_drag = picture.get_attribute("src")
+    page.mouse.up()
+    assert frames[-1] >= 5 and frames == sorted(frames)  # redrawn again and again while dragging
+    assert drawn_mid_drag != before
+
+
+def test_without_the_in_page_model_the_page_says_so_in_one_line_and_still_works(context):
+    page = context.new_page()
+    page.route(re.compile(r".*\.wasm$"), lambda route: route.abort())  # as in a browser without WebAssembly
+    open_app_page(page, "/gan_generator", "GAN generator")
+    live = page.locator(LIVE)
+    expect(live).to_have_attribute("data-ready", "false", timeout=FIRST_RENDER_TIMEOUT_MS)
+    expect(live).to_contain_text("the digit updates when you release a slider")
+    assert live.inner_text().count("\n") == 0
+    before = page.locator("[data-testid=stImage] img").first.get_attribute("src")
+    slider = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-testid=stImage] img").first).not_to_have_attribute("src", before, timeout=30_000)
+    page.close()
