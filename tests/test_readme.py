@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def library_example() -> str:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The library"):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
 def test_the_readme_library_example_runs_as_written(tmp_path, monkeypatch):
