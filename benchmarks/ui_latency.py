@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -244,6 +245,53 @@ def slider_latencies(page: Any, tries: int) -> list[float | None]:
     return [timed(page, lambda fraction=(0.25, 0.75)[i % 2]: drag(fraction)) for i in range(tries)]
 
 
+LIVE_GOAL_MS = 8  # issue 16: the DCGAN generator decoded in the page
+DRAG_GOAL_FPS = 30
+
+
+def live_rows(page: Any, tries: int) -> list[tuple[str, float, float, str]]:
+    """The GAN page's in-page generator (pages/components/live_digit.js): time to the model being ready on a
+    fresh page and the bytes it took, the decode time per digit, and digit updates per second during a
+    2-second slider drag with the pointer held down."""
+    started = time.perf_counter()
+    page.goto("/gan_generator")
+    page.locator(".mg-live[data-ready=true]").wait_for(state="attached", timeout=PAGE_TIMEOUT_MS)
+    ready_ms = (time.perf_counter() - started) * 1000
+    transferred = page.evaluate(r"""() => performance.getEntriesByType('resource')
+        .filter(entry => /\/app\/static\//.test(entry.name))
+        .reduce((sum, entry) => sum + (entry.transferSize || entry.encodedBodySize || 0), 0)""")
+    wait_until_idle(page)
+    decode_ms = page.evaluate("""async (tries) => {
+        const live = globalThis.__multigenLiveDigit, times = [];
+        const values = live.state.data.values.slice();
+        for (let i = 0; i < tries; i++) {
+            values[0] = -3 + 6 * (i / tries);
+            const start = performance.now();
+            await live.decode(values);
+            times.push(performance.now() - start);
+        }
+        return times;
+    }""", max(tries, 50))
+    slider = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
+    box = slider.bounding_box()
+    before = int(page.locator(".mg-live").get_attribute("data-frames") or 0)
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    drag_started = time.perf_counter()
+    while time.perf_counter() - drag_started < 2.0:  # back and forth along the track for two seconds
+        phase = (time.perf_counter() - drag_started) % 1.0
+        x = box["x"] + box["width"] * (phase if phase < 0.5 else 1 - phase) * 2
+        page.mouse.move(x, box["y"] + box["height"] / 2)
+    seconds = time.perf_counter() - drag_started
+    frames = int(page.locator(".mg-live").get_attribute("data-frames") or 0) - before
+    page.mouse.up()
+    return [
+        ("page: fresh GAN page -> in-page model ready (ms)", ready_ms, ready_ms, f"{transferred / 1e6:.1f} MB loaded"),
+        ("page: in-page decode of one digit (ms)", *summary(decode_ms), f"median < {LIVE_GOAL_MS} ms"),
+        ("page: digit updates per second while dragging", frames / seconds, frames / seconds, f">= {DRAG_GOAL_FPS}"),
+    ]
+
+
 def browser_rows(
     folder: Path, tries: int, *, phases: bool = False, svg: bool = False
 ) -> list[tuple[str, float, float, str]]:
@@ -268,6 +316,7 @@ def browser_rows(
                 what, times = completed(slider_latencies(context.new_page(), tries),
                                         "browser: release a GAN slider -> new digit on screen")
                 rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
+                rows += live_rows(context.new_page(), tries)
         finally:
             chromium.close()
             server.stop()
