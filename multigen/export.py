@@ -116,6 +116,7 @@ def export_onnx(
         entry = graph.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, json.dumps(description)
         onnx.save(graph, temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the app's static server and other users read it
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
