@@ -80,3 +80,34 @@ def test_without_the_in_page_model_the_page_says_so_in_one_line_and_still_works(
         page.keyboard.press("ArrowRight")
     expect(page.locator("[data-testid=stImage] img").first).not_to_have_attribute("src", before, timeout=30_000)
     page.close()
+
+
+def test_with_every_message_to_the_server_held_back_a_drag_still_redraws_the_digit(context):
+    page = context.new_page()
+    held = {"on": False, "count": 0}
+
+    def relay(socket):  # pass everything through until told to hold back what the page sends
+        server = socket.connect_to_server()
+
+        def from_page(message):
+            if held["on"]:
+                held["count"] += 1
+            else:
+                server.send(message)
+
+        socket.on_message(from_page)
+
+    page.route_web_socket(re.compile(r".*/_stcore/stream.*"), relay)
+    ready(page)
+    held["on"] = True
+    picture = page.locator("[data-testid=stImage] img").first
+    before, frames_before = picture.get_attribute("src"), int(page.locator(LIVE).get_attribute("data-frames") or 0)
+    slider = page.get_by_role("slider", name=re.compile(r"^Direction 2\b"))
+    slider.focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(50)
+    expect(picture).not_to_have_attribute("src", before, timeout=10_000)
+    assert int(page.locator(LIVE).get_attribute("data-frames") or 0) > frames_before
+    assert held["count"] > 0  # the page did try to tell the server, and the server never heard it
+    page.close()
