@@ -191,8 +191,9 @@ with picture_column:
     caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
         f", {code_name} {code_of(z, categories)}" if categories else ""
     )
-    live_digit(info.path, start=start, directions=directions, values=values, label=digit if conditional else None,
-               code=code, categories=categories, key="gan_live")
+    live_digit(info.path, start=start, directions=directions, values=values, key="gan_live",
+               sliders=[f"Direction {index + 1}" for index in range(len(values))],
+               labels=[digit] if conditional else None, code=code, categories=categories)
     show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
     recipe_downloads(

@@ -31,6 +31,7 @@ from pages.ui import loaders
 from pages.ui.copy_check import copy_check_note, nearest_training
 from pages.ui.downloads import recipe_downloads
 from pages.ui.folders import display_path
+from pages.ui.live_digit import live_digit
 from pages.ui.pictures import show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
@@ -152,6 +153,8 @@ except MultigenError as error:
     no_copy_check = str(error)
 
 # -- drawing --------------------------------------------------------------------------------------
+live_digit(info.path, start=style, directions=directions, values=values, key="write_live",
+           sliders=[name.capitalize() for name in STYLE_NAMES], labels=[int(digit) for digit in number])
 show_picture(strip, factor=SCREEN_SCALE, caption=f"“{number}” in the style of {where}")
 name = f"multigen-{number}-{Path(info.path).stem}" + (f"-seed{seed}" if seed is not None else "-clicked")
 recipe_downloads(

@@ -1,9 +1,11 @@
-// The GAN page's digit, redrawn in the page while a direction slider is dragged (see pages/ui/live_digit.py).
+// A picture of digits redrawn in the page while its sliders are dragged (see pages/ui/live_digit.py): the
+// GAN page's digit (its direction sliders), the Write page's strip (slant, thickness, width).
 //
-// The generator runs here, exported to ONNX (multigen.export) and run by onnxruntime-web's WebAssembly
-// build (static/ort/, served by Streamlit's static file serving). It computes what the server computes:
-// z = start + sum(value_i * direction_i), then the picked code moved into place, then the generator's
-// pixels rounded to 0-255. The server still hears the slider on release; its rerun draws the same digit.
+// The decoder or generator runs here, exported to ONNX (multigen.export) and run by onnxruntime-web's
+// WebAssembly build (static/ort/, served by Streamlit's static file serving). It computes what the server
+// computes: z = start + sum(value_i * direction_i), then the picked code moved into place, then the model's
+// pixels for each label, rounded to 0-255 and set side by side. The server still hears a slider on
+// release; its rerun draws the same picture.
 const shared = (globalThis.__multigenLive ??= { runtime: null, sessions: new Map() });
 
 function runtime(data) {
@@ -39,20 +41,32 @@ export function noiseVector(data, values) {
   return z;
 }
 
+// The picture: one digit per label (or one digit for a model without labels) side by side, (28, 28 n)
+// row-major, as multigen.explore.handwriting.write_number sets them.
 async function decode(state, values) {
   const { ort, model, data } = state;
   const z = noiseVector(data, values);
-  const feeds = { z: new ort.Tensor('float32', z, [1, z.length]) };
-  if (data.label !== null) feeds.labels = new ort.Tensor('int64', BigInt64Array.from([BigInt(data.label)]), [1]);
+  const n = data.labels ? data.labels.length : 1;
+  const batch = new Float32Array(n * z.length);
+  for (let i = 0; i < n; i++) batch.set(z, i * z.length);
+  const feeds = { z: new ort.Tensor('float32', batch, [n, z.length]) };
+  if (data.labels) feeds.labels = new ort.Tensor('int64', BigInt64Array.from(data.labels.map(BigInt)), [n]);
   const { pixels } = await model.run(feeds);
-  const gray = new Uint8ClampedArray(28 * 28);
-  for (let i = 0; i < gray.length; i++) gray[i] = Math.round(pixels.data[i] * 255);
+  const gray = new Uint8ClampedArray(28 * 28 * n);
+  for (let i = 0; i < n; i++) {
+    for (let row = 0; row < 28; row++) {
+      for (let column = 0; column < 28; column++) {
+        gray[row * 28 * n + i * 28 + column] = Math.round(pixels.data[i * 784 + row * 28 + column] * 255);
+      }
+    }
+  }
   return gray;
 }
 
 function paint(state, gray) {
   const context = state.canvas.getContext('2d');
-  const frame = context.createImageData(28, 28);
+  state.canvas.width = gray.length / 28;
+  const frame = context.createImageData(gray.length / 28, 28);
   for (let i = 0; i < gray.length; i++) {
     frame.data.set([gray[i], gray[i], gray[i], 255], i * 4);
   }
@@ -63,15 +77,15 @@ function paint(state, gray) {
 }
 
 function sliderValues(data) {
-  // The direction sliders as the page shows them now, also mid-drag (the server hears them on release).
+  // The picture's sliders (by their labels) as the page shows them now, also mid-drag (the server hears
+  // them on release). Streamlit's slider is an <input type=range> whose value follows the pointer.
   const values = data.values.slice();
   for (const slider of document.querySelectorAll('[data-testid=stSlider]')) {
-    const label = slider.querySelector('[data-testid=stWidgetLabel]')?.textContent ?? '';
-    const match = /^Direction (\d+)/.exec(label.trim());
+    const label = (slider.querySelector('[data-testid=stWidgetLabel]')?.textContent ?? '').trim();
+    const index = data.sliders.indexOf(label);
     const thumb = slider.querySelector('[role=slider]');
-    // Streamlit's slider is an <input type=range> whose value (and aria-valuetext) follows the pointer.
     const value = thumb ? Number(thumb.value ?? thumb.getAttribute('aria-valuetext')) : NaN;
-    if (match && Number.isFinite(value)) values[Number(match[1]) - 1] = value;
+    if (index >= 0 && Number.isFinite(value)) values[index] = value;
   }
   return values;
 }
@@ -107,7 +121,7 @@ export default function ({ data, parentElement }) {
         paint(state, await decode(state, next));
       }
     } catch (error) {
-      root.textContent = `The in-page model failed (${error}): the digit updates when you release a slider.`;
+      root.textContent = `The in-page model failed (${error}): the picture updates when you release a slider.`;
     } finally {
       state.busy = false;
     }
@@ -119,7 +133,7 @@ export default function ({ data, parentElement }) {
       .then(async (ort) => { state.ort = ort; state.model = await session(ort, data.model); root.dataset.ready = 'true'; })
       .catch((error) => {
         root.dataset.ready = 'false';
-        root.textContent = `The in-page model could not load (${error}): the digit updates when you release a slider.`;
+        root.textContent = `The in-page model could not load (${error}): the picture updates when you release a slider.`;
       });
   } else if (state.modelUrl !== data.model && state.ort) {
     state.model = null;

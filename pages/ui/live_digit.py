@@ -1,11 +1,12 @@
-"""The GAN page's digit, redrawn in the browser while a direction slider is dragged.
+"""A picture of digits redrawn in the browser while its sliders are dragged: the GAN page's digit (its
+direction sliders) and the Write page's strip (slant, thickness, width).
 
-The generator is exported to ONNX once per checkpoint content (``multigen.export.cached_onnx``) into
+The decoder or generator is exported to ONNX once per checkpoint content (``multigen.export.cached_onnx``) into
 ``static/models/``, and ``pages/components/live_digit.js`` runs it with onnxruntime-web's WebAssembly
 build (``static/ort/``), both served by Streamlit's static file serving (``server.enableStaticServing``).
 The served folder holds only the runtime and exported models, named by content: no user input names a
 file to serve. Without WebAssembly, or if the model cannot load, the element says so in one line and the
-digit updates on release as before.
+picture updates on release as before.
 """
 
 from __future__ import annotations
@@ -31,26 +32,28 @@ _component = st.components.v2.component(
 
 @st.cache_resource(show_spinner="Preparing the generator for the page…", max_entries=16)
 def model_url(checkpoint: str, mtime_ns: int) -> str:
-    """The served address of the checkpoint's exported generator (exported on first use)."""
+    """The served address of the checkpoint's exported decoder or generator (exported on first use)."""
     path = cached_onnx(checkpoint, part="decoder", cache_dir=STATIC / "models")
     return f"app/static/models/{path.name}"
 
 
 def live_digit(
-    checkpoint: str | Path, *, start: np.ndarray, directions: np.ndarray, values: list[float], label: int | None,
-    code: int | None, categories: int, key: str,
+    checkpoint: str | Path, *, start: np.ndarray, directions: np.ndarray, sliders: list[str], values: list[float],
+    labels: list[int] | None, code: int | None = None, categories: int = 0, key: str,
 ) -> None:
-    """Redraw the next picture of this column in the page while the sliders named "Direction N" move:
-    ``start`` is the seed's noise vector, ``directions`` the sliders' (k, d) unit vectors."""
+    """Redraw the next picture of this column in the page while the sliders labelled ``sliders`` move:
+    ``start`` is the vector they move, ``directions`` their (k, d) unit vectors, ``labels`` the digits
+    drawn side by side (None: one digit of a model without labels), ``code`` an InfoGAN or cluster code
+    moved into place after the sliders."""
     try:
         url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
     except (MultigenError, OSError) as error:
-        st.caption(f"The digit updates when you release a slider (no in-page model: {error}).")
+        st.caption(f"The picture updates when you release a slider (no in-page model: {error}).")
         return
     _component(key=key, height=0, data={
-        "runtime": RUNTIME, "wasm": WASM, "model": url,
+        "runtime": RUNTIME, "wasm": WASM, "model": url, "sliders": list(sliders),
         "start": np.asarray(start, dtype=np.float32).tolist(),
         "directions": np.asarray(directions, dtype=np.float32).tolist(),
-        "values": [float(v) for v in values], "label": None if label is None else int(label),
+        "values": [float(v) for v in values], "labels": None if labels is None else [int(v) for v in labels],
         "code": None if code is None else int(code), "categories": int(categories),
     })

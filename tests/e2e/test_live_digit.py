@@ -1,5 +1,5 @@
-"""The GAN page's generator running in the page (ONNX + onnxruntime-web): it draws what multigen draws,
-and the digit changes while a slider is still being dragged."""
+"""The models running in the page (ONNX + onnxruntime-web): the GAN page's digit and the Write page's strip
+are what multigen draws, and they change while a slider is still being dragged."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_the_page_decodes_the_digit_multigen_draws_for_the_same_slider_values(pa
         z = apply_sliders(start, directions, values)
         if data["code"] is not None:
             z = with_code(z, data["code"], data["categories"])
-        expected = model.draw(z, data["label"])
+        expected = model.draw(z, data["labels"][0] if data["labels"] else None)
         assert np.abs(drawn.reshape(28, 28).astype(int) - expected.astype(int)).max() <= 1  # within 1/255
 
 
@@ -71,7 +71,7 @@ def test_without_the_in_page_model_the_page_says_so_in_one_line_and_still_works(
     open_app_page(page, "/gan_generator", "GAN generator")
     live = page.locator(LIVE)
     expect(live).to_have_attribute("data-ready", "false", timeout=FIRST_RENDER_TIMEOUT_MS)
-    expect(live).to_contain_text("the digit updates when you release a slider")
+    expect(live).to_contain_text("the picture updates when you release a slider")
     assert live.inner_text().count("\n") == 0
     before = page.locator("[data-testid=stImage] img").first.get_attribute("src")
     slider = page.get_by_role("slider", name=re.compile(r"^Direction 1\b"))
@@ -111,3 +111,49 @@ def test_with_every_message_to_the_server_held_back_a_drag_still_redraws_the_dig
     assert int(page.locator(LIVE).get_attribute("data-frames") or 0) > frames_before
     assert held["count"] > 0  # the page did try to tell the server, and the server never heard it
     page.close()
+
+
+def served_model(app_server, data: dict) -> Any:
+    """The checkpoint's model behind the page's exported file (named in the file's metadata)."""
+    from multigen.checkpoints import load_checkpoint
+    from multigen.export import read_onnx_metadata
+
+    model_file = app_server.checkpoint_dirs[0].parent / "static" / "models" / data["model"].rsplit("/", 1)[1]
+    checkpoint = read_onnx_metadata(model_file)["checkpoint"]
+    return next(load_checkpoint(folder / checkpoint).model for folder in app_server.checkpoint_dirs
+                if (folder / checkpoint).is_file())
+
+
+def test_the_write_pages_strip_follows_its_style_sliders_as_multigen_writes_it(page, app_server):
+    from multigen.checkpoints import list_checkpoints
+    from multigen.explore.handwriting import write_number
+
+    if not any(info.kind in ("cvae", "cgan") for info in list_checkpoints(*app_server.checkpoint_dirs)):
+        pytest.skip("no CVAE or cGAN checkpoint for the Write a number page")
+    open_app_page(page, "/write_number", "Write a number")
+    field = page.get_by_role("textbox", name="Number")
+    field.fill("4711")
+    field.press("Enter")
+    expect(page.get_by_text("“4711” in the style of seed 0", exact=True)).to_be_visible(timeout=FIRST_RENDER_TIMEOUT_MS)
+    page.locator(f"{LIVE}[data-ready=true]").wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+    data = page.evaluate("globalThis.__multigenLiveDigit.state.data")
+    assert data["labels"] == [4, 7, 1, 1] and data["sliders"] == ["Slant", "Thickness", "Width"]
+    model = served_model(app_server, data)
+    for values in ([0.0, 0.0, 0.0], [1.5, -2.0, 0.7]):
+        drawn = np.array(page.evaluate("values => globalThis.__multigenLiveDigit.decode(values)", values), np.uint8)
+        expected = write_number(model, "4711", np.array(data["start"], np.float32), sliders=values,
+                                directions=np.array(data["directions"], np.float32))
+        assert np.abs(drawn.reshape(28, 4 * 28).astype(int) - expected.astype(int)).max() <= 1
+
+    picture = page.locator("[data-testid=stImage] img").first
+    before, frames = picture.get_attribute("src"), int(page.locator(LIVE).get_attribute("data-frames") or 0)
+    slant = page.get_by_role("slider", name="Slant")
+    box = slant.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(box["x"] + box["width"] / 2 + step * box["width"] / 20, box["y"] + box["height"] / 2, steps=2)
+        page.wait_for_timeout(60)
+    assert int(page.locator(LIVE).get_attribute("data-frames") or 0) >= frames + 3  # pointer still down
+    assert picture.get_attribute("src") != before
+    page.mouse.up()
