@@ -18,7 +18,7 @@ from multigen.errors import MultigenError
 from multigen.evaluation import reconstruction_quality
 from multigen.explore.latent import interpolate
 from multigen.images import image_grid, image_strip
-from pages.ui import charts, loaders, picture_panel, selection
+from pages.ui import charts, live_digit, loaders, picture_panel, selection
 from pages.ui.checkpoints import fingerprint, picker_key
 from pages.ui.datasets import class_names, label_text, split_size
 from pages.ui.pictures import picture_url, show_picture
@@ -39,6 +39,7 @@ POINT_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
 DEFAULT_POINTS = 2_000
 AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
 GALLERY = 100  # digits shown from a box or lasso selection
+HOVER_ENLARGE = 5  # the digit under the pointer, 140 px
 ENLARGE = 6  # the clicked digit's pictures, shown this many times their 28-pixel size
 # What a click on a dot shows, by the name of its sprite sheet (pages/ui/picture_panel.py) in the browser.
 DOT_PICTURES = {
@@ -272,6 +273,12 @@ map_column, detail_column = st.columns([3, 2], gap="large")
 # The details are drawn first so their pictures reach the browser before the map is re-sent; a click on a dot
 # shows its pictures even before that, from the sprite sheets sent with the map (pages/ui/picture_panel.py).
 with detail_column:
+    if n_points <= picture_panel.ATLAS_MAX_POINTS:  # the digit under the pointer, decoded in the page
+        live_digit.map_hover(
+            info.path, projection, chart="latent_map", width=28 * HOVER_ENLARGE, key="explorer_hover",
+            labels=codes.labels if conditional and condition == AUTO else None,
+            label=int(condition) if conditional and condition != AUTO else None,
+        )
     pick = picks[-1] if picks else {}
     title, note = None, None
     if pick.get("row") is not None:  # the browser titles an instant view the same way (`titles` below)

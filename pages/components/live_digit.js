@@ -1,5 +1,7 @@
-// A picture of digits redrawn in the page while its sliders are dragged (see pages/ui/live_digit.py): the
-// GAN page's digit (its direction sliders), the Write page's strip (slant, thickness, width).
+// A picture of digits decoded in the page from what the person moves (see pages/ui/live_digit.py):
+// - sliders: the GAN page's digit (its direction sliders), the Write page's strip (slant, thickness,
+//   width), redrawn while a slider is dragged;
+// - the pointer over the Latent explorer's map: the digit decoded where the pointer is, as it moves.
 //
 // The decoder or generator runs here, exported to ONNX (multigen.export) and run by onnxruntime-web's
 // WebAssembly build (static/ort/, served by Streamlit's static file serving). It computes what the server
@@ -90,6 +92,92 @@ function sliderValues(data) {
   return values;
 }
 
+// The latent vector at map position (x, y): multigen.explore.projection.Projection.inverse.
+export function inverse(data, x, y) {
+  if (data.method === 'raw') return Float32Array.from([x, y]);
+  if (data.method === 'pca') {
+    const [first, second] = data.components;
+    return Float32Array.from(data.mean, (mean, j) => x * first[j] + y * second[j] + mean);
+  }
+  // t-SNE has no inverse map: the inverse-distance-weighted mean of the latents of the nearest dots,
+  // exactly a dot's latent on the dot itself.
+  const points = data.points, k = Math.min(8, points.length);
+  const nearest = points.map(([px, py], row) => [Math.hypot(px - x, py - y), row]).sort((a, b) => a[0] - b[0]).slice(0, k);
+  const tolerance = 1e-9 * (data.spread || 1);
+  if (nearest[0][0] <= tolerance) return Float32Array.from(data.latents[nearest[0][1]]);
+  const out = new Float64Array(data.latents[0].length);
+  let total = 0;
+  for (const [distance, row] of nearest) {
+    const weight = 1 / Math.max(distance, tolerance);
+    total += weight;
+    data.latents[row].forEach((value, j) => { out[j] += weight * value; });
+  }
+  return Float32Array.from(out, (value) => value / total);
+}
+
+function nearestLabel(data, x, y) {
+  let best = 0, bestDistance = Infinity;
+  data.points.forEach(([px, py], row) => {
+    const distance = (px - x) ** 2 + (py - y) ** 2;
+    if (distance < bestDistance) { bestDistance = distance; best = row; }
+  });
+  return data.labels[best];
+}
+
+// The map's data coordinates under a pointer event, or null outside its plotting area.
+function mapPosition(chart, event) {
+  const layout = chart._fullLayout;
+  if (!layout || !layout.xaxis || !layout.yaxis) return null;
+  const box = chart.getBoundingClientRect();
+  const px = event.clientX - box.left - layout.xaxis._offset, py = event.clientY - box.top - layout.yaxis._offset;
+  if (px < 0 || py < 0 || px > layout.xaxis._length || py > layout.yaxis._length) return null;
+  return [layout.xaxis.p2l(px), layout.yaxis.p2l(py)];
+}
+
+async function decodeAt(state, x, y) {
+  const data = state.data;
+  const label = data.label !== null ? data.label : (data.labels ? nearestLabel(data, x, y) : null);
+  const view = { ...data, start: inverse(data, x, y), directions: [], code: null, labels: label === null ? null : [label] };
+  return decode({ ...state, data: view }, []);
+}
+
+function followPointer(root, state) {
+  const chart = document.querySelector(`.st-key-${state.data.chart} .js-plotly-plot`);
+  if (!chart || chart.__multigenHover === state) return;
+  chart.__multigenHover = state;
+  let scheduled = null;
+  chart.addEventListener('mousemove', (event) => {
+    const position = mapPosition(chart, event);
+    if (!position || !state.model) return;
+    if (scheduled) { scheduled.position = position; return; }
+    scheduled = { position };
+    requestAnimationFrame(async () => {
+      const [x, y] = scheduled.position;
+      scheduled = null;
+      try {
+        paint(state, await decodeAt(state, x, y));
+        state.caption.textContent = `At the pointer (${x.toFixed(2)}, ${y.toFixed(2)})`;
+      } catch (error) {
+        state.caption.textContent = `The in-page model failed (${error}): ${state.data.fallback}`;
+      }
+    });
+  });
+}
+
+function mapView(root, state) {
+  if (!state.figure) {
+    state.figure = document.createElement('figure');
+    state.figure.style.margin = '0 0 0.5rem 0';
+    state.canvas.style.cssText = `width: ${state.data.width}px; max-width: 100%; image-rendering: pixelated; background: #000;`;
+    state.caption = document.createElement('figcaption');
+    state.caption.textContent = 'Hover over the map: the digit decoded at the pointer shows here.';
+    state.figure.append(state.canvas, state.caption);
+    root.append(state.figure);
+    state.picture = () => null; // draws into its own canvas
+  }
+  followPointer(root, state);
+}
+
 export default function ({ data, parentElement }) {
   let root = parentElement.querySelector('.mg-live');
   if (!root) {
@@ -101,8 +189,12 @@ export default function ({ data, parentElement }) {
   const state = (root.__multigen ??= { root, canvas: document.createElement('canvas'), busy: false, wanted: null });
   state.canvas.width = state.canvas.height = 28;
   state.data = data;
+  if (data.source === 'map') {
+    globalThis.__multigenLiveMap = { inverse: (x, y) => Array.from(inverse(state.data, x, y)),
+      decodeAt: async (x, y) => Array.from(await decodeAt(state, x, y)), state };
+  }
   // The digit this element redraws: the first picture after it in the same column.
-  state.picture = () => {
+  if (data.source !== 'map') state.picture = () => {
     let container = root.closest('[data-testid=stElementContainer]')?.nextElementSibling;
     for (; container; container = container.nextElementSibling) {
       const image = container.querySelector('[data-testid=stImage] img');
@@ -121,26 +213,32 @@ export default function ({ data, parentElement }) {
         paint(state, await decode(state, next));
       }
     } catch (error) {
-      root.textContent = `The in-page model failed (${error}): the picture updates when you release a slider.`;
+      root.textContent = `The in-page model failed (${error}): ${state.data.fallback}`;
     } finally {
       state.busy = false;
     }
   };
-  globalThis.__multigenLiveDigit = { noiseVector: (values) => Array.from(noiseVector(state.data, values)),
+  if (data.source !== 'map') globalThis.__multigenLiveDigit = { noiseVector: (values) => Array.from(noiseVector(state.data, values)),
     decode: async (values) => Array.from(await decode(state, values)), state };
   if (!state.loading) {
     state.loading = runtime(data)
       .then(async (ort) => { state.ort = ort; state.model = await session(ort, data.model); root.dataset.ready = 'true'; })
       .catch((error) => {
         root.dataset.ready = 'false';
-        root.textContent = `The in-page model could not load (${error}): the picture updates when you release a slider.`;
+        root.textContent = `The in-page model could not load (${error}): ${state.data.fallback}`;
       });
   } else if (state.modelUrl !== data.model && state.ort) {
     state.model = null;
     session(state.ort, data.model).then((model) => { state.model = model; });
   }
   state.modelUrl = data.model;
-  if (!state.observer) {
+  if (data.source === 'map') {
+    mapView(root, state);
+    if (!state.observer) { // the chart can be drawn after this element, or drawn anew
+      state.observer = new MutationObserver(() => followPointer(root, state));
+      state.observer.observe(document.body, { childList: true, subtree: true });
+    }
+  } else if (!state.observer) {
     let scheduled = false;
     state.observer = new MutationObserver(() => {
       if (scheduled) return;

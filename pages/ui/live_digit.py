@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 from multigen.errors import MultigenError
+from multigen.explore.projection import Projection
 from multigen.export import cached_onnx
 from pages.ui.folders import APP_ROOT
 
@@ -56,4 +57,33 @@ def live_digit(
         "directions": np.asarray(directions, dtype=np.float32).tolist(),
         "values": [float(v) for v in values], "labels": None if labels is None else [int(v) for v in labels],
         "code": None if code is None else int(code), "categories": int(categories),
+        "source": "sliders", "fallback": "the picture updates when you release a slider.",
     })
+
+
+def map_hover(
+    checkpoint: str | Path, projection: Projection, *, labels: np.ndarray | None, label: int | None, width: int, chart: str,
+    key: str,
+) -> None:
+    """A picture of the digit decoded where the pointer is over the plotly map with key ``chart``, drawn in the
+    page as the pointer moves: ``projection``'s inverse computed there (raw and PCA exactly, t-SNE by the
+    same nearest-dots blend as the server), then the decoder. A conditional model decodes with ``label``, or
+    when it is None with the label of the dot nearest the pointer (``labels``, one per dot)."""
+    try:
+        url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+    except (MultigenError, OSError) as error:
+        st.caption(f"Click the map to decode a position (no in-page model: {error}).")
+        return
+    points = np.asarray(projection.points, dtype=np.float64)
+    data = {
+        "runtime": RUNTIME, "wasm": WASM, "model": url, "source": "map", "chart": chart, "method": projection.method,
+        "points": points.tolist(), "labels": None if labels is None else [int(v) for v in labels],
+        "label": None if label is None else int(label), "width": int(width),
+        "fallback": "click the map to decode a position.",
+    }
+    if projection.method == "pca":
+        data.update(components=projection.components.astype(np.float64).tolist(), mean=projection.mean.astype(np.float64).tolist())
+    elif projection.method == "tsne":
+        data.update(latents=np.asarray(projection.latents, dtype=np.float32).tolist(),
+                    spread=float(np.ptp(points, axis=0).max()) if len(points) else 1.0)
+    _component(key=key, data=data)

@@ -157,3 +157,34 @@ def test_the_write_pages_strip_follows_its_style_sliders_as_multigen_writes_it(p
     assert int(page.locator(LIVE).get_attribute("data-frames") or 0) >= frames + 3  # pointer still down
     assert picture.get_attribute("src") != before
     page.mouse.up()
+
+
+def test_hovering_the_latent_map_shows_the_digit_at_the_pointer_as_multigen_decodes_it(page, app_server):
+    from test_browser import wait_for_latent_map
+
+    from multigen.explore.projection import Projection
+
+    open_app_page(page, "/", "Latent explorer")
+    wait_for_latent_map(page)
+    hover = page.locator(f"{LIVE}[data-ready=true]")
+    hover.wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+    data = page.evaluate("globalThis.__multigenLiveMap.state.data")
+    model = served_model(app_server, data)
+    points = np.array(data["points"], np.float32)
+    extra = {"components": np.array(data["components"], np.float32), "mean": np.array(data["mean"], np.float32)} \
+        if data["method"] == "pca" else {}
+    projection = Projection(data["method"], points, latents=np.array(data.get("latents") or points, np.float32), **extra)
+    for x, y in (points[0].tolist(), [0.3, -0.7], [float(points[:, 0].max()), float(points[:, 1].min())]):
+        drawn = np.array(page.evaluate("([x, y]) => globalThis.__multigenLiveMap.decodeAt(x, y)", [x, y]), np.uint8)
+        label = data["label"] if data["label"] is not None else (
+            data["labels"][int(np.argmin(((points - [x, y]) ** 2).sum(1)))] if data["labels"] else None)
+        expected = model.draw(projection.inverse([x, y])[0], label)
+        assert np.abs(drawn.reshape(28, 28).astype(int) - expected.astype(int)).max() <= 1
+
+    chart = page.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first.bounding_box()
+    frames = int(page.locator(LIVE).get_attribute("data-frames") or 0)
+    for step in range(12):  # a sweep across the map: the picture follows the pointer
+        page.mouse.move(chart["x"] + chart["width"] * (0.25 + step / 30), chart["y"] + chart["height"] * 0.5)
+        page.wait_for_timeout(50)
+    assert int(page.locator(LIVE).get_attribute("data-frames") or 0) >= frames + 5
+    expect(page.locator(LIVE)).to_contain_text("At the pointer (")
