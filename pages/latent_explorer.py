@@ -351,8 +351,11 @@ with map_column:
 
 st.subheader("Interpolation")
 if strip is not None:
-    st.caption(f"{steps} steps on the straight line from {describe(picks[0])} to {describe(picks[1])}.")
+    st.caption(f"{steps} steps on the straight line from {describe(picks[0])} to {describe(picks[1])}; "
+               "below, every point between them, decoded in the page as you scrub or play.")
     show_picture(strip, factor=3)
+    live_digit.path_scrubber(info.path, latent_of(picks[0]), latent_of(picks[1]), width=28 * HOVER_ENLARGE,
+                             label=condition_for(picks[0].get("row"), picks[0].get("xy")), key="explorer_path")
 else:
     st.caption("Click two points (dots or empty space) to walk the latent space between them.")
 

@@ -1,7 +1,8 @@
 // A picture of digits decoded in the page from what the person moves (see pages/ui/live_digit.py):
 // - sliders: the GAN page's digit (its direction sliders), the Write page's strip (slant, thickness,
 //   width), redrawn while a slider is dragged;
-// - the pointer over the Latent explorer's map: the digit decoded where the pointer is, as it moves.
+// - the pointer over the Latent explorer's map: the digit decoded where the pointer is, as it moves;
+// - a scrubber along the path between two picked points (and a play button that walks it smoothly).
 //
 // The decoder or generator runs here, exported to ONNX (multigen.export) and run by onnxruntime-web's
 // WebAssembly build (static/ort/, served by Streamlit's static file serving). It computes what the server
@@ -178,6 +179,62 @@ function mapView(root, state) {
   followPointer(root, state);
 }
 
+// The digit at fraction t of the straight path from z0 to z1 (multigen.explore.latent.interpolate).
+async function decodeAlong(state, t) {
+  const data = state.data;
+  const z = Float32Array.from(data.z0, (start, j) => (1 - t) * start + t * data.z1[j]);
+  const view = { ...data, start: z, directions: [], code: null, labels: data.label === null ? null : [data.label] };
+  return decode({ ...state, data: view }, []);
+}
+
+function pathView(root, state) {
+  if (state.figure) return;
+  state.figure = document.createElement('figure');
+  state.figure.style.margin = '0';
+  state.canvas.style.cssText = `width: ${state.data.width}px; max-width: 100%; image-rendering: pixelated; background: #000;`;
+  const controls = document.createElement('div');
+  controls.style.cssText = 'display: flex; gap: 0.5rem; align-items: center;';
+  const play = document.createElement('button');
+  play.type = 'button';
+  play.textContent = 'Play';
+  const scrubber = document.createElement('input');
+  Object.assign(scrubber, { type: 'range', min: 0, max: 1, step: 0.005, value: 0 });
+  scrubber.setAttribute('aria-label', 'Along the path');
+  scrubber.style.flex = '1';
+  state.caption = document.createElement('figcaption');
+  controls.append(play, scrubber);
+  state.figure.append(state.canvas, controls, state.caption);
+  root.append(state.figure);
+  state.picture = () => null;
+  state.scrubber = scrubber;
+  let wanted = null, busy = false;
+  const show = async (t) => {
+    wanted = t;
+    if (busy || !state.model) return;
+    busy = true;
+    while (wanted !== null) {
+      const next = wanted;
+      wanted = null;
+      paint(state, await decodeAlong(state, next));
+      state.caption.textContent = `${Math.round(next * 100)}% of the way from the first pick to the second`;
+    }
+    busy = false;
+  };
+  state.show = show;
+  scrubber.addEventListener('input', () => show(Number(scrubber.value)));
+  play.addEventListener('click', () => {
+    const started = performance.now();
+    const step = (now) => { // there and back in two seconds, a frame at a time
+      const phase = Math.min((now - started) / 2000, 1);
+      const t = phase < 0.5 ? phase * 2 : 2 - phase * 2;
+      scrubber.value = String(t);
+      show(t);
+      if (phase < 1) requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+  });
+}
+
 export default function ({ data, parentElement }) {
   let root = parentElement.querySelector('.mg-live');
   if (!root) {
@@ -189,12 +246,15 @@ export default function ({ data, parentElement }) {
   const state = (root.__multigen ??= { root, canvas: document.createElement('canvas'), busy: false, wanted: null });
   state.canvas.width = state.canvas.height = 28;
   state.data = data;
+  if (data.source === 'path') {
+    globalThis.__multigenLivePath = { decodeAt: async (t) => Array.from(await decodeAlong(state, t)), state };
+  }
   if (data.source === 'map') {
     globalThis.__multigenLiveMap = { inverse: (x, y) => Array.from(inverse(state.data, x, y)),
       decodeAt: async (x, y) => Array.from(await decodeAt(state, x, y)), state };
   }
   // The digit this element redraws: the first picture after it in the same column.
-  if (data.source !== 'map') state.picture = () => {
+  if (data.source === 'sliders') state.picture = () => {
     let container = root.closest('[data-testid=stElementContainer]')?.nextElementSibling;
     for (; container; container = container.nextElementSibling) {
       const image = container.querySelector('[data-testid=stImage] img');
@@ -218,7 +278,7 @@ export default function ({ data, parentElement }) {
       state.busy = false;
     }
   };
-  if (data.source !== 'map') globalThis.__multigenLiveDigit = { noiseVector: (values) => Array.from(noiseVector(state.data, values)),
+  if (data.source === 'sliders') globalThis.__multigenLiveDigit = { noiseVector: (values) => Array.from(noiseVector(state.data, values)),
     decode: async (values) => Array.from(await decode(state, values)), state };
   if (!state.loading) {
     state.loading = runtime(data)
@@ -232,7 +292,10 @@ export default function ({ data, parentElement }) {
     session(state.ort, data.model).then((model) => { state.model = model; });
   }
   state.modelUrl = data.model;
-  if (data.source === 'map') {
+  if (data.source === 'path') {
+    pathView(root, state);
+    state.loading.then(() => state.show && state.show(Number(state.scrubber.value))); // a new path: redraw
+  } else if (data.source === 'map') {
     mapView(root, state);
     if (!state.observer) { // the chart can be drawn after this element, or drawn anew
       state.observer = new MutationObserver(() => followPointer(root, state));

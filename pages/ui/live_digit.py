@@ -87,3 +87,17 @@ def map_hover(
         data.update(latents=np.asarray(projection.latents, dtype=np.float32).tolist(),
                     spread=float(np.ptp(points, axis=0).max()) if len(points) else 1.0)
     _component(key=key, data=data)
+
+
+def path_scrubber(checkpoint: str | Path, z0: np.ndarray, z1: np.ndarray, *, label: int | None, width: int, key: str) -> None:
+    """A digit and a scrubber along the straight path from ``z0`` to ``z1`` (with a Play button that walks it
+    there and back), decoded in the page at every position of the scrubber."""
+    try:
+        url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+    except (MultigenError, OSError):
+        return  # the strip above still shows the path
+    _component(key=key, data={
+        "runtime": RUNTIME, "wasm": WASM, "model": url, "source": "path", "width": int(width),
+        "z0": np.asarray(z0, dtype=np.float32).tolist(), "z1": np.asarray(z1, dtype=np.float32).tolist(),
+        "label": None if label is None else int(label), "fallback": "the strip above shows the path.",
+    })

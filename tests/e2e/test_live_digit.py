@@ -188,3 +188,32 @@ def test_hovering_the_latent_map_shows_the_digit_at_the_pointer_as_multigen_deco
         page.wait_for_timeout(50)
     assert int(page.locator(LIVE).get_attribute("data-frames") or 0) >= frames + 5
     expect(page.locator(LIVE)).to_contain_text("At the pointer (")
+
+
+def test_the_path_between_two_picks_is_scrubbed_and_played_in_the_page(page, app_server):
+    from test_browser import click_scatter_point, isolated_scatter_points, wait_for_latent_map, wait_until_idle
+
+    from multigen.explore.latent import interpolate
+
+    open_app_page(page, "/", "Latent explorer")
+    wait_for_latent_map(page)
+    for dot in isolated_scatter_points(page, 2):
+        click_scatter_point(page, dot)
+        wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
+    scrubber = page.get_by_role("slider", name="Along the path")
+    expect(scrubber).to_be_visible(timeout=FIRST_RENDER_TIMEOUT_MS)
+    page.wait_for_function("() => globalThis.__multigenLivePath && globalThis.__multigenLivePath.state.model",
+                           timeout=FIRST_RENDER_TIMEOUT_MS)
+    data = page.evaluate("globalThis.__multigenLivePath.state.data")
+    model = served_model(app_server, data)
+    steps = interpolate(np.array(data["z0"], np.float32), np.array(data["z1"], np.float32), 5)
+    for index, z in enumerate(steps):  # the page's path is the server's strip, at each of its steps
+        drawn = np.array(page.evaluate("t => globalThis.__multigenLivePath.decodeAt(t)", index / 4), np.uint8)
+        assert np.abs(drawn.reshape(28, 28).astype(int) - model.draw(z, data["label"]).astype(int)).max() <= 1
+
+    root = page.locator(LIVE).filter(has=scrubber)
+    frames = int(root.get_attribute("data-frames") or 0)
+    root.get_by_role("button", name="Play").click()
+    page.wait_for_timeout(2200)  # there and back in two seconds, drawn frame by frame
+    assert int(root.get_attribute("data-frames") or 0) >= frames + 20
+    expect(root).to_contain_text("of the way from the first pick to the second")
