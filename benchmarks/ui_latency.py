@@ -303,6 +303,31 @@ def live_rows(page: Any, tries: int) -> list[tuple[str, float, float, str]]:
     ]
 
 
+def model_decode_rows(page: Any, folder: Path, calls: int) -> list[tuple[str, float, float, str]]:
+    """The in-page decode of one digit with each shipped decoder or generator: exported as the app exports
+    it (static/models/), then run by the page's own onnxruntime-web (loaded by the GAN page)."""
+    from multigen.export import cached_onnx, read_onnx_metadata
+
+    rows = []
+    for info in list_checkpoints(folder):
+        if info.kind not in kinds():
+            continue
+        path = cached_onnx(info.path, cache_dir=ROOT / "static" / "models")
+        metadata = read_onnx_metadata(path)
+        times = page.evaluate("""async ([url, dim, conditional, calls]) => {
+            const ort = await globalThis.__multigenLive.runtime;
+            const session = await ort.InferenceSession.create(new URL(url, location.href).href, { executionProviders: ['wasm'] });
+            const feeds = { z: new ort.Tensor('float32', new Float32Array(dim).fill(0.1), [1, dim]) };
+            if (conditional) feeds.labels = new ort.Tensor('int64', BigInt64Array.from([3n]), [1]);
+            for (let i = 0; i < 5; i++) await session.run(feeds);  // warm up
+            const times = [];
+            for (let i = 0; i < calls; i++) { const start = performance.now(); await session.run(feeds); times.push(performance.now() - start); }
+            return times;
+        }""", [f"app/static/models/{path.name}", metadata["latent_dim"], metadata["conditional"], calls])
+        rows.append((f"page: in-page decode, {info.path.stem} ({metadata['kind']})", *summary(times), f"median < {LIVE_GOAL_MS} ms"))
+    return rows
+
+
 def hover_rows(page: Any) -> list[tuple[str, float, float, str]]:
     """The Latent explorer's in-page decode under the pointer: updates per second during a 2-second sweep."""
     page.goto("/")
@@ -345,7 +370,9 @@ def browser_rows(
                 what, times = completed(slider_latencies(context.new_page(), tries),
                                         "browser: release a GAN slider -> new digit on screen")
                 rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
-                rows += live_rows(context.new_page(), tries)
+                live_page = context.new_page()
+                rows += live_rows(live_page, tries)
+                rows += model_decode_rows(live_page, folder, max(tries, 50))
         finally:
             chromium.close()
             server.stop()
