@@ -36,6 +36,7 @@ PARTS = ("decoder", "encoder")
 OPSET = 17  # ONNX operator set: read by onnxruntime 1.14+ (Python and web)
 METADATA_KEY = "multigen"
 DEFAULT_CACHE_DIR = ".cache/onnx"
+MAX_CACHED = 32  # exports kept per cache folder (a run being trained makes a new one for every epoch looked at)
 
 
 class _Decoder(nn.Module):
@@ -154,4 +155,13 @@ def cached_onnx(checkpoint: str | os.PathLike[str], *, part: str = "decoder", ca
     with lock:
         if not path.is_file():
             export_onnx(checkpoint, path, part=part)
+            _prune(path.parent, keep=path)
     return path
+
+
+def _prune(folder: Path, *, keep: Path) -> None:
+    """Delete the oldest exports beyond ``MAX_CACHED`` (never ``keep``, the one just made)."""
+    exports = sorted(folder.glob("*.onnx"), key=lambda file: file.stat().st_mtime, reverse=True)
+    for old in exports[MAX_CACHED:]:
+        if old != keep:
+            old.unlink(missing_ok=True)

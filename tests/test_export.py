@@ -140,3 +140,18 @@ def test_the_app_exports_once_per_checkpoint_content_and_part(tmp_path, monkeypa
     assert cached_onnx(SHIPPED / "vae-2.safetensors", part="encoder", cache_dir=tmp_path).name.endswith("-encoder.onnx")
     with pytest.raises(MultigenError, match="Unknown part"):
         cached_onnx(SHIPPED / "cgan.safetensors", part="generator", cache_dir=tmp_path)
+
+
+def test_the_export_cache_keeps_only_the_newest_files(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from multigen import export
+
+    monkeypatch.setattr(export, "MAX_CACHED", 2)
+    for age, name in ((300, "old"), (200, "older-but-newer"), (100, "recent")):
+        stale = tmp_path / f"{name}-decoder.onnx"
+        stale.write_bytes(b"onnx")
+        os.utime(stale, (time.time() - age, time.time() - age))
+    made = cached_onnx(SHIPPED / "vae-2.safetensors", cache_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([made.name, "recent-decoder.onnx"])

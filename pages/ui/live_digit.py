@@ -31,9 +31,9 @@ _component = st.components.v2.component(
 )
 
 
-@st.cache_resource(show_spinner="Preparing the generator for the page…", max_entries=16)
-def model_url(checkpoint: str, mtime_ns: int) -> str:
-    """The served address of the checkpoint's exported decoder or generator (exported on first use)."""
+def model_url(checkpoint: str) -> str:
+    """The served address of the checkpoint's exported decoder or generator, exported on first use (and
+    again if the cache dropped it): ``cached_onnx`` reads only the checkpoint's header when it is there."""
     path = cached_onnx(checkpoint, part="decoder", cache_dir=STATIC / "models")
     return f"app/static/models/{path.name}"
 
@@ -47,7 +47,7 @@ def live_digit(
     drawn side by side (None: one digit of a model without labels), ``code`` an InfoGAN or cluster code
     moved into place after the sliders."""
     try:
-        url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+        url = model_url(str(checkpoint))
     except (MultigenError, OSError) as error:
         st.caption(f"The picture updates when you release a slider (no in-page model: {error}).")
         return
@@ -70,7 +70,7 @@ def map_hover(
     same nearest-dots blend as the server), then the decoder. A conditional model decodes with ``label``, or
     when it is None with the label of the dot nearest the pointer (``labels``, one per dot)."""
     try:
-        url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+        url = model_url(str(checkpoint))
     except (MultigenError, OSError) as error:
         st.caption(f"Click the map to decode a position (no in-page model: {error}).")
         return
@@ -93,7 +93,7 @@ def path_scrubber(checkpoint: str | Path, z0: np.ndarray, z1: np.ndarray, *, lab
     """A digit and a scrubber along the straight path from ``z0`` to ``z1`` (with a Play button that walks it
     there and back), decoded in the page at every position of the scrubber."""
     try:
-        url = model_url(str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+        url = model_url(str(checkpoint))
     except (MultigenError, OSError):
         return  # the strip above still shows the path
     _component(key=key, data={
