@@ -126,15 +126,20 @@ def _features(images: Any, classifier: DigitClassifier) -> torch.Tensor:
     """(n, D) float32 on the classifier's device: unit-normalised activations, scaled per layer, flattened."""
     images = as_images(images)
     device = classifier.device
-    rows = []
-    for start in range(0, images.shape[0], BATCH_SIZE):
-        layers = _layers(classifier, images[start : start + BATCH_SIZE].to(device))
-        parts = []
-        for h in layers:
-            unit = h / (h.norm(dim=1, keepdim=True) + NORM_EPS)
-            parts.append(unit.flatten(1) / (len(layers) * h.shape[2] * h.shape[3]) ** 0.5)
-        rows.append(torch.cat(parts, dim=1).float())
+    rows = [differentiable_features(images[start : start + BATCH_SIZE].to(device), classifier)
+            for start in range(0, images.shape[0], BATCH_SIZE)]
     return torch.cat(rows)
+
+
+def differentiable_features(x: torch.Tensor, classifier: DigitClassifier) -> torch.Tensor:
+    """The perceptual features (n, D) of images (n, 1, 28, 28) in [0, 1], with gradients (GAN inversion descends
+    on them): the squared distance between two rows is ``perceptual_distance`` of their images."""
+    layers = _layers(classifier, x)
+    parts = []
+    for h in layers:
+        unit = h / (h.norm(dim=1, keepdim=True) + NORM_EPS)
+        parts.append(unit.flatten(1) / (len(layers) * h.shape[2] * h.shape[3]) ** 0.5)
+    return torch.cat(parts, dim=1).float()
 
 
 def _squared_distances(queries: torch.Tensor, keys: torch.Tensor, key_norms: torch.Tensor) -> torch.Tensor:
