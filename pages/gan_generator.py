@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from multigen.errors import MultigenError
@@ -52,12 +53,19 @@ st.session_state.setdefault("gan_seed_b", 1)
 st.session_state.setdefault("gan_digit", 0)
 st.session_state.setdefault("gan_code", None)  # an InfoGAN's code category; None: the one the noise carries
 st.session_state.setdefault("gan_message", None)  # the outcome of loading a recipe, shown once
+st.session_state.setdefault("gan_found", None)  # (z, distance) of a digit found by `multigen invert`, else None
 for _index in range(SLIDERS):
     st.session_state.setdefault(f"slider_{_index}", 0.0)
 
 
 def randomize() -> None:
     st.session_state["gan_seed"] = random.randrange(MAX_SEED)
+    forget_found()
+
+
+def forget_found() -> None:
+    """A new seed: the page draws from the seed's noise again, not from a found vector."""
+    st.session_state["gan_found"] = None
 
 
 def reset_sliders() -> None:
@@ -77,6 +85,7 @@ def load_recipe() -> None:
         st.session_state["gan_message"] = ("error", plain(error))
         return
     st.session_state["gan_seed"] = recipe.seed
+    st.session_state["gan_found"] = None if recipe.found is None else (list(recipe.found), recipe.distance)
     if recipe.label is not None:
         st.session_state["gan_digit"] = recipe.label
     st.session_state["gan_code"] = recipe.code
@@ -110,7 +119,8 @@ keep = {"persist_state": "session"}  # the user's choices survive a visit to ano
 picture_column, control_column = st.columns([2, 3], gap="large")
 with control_column:
     seed_column, randomize_column, reset_column = st.columns([2, 1, 1], vertical_alignment="bottom")
-    seed = seed_column.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="gan_seed", **keep)
+    seed = seed_column.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="gan_seed",
+                                    on_change=forget_found, **keep)
     randomize_column.button("Randomize", key="gan_randomize", on_click=randomize, icon=":material/casino:")
     reset_column.button("Reset sliders", key="gan_reset", on_click=reset_sliders, icon=":material/restart_alt:")
     digit = None
@@ -161,6 +171,9 @@ with st.expander("Variations, interpolation and recipes"):
 try:
     directions = loaders.gan_directions(checkpoint, count)
     start, end = noise_vector(seed, model.latent_dim), noise_vector(seed_b, model.latent_dim)
+    found = st.session_state["gan_found"]
+    if found is not None and len(found[0]) == model.latent_dim:  # a digit found by inversion: start from it
+        start = np.asarray(found[0], dtype=np.float32)
 
     def coded(vectors):
         """The vectors with the picked InfoGAN code (as they are without one)."""
@@ -171,6 +184,8 @@ try:
     nearby = image_strip(model.draw(coded(variations(z, VARIATIONS, strength=strength, seed=seed)), digit))
     walk = image_strip(model.draw(coded(apply_sliders(slerp(start, end, steps), directions, values)), digit))
     recipe = make_recipe(display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind, code=code)
+    if found is not None:  # z no longer comes from the seed: the recipe starts the page from z itself
+        recipe.update(source="inversion", sliders=[], distance=found[1])
     png = recipe_png(picture(image, PNG_SCALE), recipe)
 except MultigenError as error:
     st.error(plain(error))
@@ -188,7 +203,10 @@ if st.session_state["gan_message"]:
     st.session_state["gan_message"] = None
 
 with picture_column:
-    caption = (f"Digit {digit}, seed {seed}" if conditional else f"Seed {seed}") + (
+    found = st.session_state["gan_found"]
+    origin = f"found by inversion (distance {found[1]:.3f})" if found and found[1] is not None else (
+        "found by inversion" if found else f"seed {seed}")
+    caption = (f"Digit {digit}, {origin}" if conditional else origin[0].upper() + origin[1:]) + (
         f", {code_name} {code_of(z, categories)}" if categories else ""
     )
     live_digit(info.path, start=start, directions=directions, values=values, key="gan_live",

@@ -55,3 +55,34 @@ def test_what_cannot_be_inverted_is_refused_in_one_line(dcgan, classifier):
         invert(vae, np.zeros((28, 28), np.uint8), classifier=classifier)
     with pytest.raises(MultigenError, match="1 to 64 starts"):
         invert(dcgan, np.zeros((28, 28), np.uint8), starts=0, classifier=classifier)
+
+
+def test_the_invert_command_writes_the_found_digit_and_a_recipe_the_gan_page_opens(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from multigen.cli import main
+    from multigen.explore.noise import read_recipe
+
+    validation = load_dataset("mnist-5k", "val")
+    seven = np.rint(validation.images[int((validation.labels == 7).nonzero()[0, 0]), 0].numpy() * 255).astype(np.uint8)
+    scan = tmp_path / "seven.png"
+    Image.fromarray(255 - np.kron(seven, np.ones((5, 5), np.uint8))).save(scan)  # a big black-on-white scan
+    out = tmp_path / "found.png"
+    assert main(["invert", str(SHIPPED / "dcgan.safetensors"), str(scan), "--starts", "2", "--steps", "40",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    assert "perceptual distance" in capsys.readouterr().out
+    assert Image.open(out).size == (28, 28)  # the layout `sample --n 1` writes
+    recipe = json.loads(out.with_suffix(".json").read_text())
+    assert recipe["source"] == "inversion" and len(recipe["z"]) == 100 and recipe["distance"] < recipe["real_distance"]
+    opened = read_recipe(out.with_suffix(".json").read_bytes(), "found.json")
+    assert opened.found is not None and np.allclose(opened.found, recipe["z"])
+    model = load_checkpoint(SHIPPED / "dcgan.safetensors").model
+    assert np.array_equal(np.asarray(Image.open(out)), model.draw(np.array(recipe["z"], np.float32)))
+    for args, message in ((["invert", str(SHIPPED / "vae-2.safetensors"), str(scan), "--out", str(out)], "VAE"),
+                          (["invert", str(SHIPPED / "dcgan.safetensors"), str(tmp_path / "none.png"), "--out", str(out)], "Cannot read"),
+                          (["invert", str(SHIPPED / "dcgan.safetensors"), str(SHIPPED / "README.md"), "--out", str(out)], "not a PNG")):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

@@ -287,7 +287,34 @@ def _write(args: argparse.Namespace) -> int:
 
 
 
+def _invert(args: argparse.Namespace) -> int:
+    from multigen.checkpoints import load_checkpoint
+    from multigen.explore.noise import make_recipe
+    from multigen.images import image_grid, png_bytes
+    from multigen.inversion import invert
+    from multigen.preprocess import read_digit_image
+
+    out = _output(args.out, (".png",))
+    try:
+        data = Path(args.image).read_bytes()
+    except OSError as error:
+        raise MultigenError(f"Cannot read {args.image} ({error.strerror or error}): name a PNG or JPEG of a digit.") from None
+    target = read_digit_image(data)
+    model = load_checkpoint(args.checkpoint, device=args.device).model
+    found = invert(model, target, label=args.label, starts=args.starts, steps=args.steps, seed=args.seed)
+    out.write_bytes(png_bytes(image_grid(found.image[None], nrow=1)))  # the layout `sample --n 1` writes
+    recipe = make_recipe(args.checkpoint, args.seed, found.z, label=found.label, kind=model.kind)
+    recipe.update(source="inversion", image=str(args.image), distance=round(found.distance, 4),
+                  real_distance=round(found.real_distance, 4))
+    recipe_path = out.with_suffix(".json")
+    recipe_path.write_text(json.dumps(recipe, indent=2) + "\n")
+    verdict = "the GAN can draw it" if found.distance < found.real_distance else "only something near it"
+    print(f"found {out} (perceptual distance {found.distance:.3f}; two real digits of the kind: "
+          f"{found.real_distance:.3f}: {verdict}); its recipe: {recipe_path}")
+    return 0
+
+
 COMMANDS = {
     "train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info,
-    "eval": _eval, "train-classifier": _train_classifier, "write": _write,
+    "eval": _eval, "train-classifier": _train_classifier, "write": _write, "invert": _invert,
 }

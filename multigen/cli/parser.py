@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands, choices)
     _add_classifier(commands, choices)
     _add_write(commands, choices)
+    _add_invert(commands, choices)
     return parser
 
 
@@ -218,3 +219,15 @@ def _add_write(commands: argparse._SubParsersAction, choices: dict) -> None:
     write.add_argument("--scale", type=_count(32), default=1, help="enlarge each pixel N times (default 1: 28 px; at most 32)")
     write.add_argument("--device", choices=choices["devices"], default="auto")
     write.add_argument("--out", default="strip.png", help="the PNG (default strip.png); its recipe goes beside it")
+
+
+def _add_invert(commands: argparse._SubParsersAction, choices: dict) -> None:
+    invert = commands.add_parser("invert", help="find the noise from which a GAN draws a given digit (GAN inversion)")
+    invert.add_argument("checkpoint", help="a gan or cgan checkpoint")
+    invert.add_argument("image", help="a PNG or JPEG of one digit, any size, dark on light or light on dark")
+    invert.add_argument("--label", type=_digit, help="cGAN: the digit to draw it as (default: the classifier's reading)")
+    invert.add_argument("--starts", type=_count(64), default=8, help="random starts searched (default 8)")
+    invert.add_argument("--steps", type=_count(5000), default=150, help="Adam steps per start (default 150)")
+    invert.add_argument("--seed", type=_seed, default=0)
+    invert.add_argument("--device", choices=choices["devices"], default="auto")
+    invert.add_argument("--out", default="found.png", help="the found digit (PNG); its recipe (JSON) goes beside it")

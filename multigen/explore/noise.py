@@ -254,6 +254,8 @@ class GeneratorRecipe:
     code: int | None  # the code category (0-63), or None
     sliders: tuple[float, ...]  # the slider values, each finite
     checkpoint: str  # the checkpoint it was made with, as written in the recipe ("" if none)
+    found: tuple[float, ...] | None = None  # a noise vector found by inversion (``multigen invert``), else None
+    distance: float | None = None  # the found digit's perceptual distance to the one searched for
 
 
 def _whole(value: Any, what: str, low: int, high: int, *, noun: str = "whole number") -> int:
@@ -285,12 +287,23 @@ def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
     ):
         raise MultigenError("The recipe's sliders are not a list of numbers: save the recipe again from the GAN page.")
     checkpoint = recipe.get("checkpoint") or ""
+    found = distance = None
+    if recipe.get("source") == "inversion":  # not a seed's vector: the page starts from z itself
+        z, distance = recipe.get("z"), recipe.get("distance")
+        if not isinstance(z, list) or not 1 <= len(z) <= 512 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 100 for v in z
+        ):
+            raise MultigenError("The found recipe's z is not a list of finite numbers: run `multigen invert` again.")
+        found = tuple(float(v) for v in z)
+        distance = float(distance) if isinstance(distance, (int, float)) and math.isfinite(distance) else None
     return GeneratorRecipe(
         seed=_whole(recipe["seed"], "seed", 0, MAX_SEED),
         label=None if label is None else _whole(label, "digit", 0, 9),
         code=None if code is None else _whole(code, "code", 0, 63, noun="code category"),
         sliders=tuple(float(v) for v in sliders),
         checkpoint=checkpoint if isinstance(checkpoint, str) else "",
+        found=found,
+        distance=distance,
     )
 
 

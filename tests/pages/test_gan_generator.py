@@ -169,3 +169,29 @@ def test_text_from_a_recipe_is_shown_as_text_not_markdown(app_env):
     assert not at.exception and at.success
     body = at.success[0].value
     assert "![x](" not in body and r"!\[x\](http://example.invalid/pixel.png)" in body  # escaped: no image to fetch
+
+
+def test_a_digit_found_by_inversion_opens_the_page_on_its_noise_until_a_new_seed_is_picked(app_env):
+    from app_driver import png_pixels
+
+    from multigen.checkpoints import load_checkpoint
+
+    at = open_app(GENERATOR)
+    seed_image = main_image(at)
+    folder = os.environ["MULTIGEN_CHECKPOINT_DIRS"].split(os.pathsep)[0]
+    cgan = load_checkpoint(os.path.join(folder, "cgan.safetensors")).model  # the page's GAN
+    z = np.random.default_rng(3).standard_normal(cgan.latent_dim).round(4).tolist()
+    recipe = {"format": "multigen-recipe", "version": 1, "seed": 0, "label": 2, "sliders": [], "z": z,
+              "source": "inversion", "distance": 0.0123}
+    at.file_uploader(key="gan_recipe").set_value(("found.json", json.dumps(recipe).encode(), "application/json"))
+    at.run()
+    assert not at.exception and at.success
+    assert "found by inversion (distance 0.012)" in at.image[0].proto.imgs[0].caption
+    found_image = main_image(at)
+    drawn = png_pixels(found_image)  # sent at its own 28 x 28 size, enlarged by the browser
+    assert np.abs(drawn.astype(int) - cgan.draw(np.asarray(z, np.float32), 2).astype(int)).max() <= 1  # z itself
+    assert found_image != seed_image
+    at.slider(key="slider_0").set_value(1.0).run()  # the sliders move the found vector
+    assert main_image(at) not in (found_image, seed_image)
+    at.number_input(key="gan_seed").set_value(5).run()  # a new seed: back to the seeds' noise
+    assert "seed 5" in at.image[0].proto.imgs[0].caption
