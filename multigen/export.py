@@ -16,9 +16,9 @@ so a page can check the file before it runs it. ``cached_onnx`` exports once per
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from multigen.checkpoints import load_checkpoint
-from multigen.checkpoints.format import read_header
+from multigen.checkpoints.format import read_header, write_atomically
 from multigen.errors import MultigenError
 from multigen.models import GenerativeModel, require_encoder
 
@@ -103,25 +103,18 @@ def export_onnx(
         "inputs": inputs, "outputs": outputs, "checkpoint": source.name, "dataset": loaded.metadata.get("dataset"),
         "checkpoint_sha256": read_header(source)[2],
     }
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's notes on its own future
+        torch.onnx.export(
+            module, example, buffer, input_names=names, output_names=[spec["name"] for spec in outputs],
+            dynamic_axes=axes, opset_version=OPSET, dynamo=False,
+        )
+    graph = onnx.load_from_string(buffer.getvalue())
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(description)
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's notes on its own future
-            torch.onnx.export(
-                module, example, temporary, input_names=names, output_names=[spec["name"] for spec in outputs],
-                dynamic_axes=axes, opset_version=OPSET, dynamo=False,
-            )
-        graph = onnx.load(temporary)
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, json.dumps(description)
-        onnx.save(graph, temporary)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the app's static server and other users read it
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(out, graph.SerializeToString())  # as checkpoints are: a temporary file, synced, renamed
     return out
 
 

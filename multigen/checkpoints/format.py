@@ -181,7 +181,7 @@ def _remove_stale_temporaries(path: Path) -> None:
             pass
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, sync it, then rename it onto ``path``."""
     folder = path.parent
     _remove_stale_temporaries(path)
@@ -213,7 +213,7 @@ def write_checkpoint(path: Path, tensors: dict[str, torch.Tensor], metadata: dic
     data = serialize_tensors(tensors, metadata=header)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, data)
+        write_atomically(path, data)
     except OSError as error:
         raise CheckpointError(
             f"Could not save {path} ({one_line(error)}): check the folder is writable and has free space; "

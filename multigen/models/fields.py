@@ -6,14 +6,15 @@ Each raises ``ValueError`` with one line; ``multigen.models.build_model`` turns 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 
 def whole(name: str, value: Any, low: int, high: int) -> int:
-    """A whole number (an int, not a bool, a float or a string) from ``low`` to ``high``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    """A whole number (an int or numpy integer, not a bool, a float or a string) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")
-    return value
+    return int(value)
 
 
 def number(name: str, value: Any, low: float, high: float, *, above_low: bool = False, below_high: bool = False) -> float:

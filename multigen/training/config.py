@@ -9,12 +9,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from multigen.data import DATASETS, MAX_SEED
 from multigen.device import DEVICE_CHOICES
 from multigen.errors import MultigenError
 from multigen.models import MODELS, GenerativeModel
+from multigen.models.fields import whole
 
 RUNS_DIR = Path("runs")
 
@@ -76,8 +75,10 @@ class TrainingConfig:
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise MultigenError(f"The {name} must be a whole number from {low} to {high}, got {value!r}.")
+    try:
+        whole(name, value, low, high)  # the check every model config's fields go through
+    except ValueError as error:
+        raise MultigenError(f"The {error}") from None
 
 
 def run_path(kind: str, dataset: str, folder: str | Path = RUNS_DIR) -> Path:

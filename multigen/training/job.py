@@ -85,17 +85,18 @@ class TrainingJob:
             self._thread.start()
 
     def pause(self) -> None:
-        with self._lock:
-            if self._trainer is not None and self._state.status == "running":
-                self._trainer.pause()
-                self._state.status = "paused"
-                self._changed.notify_all()
+        """Hold a running run after its current step."""
+        self._switch("running", "paused")
 
     def resume(self) -> None:
+        """Continue a paused run."""
+        self._switch("paused", "running")
+
+    def _switch(self, current: str, wanted: str) -> None:
         with self._lock:
-            if self._trainer is not None and self._state.status == "paused":
-                self._trainer.resume()
-                self._state.status = "running"
+            if self._trainer is not None and self._state.status == current:
+                (self._trainer.pause if wanted == "paused" else self._trainer.resume)()
+                self._state.status = wanted
                 self._changed.notify_all()
 
     def stop(self) -> None:

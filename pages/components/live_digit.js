@@ -298,7 +298,12 @@ export default function ({ data, parentElement }) {
   } else if (data.source === 'map') {
     mapView(root, state);
     if (!state.observer) { // the chart can be drawn after this element, or drawn anew
-      state.observer = new MutationObserver(() => followPointer(root, state));
+      let scheduled = false; // at most once a frame, however much of the page changes
+      state.observer = new MutationObserver(() => {
+        if (scheduled) return;
+        scheduled = true;
+        requestAnimationFrame(() => { scheduled = false; followPointer(root, state); });
+      });
       state.observer.observe(document.body, { childList: true, subtree: true });
     }
   } else if (!state.observer) {

@@ -31,11 +31,26 @@ _component = st.components.v2.component(
 )
 
 
-def model_url(checkpoint: str) -> str:
-    """The served address of the checkpoint's exported decoder or generator, exported on first use (and
-    again if the cache dropped it): ``cached_onnx`` reads only the checkpoint's header when it is there."""
-    path = cached_onnx(checkpoint, part="decoder", cache_dir=STATIC / "models")
-    return f"app/static/models/{path.name}"
+@st.cache_resource(max_entries=64, show_spinner="Preparing the model for the page…")
+def _exported(checkpoint: str, mtime_ns: int) -> Path:
+    return cached_onnx(checkpoint, part="decoder", cache_dir=STATIC / "models")
+
+
+def _mount(checkpoint: str | Path, data: dict, *, key: str, height: int | None = None) -> None:
+    """Mount the component on ``data`` and the served address of the checkpoint's exported decoder or
+    generator: exported on first use, found again by the checkpoint's mtime on later reruns (no file read on
+    the rerun's path), exported anew if the cache folder dropped it. Without it, one caption line."""
+    try:
+        mtime = Path(checkpoint).stat().st_mtime_ns
+        path = _exported(str(checkpoint), mtime)
+        if not path.is_file():  # pruned by MAX_CACHED since: make it again
+            _exported.clear()
+            path = _exported(str(checkpoint), mtime)
+    except (MultigenError, OSError) as error:
+        st.caption(f"No in-page model ({error}): {data['fallback']}")
+        return
+    data = {"runtime": RUNTIME, "wasm": WASM, "model": f"app/static/models/{path.name}", **data}
+    _component(key=key, data=data, **({} if height is None else {"height": height}))
 
 
 def live_digit(
@@ -46,13 +61,8 @@ def live_digit(
     ``start`` is the vector they move, ``directions`` their (k, d) unit vectors, ``labels`` the digits
     drawn side by side (None: one digit of a model without labels), ``code`` an InfoGAN or cluster code
     moved into place after the sliders."""
-    try:
-        url = model_url(str(checkpoint))
-    except (MultigenError, OSError) as error:
-        st.caption(f"The picture updates when you release a slider (no in-page model: {error}).")
-        return
-    _component(key=key, height=0, data={
-        "runtime": RUNTIME, "wasm": WASM, "model": url, "sliders": list(sliders),
+    _mount(checkpoint, key=key, height=0, data={
+        "sliders": list(sliders),
         "start": np.asarray(start, dtype=np.float32).tolist(),
         "directions": np.asarray(directions, dtype=np.float32).tolist(),
         "values": [float(v) for v in values], "labels": None if labels is None else [int(v) for v in labels],
@@ -69,14 +79,9 @@ def map_hover(
     page as the pointer moves: ``projection``'s inverse computed there (raw and PCA exactly, t-SNE by the
     same nearest-dots blend as the server), then the decoder. A conditional model decodes with ``label``, or
     when it is None with the label of the dot nearest the pointer (``labels``, one per dot)."""
-    try:
-        url = model_url(str(checkpoint))
-    except (MultigenError, OSError) as error:
-        st.caption(f"Click the map to decode a position (no in-page model: {error}).")
-        return
     points = np.asarray(projection.points, dtype=np.float64)
     data = {
-        "runtime": RUNTIME, "wasm": WASM, "model": url, "source": "map", "chart": chart, "method": projection.method,
+        "source": "map", "chart": chart, "method": projection.method,
         "points": points.tolist(), "labels": None if labels is None else [int(v) for v in labels],
         "label": None if label is None else int(label), "width": int(width),
         "fallback": "click the map to decode a position.",
@@ -86,18 +91,14 @@ def map_hover(
     elif projection.method == "tsne":
         data.update(latents=np.asarray(projection.latents, dtype=np.float32).tolist(),
                     spread=float(np.ptp(points, axis=0).max()) if len(points) else 1.0)
-    _component(key=key, data=data)
+    _mount(checkpoint, data, key=key)
 
 
 def path_scrubber(checkpoint: str | Path, z0: np.ndarray, z1: np.ndarray, *, label: int | None, width: int, key: str) -> None:
     """A digit and a scrubber along the straight path from ``z0`` to ``z1`` (with a Play button that walks it
     there and back), decoded in the page at every position of the scrubber."""
-    try:
-        url = model_url(str(checkpoint))
-    except (MultigenError, OSError):
-        return  # the strip above still shows the path
-    _component(key=key, data={
-        "runtime": RUNTIME, "wasm": WASM, "model": url, "source": "path", "width": int(width),
+    _mount(checkpoint, key=key, data={
+        "source": "path", "width": int(width),
         "z0": np.asarray(z0, dtype=np.float32).tolist(), "z1": np.asarray(z1, dtype=np.float32).tolist(),
         "label": None if label is None else int(label), "fallback": "the strip above shows the path.",
     })
