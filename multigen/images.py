@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,3 +95,27 @@ def png_bytes(image: np.ndarray, *, metadata: dict[str, str] | None = None, comp
 def png_data_url(image: np.ndarray, *, compress_level: int = 1) -> str:
     """A uint8 (H, W) picture as a ``data:image/png;base64,...`` URL: a page can carry it inline."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(image, compress_level=compress_level)).decode("ascii")
+
+
+@contextmanager
+def opened_upload(data: bytes, *, formats: tuple[str, ...], max_bytes: int, max_pixels: int, what: str) -> Iterator[Any]:
+    """An uploaded picture opened with PIL, its size checked from the header before any pixel is decoded (a
+    400 KB PNG can claim 20000 x 20000 pixels): any bad file is one ``MultigenError`` line that names ``what``
+    was expected, e.g. "a PNG saved from multigen"."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > max_bytes:
+        raise MultigenError(f"This file is {len(data) / 1e6:.1f} MB, more than {what} ever is: upload {what}.")
+    kinds = " or ".join(formats)
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            width, height = picture.size
+            if picture.format not in formats:
+                raise MultigenError(f"This file is not a {kinds} picture: upload {what}.")
+            if width * height > max_pixels:
+                raise MultigenError(f"This picture is {width} x {height} pixels, more than {what} ever has: upload another.")
+            yield picture
+    except Image.DecompressionBombError:  # PIL's own cap (about 179 million pixels), before ours is asked
+        raise MultigenError(f"This picture claims more pixels than any {what}: upload another.") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise MultigenError(f"This file is not a {kinds} picture: upload {what}.") from None

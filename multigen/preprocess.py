@@ -15,11 +15,10 @@ mass. ``mnist_digit`` does exactly that, in plain array arithmetic that a page c
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 from multigen.errors import MultigenError
+from multigen.images import opened_upload
 
 SIZE = 28
 BOX = 20  # the longer side of the ink, as in MNIST
@@ -83,20 +82,7 @@ def mnist_digit(picture: np.ndarray) -> np.ndarray:
 def read_digit_image(data: bytes) -> np.ndarray:
     """An uploaded PNG or JPEG (any size) as a (28, 28) MNIST digit: its size is checked from the header before
     any pixel is decoded; a bad file is one ``MultigenError`` line."""
-    from PIL import Image, UnidentifiedImageError
-
-    if len(data) > MAX_BYTES:
-        raise MultigenError(f"This file is {len(data) / 1e6:.0f} MB; a picture of a digit is far smaller: upload one under 20 MB.")
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            width, height = picture.size
-            if picture.format not in ("PNG", "JPEG"):
-                raise MultigenError(f"This is a {picture.format} file: upload a PNG or JPEG picture of a digit.")
-            if width * height > MAX_PIXELS:
-                raise MultigenError(f"This picture is {width} x {height} pixels: upload one of at most 4096 x 4096.")
-            pixels = np.asarray(picture.convert("RGBA" if "A" in picture.getbands() else "L"))
-    except Image.DecompressionBombError:
-        raise MultigenError("This picture claims more pixels than any photo of a digit: upload another.") from None
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise MultigenError("This file is not a PNG or JPEG picture: upload one of a digit.") from None
+    with opened_upload(data, formats=("PNG", "JPEG"), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+                       what="picture of a digit") as picture:
+        pixels = np.asarray(picture.convert("RGBA" if "A" in picture.getbands() else "L"))
     return mnist_digit(pixels)

@@ -7,7 +7,6 @@ PNG as a text chunk, so a saved image can be loaded back into the app.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from multigen.errors import MultigenError
-from multigen.images import png_bytes
+from multigen.images import opened_upload, png_bytes
 from multigen.models import GenerativeModel
 from multigen.models.gan import GAN, categorical_code, with_categorical_code
 
@@ -218,22 +217,9 @@ def recipe_from_png(data: bytes) -> dict[str, Any]:
     never its pixels, and a picture of more than ``MAX_RECIPE_PIXELS`` is refused from its header: a
     400 KB file can claim 20000 x 20000 pixels.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    if len(data) > MAX_RECIPE_BYTES:
-        raise MultigenError(f"This file is {len(data) / 1e6:.1f} MB; a recipe PNG is under {MAX_RECIPE_BYTES // 10**6} MB.")
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            width, height = picture.size
-            if picture.format != "PNG":
-                raise MultigenError("This file is not a PNG image: upload a PNG saved from multigen.")
-            if width * height > MAX_RECIPE_PIXELS:
-                raise MultigenError(f"This PNG is {width} x {height} pixels; a multigen recipe PNG is far smaller.")
-            text = picture.info.get(RECIPE_CHUNK)
-    except Image.DecompressionBombError:  # PIL's own cap (about 179 million pixels), before ours is asked
-        raise MultigenError("This PNG claims more pixels than any multigen recipe PNG: upload one saved from multigen.") from None
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise MultigenError("This file is not a PNG image: upload a PNG saved from multigen.") from None
+    with opened_upload(data, formats=("PNG",), max_bytes=MAX_RECIPE_BYTES, max_pixels=MAX_RECIPE_PIXELS,
+                       what="multigen recipe PNG") as picture:
+        text = picture.info.get(RECIPE_CHUNK)
     if not isinstance(text, str):
         raise MultigenError("This PNG carries no multigen recipe: upload an image saved from the GAN page.")
     try:
