@@ -3,7 +3,8 @@
 Click a dot to see the digit, its reconstruction (with its perceptual distance and pixel BCE) and
 what its map position decodes to; click empty space to decode that position; the last two clicks are
 joined by an interpolation strip. Box or lasso a region to see the digits inside it. t-SNE maps are
-computed in the background, once, and cached on disk.
+computed in the background, once, and cached on disk. Draw a digit on the pad (or upload one) and its ring on
+the map moves as the encoder sees it, stroke by stroke; search a GAN for it and open the GAN page there.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from multigen.errors import MultigenError
 from multigen.evaluation import reconstruction_quality
 from multigen.explore.latent import interpolate
 from multigen.images import image_grid, image_strip
-from pages.ui import charts, live_digit, loaders, picture_panel, selection
+from multigen.preprocess import read_digit_image, strokes_digit
+from pages.ui import charts, finding, live_digit, loaders, picture_panel, selection
 from pages.ui.checkpoints import fingerprint, picker_key
 from pages.ui.datasets import class_names, label_text, split_size
+from pages.ui.drawing_pad import drawing_pad
 from pages.ui.pictures import picture_url, show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
@@ -40,6 +43,7 @@ DEFAULT_POINTS = 2_000
 AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
 GALLERY = 100  # digits shown from a box or lasso selection
 HOVER_ENLARGE = 5  # the digit under the pointer, 140 px
+PAD_SIZE = 224  # the drawing pad, 8 px a cell
 ENLARGE = 6  # the clicked digit's pictures, shown this many times their 28-pixel size
 # What a click on a dot shows, by the name of its sprite sheet (pages/ui/picture_panel.py) in the browser.
 DOT_PICTURES = {
@@ -51,6 +55,10 @@ DOT_PICTURES = {
 st.session_state.setdefault("explorer_picks", [])  # the last two clicks: {"row": int} or {"xy": [x, y]}
 st.session_state.setdefault("explorer_region", None)  # the last box/lasso: {"rows": [...], "box": ...}
 st.session_state.setdefault("explorer_context", None)  # what the picks refer to; a new map clears them
+# The digit on the drawing pad: {"id", "strokes" or "pixels", "digit": 28x28 uint8, "source"}, or None.
+st.session_state.setdefault("explorer_yours", None)
+st.session_state.setdefault("explorer_yours_error", None)
+finding.follow_open()  # "Open it on the GAN page" was pressed: go there before drawing anything here
 
 
 def remember_selection() -> None:
@@ -63,11 +71,46 @@ def remember_selection() -> None:
         st.session_state["latent_selection"] = json.loads(json.dumps(event["selection"], default=float))
 
 
+def remember_drawing() -> None:
+    """Pad callback: the strokes just drawn, made into the digit the page made of them (or None: cleared)."""
+    state = st.session_state.get("explorer_pad") or {}
+    drawn = state.get("yours") if hasattr(state, "get") else getattr(state, "yours", None)
+    st.session_state["explorer_yours_error"] = None
+    if not drawn:
+        st.session_state["explorer_yours"] = None
+        return
+    try:
+        digit = strokes_digit(drawn.get("strokes"))
+    except MultigenError as error:
+        st.session_state["explorer_yours_error"] = plain(error)
+        return
+    st.session_state["explorer_yours"] = {"id": str(drawn.get("id")), "strokes": drawn["strokes"], "digit": digit,
+                                          "source": "your drawing"}
+
+
+def remember_upload() -> None:
+    """Uploader callback: the picture made MNIST-like and put on the pad (a bad file: one line, the pad as it was)."""
+    upload = st.session_state.get("explorer_upload")
+    st.session_state["explorer_yours_error"] = None
+    if upload is None:
+        if (st.session_state["explorer_yours"] or {}).get("source") == "your upload":
+            st.session_state["explorer_yours"] = None
+        return
+    try:
+        digit = read_digit_image(upload.getvalue())
+    except MultigenError as error:
+        st.session_state["explorer_yours_error"] = plain(error)
+        return
+    st.session_state["explorer_yours"] = {"id": f"upload-{upload.file_id}", "pixels": digit.ravel().tolist(),
+                                          "digit": digit, "source": "your upload"}
+
+
 st.title("Latent explorer")
 st.caption(
     "Each dot is one digit, placed where the VAE's encoder puts it and coloured by its label. "
     "**Click a dot** to see the digit behind it, **click empty space** to decode that position, "
-    "click a **second point** for the path between the two, or **draw a box or lasso** to see the digits inside."
+    "click a **second point** for the path between the two, or **draw a box or lasso** to see the digits inside. "
+    "On **Your digit**, draw or upload a digit to see where it lands, and find it in a GAN."
 )
 
 info, checkpoint = loaders.require_model(page("explorer"))
@@ -273,6 +316,8 @@ map_column, detail_column = st.columns([3, 2], gap="large")
 # The details are drawn first so their pictures reach the browser before the map is re-sent; a click on a dot
 # shows its pictures even before that, from the sprite sheets sent with the map (pages/ui/picture_panel.py).
 with detail_column:
+    clicks_tab, yours_tab = st.tabs(["Pointer and clicks", "Your digit"])
+with clicks_tab:
     if n_points <= picture_panel.ATLAS_MAX_POINTS:  # the digit under the pointer, decoded in the page
         live_digit.map_hover(
             info.path, projection, chart="latent_map", width=28 * HOVER_ENLARGE, key="explorer_hover",
@@ -326,6 +371,28 @@ with detail_column:
     if st.button("Clear picks", key="explorer_clear", disabled=not picks and region is None):
         st.session_state.update(explorer_picks=[], explorer_region=None)
         st.rerun()
+
+with yours_tab:
+    st.caption("Draw one digit with the mouse, a pen or a finger: the ring on the map shows where the encoder puts it, "
+               "as you draw. It is made MNIST-like first (its ink boxed to 20 pixels, centred by mass).")
+    yours = st.session_state["explorer_yours"]
+    drawing_pad(
+        info.path, projection, chart="latent_map", conditional=conditional,
+        num_classes=model.config.num_classes if conditional else 0, width=PAD_SIZE, key="explorer_pad",
+        on_change=remember_drawing,
+        yours=None if yours is None else {key: yours[key] for key in ("id", "strokes", "pixels") if key in yours},
+    )
+    st.file_uploader("…or upload a picture of one digit (PNG or JPEG, any size, dark on light or light on dark)",
+                     type=["png", "jpg", "jpeg"], key="explorer_upload", on_change=remember_upload)
+    if st.session_state["explorer_yours_error"]:
+        st.error(st.session_state["explorer_yours_error"])
+    st.markdown("**Find it in a GAN**")
+    candidates = {}
+    if yours is not None:
+        candidates[yours["source"].capitalize()] = yours["digit"]
+    if pick.get("row") is not None:
+        candidates[f"The clicked digit (row {pick['row']})"] = codes.images[pick["row"]]
+    finding.find_in_gan(candidates, key="explorer_find")
 
 with map_column:
     axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")

@@ -57,3 +57,29 @@ def test_uploads_are_read_with_limits_and_bad_ones_are_one_line(digits):
             read_digit_image(data)
     with pytest.raises(MultigenError, match="no ink"):
         mnist_digit(np.full((50, 50), 255, np.uint8))
+
+
+def test_an_uploaded_28_by_28_digit_is_taken_as_it_is_light_or_dark(digits):
+    for digit in digits[:3]:
+        for picture in (digit, 255 - digit):
+            buffer = io.BytesIO()
+            Image.fromarray(picture).save(buffer, "PNG")
+            assert np.array_equal(read_digit_image(buffer.getvalue()), digit)
+
+
+def test_the_pad_draws_strokes_with_a_soft_round_brush_and_refuses_nonsense():
+    from multigen.preprocess import draw_strokes, strokes_digit
+
+    ink = draw_strokes([[[14, 4], [14, 24]]])  # a vertical "1"
+    assert ink.shape == (112, 112) and ink.max() == 1.0
+    row = ink[56]
+    assert 0 < row[row > 0].min() < 0.5  # the edge fades: anti-aliased, not a hard line
+    assert 8 <= (row > 0.5).sum() <= 20  # about 3.6 cells wide at half ink
+    assert np.array_equal(draw_strokes([[[10, 10]]]), draw_strokes([[[10, 10], [10, 10]]]))  # a dab
+    one = strokes_digit([[[14, 4], [14, 24]]])
+    assert one.shape == (28, 28) and np.ptp(np.nonzero(one.sum(axis=1) > 0)[0]) + 1 <= 21
+    for strokes, message in (([], "empty"), ([[]], "non-empty"), ("7", "list of strokes"),
+                             ([[[1, float("nan")]]], "far outside"), ([[[1, 2, 3]]], "points"),
+                             ([[[0, 0]] * 20_001], "more than")):
+        with pytest.raises(MultigenError, match=message):
+            strokes_digit(strokes)

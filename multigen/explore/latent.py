@@ -99,3 +99,50 @@ def manifold_grid(
     grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
     z = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
     return image_grid(model.draw(z, labels), nrow=n, padding=0)
+
+
+PROBABILITY_FLOOR = 1e-6  # decoder probabilities are clipped here before the log (a float32 sigmoid reaches 0 and 1)
+
+
+def negative_elbo(images: np.ndarray, mu: np.ndarray, logvar: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """-ELBO in nats of digits (k, 28, 28) uint8 under a VAE, evaluated at the posterior mean (Kingma & Welling,
+    ICLR 2014): the Bernoulli negative log-likelihood of the pixels under the decoder's probabilities ``pixels``
+    (k, 784 or k, 1, 28, 28) plus KL(N(mu, exp(logvar)) || N(0, I)). The drawing pad computes the same in the page."""
+    x = np.asarray(images, dtype=np.float64).reshape(len(mu), -1) / 255.0
+    p = np.clip(np.asarray(pixels, dtype=np.float64).reshape(len(mu), -1), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=1)
+    mu, logvar = np.asarray(mu, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+    kl = -0.5 * (1 + logvar - mu * mu - np.exp(logvar)).sum(axis=1)
+    return bce + kl
+
+
+@dataclass
+class PlacedDigit:
+    """One digit as a VAE sees it: where its encoder puts it, what its decoder makes of it and, for a CVAE, the
+    label it finds most likely."""
+
+    image: np.ndarray  # (28, 28) uint8, the digit
+    mu: np.ndarray  # (latent_dim,) float32, its posterior mean (under ``label`` for a CVAE)
+    reconstruction: np.ndarray  # (28, 28) uint8, decode(mu)
+    label: int | None  # a CVAE's most likely label, None for a VAE
+    scores: np.ndarray | None  # a CVAE's -ELBO under each label (nats), lowest first in likelihood
+
+
+def encode_digit(model: GenerativeModel, image: np.ndarray) -> PlacedDigit:
+    """Encode one (28, 28) uint8 digit. A CVAE encodes it under every label and keeps the label with the lowest
+    -ELBO (``negative_elbo``): with equally likely labels, the most probable one, p(y | x) ∝ p(x | y)."""
+    require_encoder(model, "Encoding a digit")
+    image = np.asarray(image, dtype=np.uint8)
+    if image.shape != (28, 28):
+        raise MultigenError(f"A digit is a (28, 28) picture, got shape {image.shape}: make it with multigen.preprocess.")
+    n = model.config.num_classes if model.conditional else 1
+    x = as_images(np.repeat(image[None], n, axis=0)).to(model.device)
+    labels = model.label_tensor(np.arange(n), n)
+    with torch.no_grad():
+        mu, logvar = model.encode(x, labels)
+        pixels = model.decode(mu, labels)
+    mu, logvar, pixels = (t.float().cpu().numpy() for t in (mu, logvar, pixels))
+    scores = negative_elbo(np.repeat(image[None], n, axis=0), mu, logvar, pixels) if model.conditional else None
+    best = int(np.argmin(scores)) if scores is not None else 0
+    return PlacedDigit(image, mu[best], to_uint8(torch.from_numpy(pixels[best : best + 1]))[0],
+                       best if model.conditional else None, scores)

@@ -67,6 +67,7 @@ class Projection:
     components: np.ndarray | None = None  # (2, latent_dim), PCA's principal axes
     mean: np.ndarray | None = None  # (latent_dim,), PCA's centre
     _neighbours: NearestNeighbors | None = field(default=None, init=False, repr=False, compare=False)
+    _latent_neighbours: NearestNeighbors | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.method == "tsne":
@@ -75,6 +76,8 @@ class Projection:
             # Built once here, so that concurrent clicks from several sessions only read it.
             self._neighbours = NearestNeighbors(n_neighbors=min(INVERSE_NEIGHBOURS, len(self.points)))
             self._neighbours.fit(np.asarray(self.points, dtype=np.float64))
+            self._latent_neighbours = NearestNeighbors(n_neighbors=min(INVERSE_NEIGHBOURS, len(self.points)))
+            self._latent_neighbours.fit(np.asarray(self.latents, dtype=np.float64))
         elif self.method == "pca" and (self.components is None or self.mean is None):
             raise MultigenError("A PCA projection needs its components and mean: pass components= and mean=.")
 
@@ -107,6 +110,30 @@ class Projection:
         on_point = distances[:, 0] <= tolerance  # on a projected point: its own latent, not a blend
         out[on_point] = latents[indices[on_point, 0]]
         return out.astype(np.float32)
+
+
+    def place(self, latents: np.ndarray) -> np.ndarray:
+        """Latent vectors (k, latent_dim) or (latent_dim,) onto the map: (k, 2) float64 positions.
+
+        raw: the latent itself. PCA: the exact projection onto the fitted plane, (z - mean) @ components.T.
+        t-SNE, which cannot place a new point without refitting: the inverse-distance-weighted mean of the
+        positions of the latents nearest to it (the mirror of ``inverse``), exactly a dot's position for that
+        dot's own latent. The drawing pad places a drawn digit the same way in the page.
+        """
+        rows = _as_rows(latents, self.latent_dim, "latents").astype(np.float64)
+        if self.method == "raw":
+            return rows
+        if self.method == "pca":
+            return (rows - self.mean.astype(np.float64)) @ self.components.astype(np.float64).T
+        distances, indices = self._latent_neighbours.kneighbors(rows)
+        points = np.asarray(self.points, dtype=np.float64)
+        spread = float(np.ptp(np.asarray(self.latents, dtype=np.float64), axis=0).max()) or 1.0
+        tolerance = 1e-9 * spread
+        weights = 1.0 / np.maximum(distances, tolerance)
+        out = np.einsum("kn,knd->kd", weights, points[indices]) / weights.sum(axis=1, keepdims=True)
+        on_latent = distances[:, 0] <= tolerance  # a dot's own latent: that dot's position
+        out[on_latent] = points[indices[on_latent, 0]]
+        return out
 
 
 def _check_method(method: str) -> None:

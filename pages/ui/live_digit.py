@@ -32,24 +32,31 @@ _component = st.components.v2.component(
 
 
 @st.cache_resource(max_entries=64, show_spinner="Preparing the model for the page…")
-def _exported(checkpoint: str, mtime_ns: int) -> Path:
-    return cached_onnx(checkpoint, part="decoder", cache_dir=STATIC / "models")
+def _exported(checkpoint: str, mtime_ns: int, part: str) -> Path:
+    return cached_onnx(checkpoint, part=part, cache_dir=STATIC / "models")
+
+
+def served_model(checkpoint: str | Path, part: str = "decoder") -> str:
+    """The served address of the checkpoint's exported ``part`` (decoder or generator, or encoder): exported on
+    first use, found again by the checkpoint's mtime on later reruns (no file read on the rerun's path), exported
+    anew if the cache folder dropped it. Raises MultigenError or OSError when it cannot be made."""
+    mtime = Path(checkpoint).stat().st_mtime_ns
+    path = _exported(str(checkpoint), mtime, part)
+    if not path.is_file():  # pruned by MAX_CACHED since: make it again
+        _exported.clear()
+        path = _exported(str(checkpoint), mtime, part)
+    return f"app/static/models/{path.name}"
 
 
 def _mount(checkpoint: str | Path, data: dict, *, key: str, height: int | None = None) -> None:
     """Mount the component on ``data`` and the served address of the checkpoint's exported decoder or
-    generator: exported on first use, found again by the checkpoint's mtime on later reruns (no file read on
-    the rerun's path), exported anew if the cache folder dropped it. Without it, one caption line."""
+    generator (``served_model``). Without it, one caption line."""
     try:
-        mtime = Path(checkpoint).stat().st_mtime_ns
-        path = _exported(str(checkpoint), mtime)
-        if not path.is_file():  # pruned by MAX_CACHED since: make it again
-            _exported.clear()
-            path = _exported(str(checkpoint), mtime)
+        model = served_model(checkpoint)
     except (MultigenError, OSError) as error:
         st.caption(f"No in-page model ({error}): {data['fallback']}")
         return
-    data = {"runtime": RUNTIME, "wasm": WASM, "model": f"app/static/models/{path.name}", **data}
+    data = {"runtime": RUNTIME, "wasm": WASM, "model": model, **data}
     _component(key=key, data=data, **({} if height is None else {"height": height}))
 
 

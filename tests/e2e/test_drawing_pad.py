@@ -1,0 +1,146 @@
+"""The Latent explorer's drawing pad in Chromium: strokes drawn with the mouse land on the map where multigen
+encodes the same strokes, and an uploaded validation digit lands on its own dot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from test_browser import FIRST_RENDER_TIMEOUT_MS, open_app_page, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+PAD = ".mg-pad"
+SEVEN = [[(6, 6), (12, 6), (18, 6), (22, 6.5), (19, 12), (16, 17), (14, 22), (13, 25)], [(11, 15), (20, 15)]]
+
+
+def open_pad(page: Any, projection: str | None = None) -> None:
+    open_app_page(page, "/", "Latent explorer")
+    if projection is not None:
+        page.get_by_text(projection, exact=True).click()
+        wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
+    page.get_by_role("tab", name="Your digit").click()
+    page.locator(f"{PAD}[data-ready=true]").wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+
+
+def draw(page: Any, strokes: list) -> None:
+    """Each stroke drawn with the mouse, button held, through its points (in cells of the 28-cell pad)."""
+    canvas = page.locator(f"{PAD} canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0] / 28 * box["width"], box["y"] + stroke[0][1] / 28 * box["height"])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x / 28 * box["width"], box["y"] + y / 28 * box["height"], steps=4)
+        page.mouse.up()
+
+
+def model_of(page: Any, app_server: Any):
+    from multigen.checkpoints import load_checkpoint
+    from multigen.export import read_onnx_metadata
+
+    data = page.evaluate("globalThis.__multigenDrawingPad.state.data")
+    model_file = app_server.checkpoint_dirs[0].parent / "static" / "models" / data["encoder"].rsplit("/", 1)[1]
+    name = read_onnx_metadata(model_file)["checkpoint"]
+    folder = next(folder for folder in app_server.checkpoint_dirs if (folder / name).is_file())
+    return load_checkpoint(folder / name).model.eval(), data
+
+
+def settled(page: Any, updates: int) -> dict:
+    """The pad's state once it has redrawn after ``updates`` and holds a point."""
+    page.wait_for_function(
+        "n => { const pad = document.querySelector('.mg-pad'); const s = globalThis.__multigenDrawingPad;"
+        " return Number(pad.dataset.updates || 0) > n && s.point() && !s.state.busy; }", arg=updates,
+        timeout=FIRST_RENDER_TIMEOUT_MS)
+    return page.evaluate("(() => { const s = globalThis.__multigenDrawingPad; return {strokes: s.strokes(),"
+                         " digit: s.digit(), point: s.point(), label: s.label()}; })()")
+
+
+@pytest.mark.parametrize("projection", [None, "PCA"])  # the default map (the shipped vae-2's raw latent), then PCA
+def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_server, projection):
+    from multigen.explore.latent import encode_digit
+    from multigen.explore.projection import Projection
+    from multigen.preprocess import strokes_digit
+
+    open_pad(page, projection)
+    draw(page, SEVEN[:1])
+    first = settled(page, 0)
+    draw(page, SEVEN[1:])  # the second stroke moves the point again
+    seen = settled(page, int(page.locator(PAD).get_attribute("data-updates")))
+    assert len(seen["strokes"]) == 2 and seen["point"] != first["point"]
+    model, data = model_of(page, app_server)
+    digit = strokes_digit(seen["strokes"])  # the same strokes, preprocessed by multigen
+    assert np.abs(np.array(seen["digit"]).reshape(28, 28) - digit.astype(int)).max() <= 1
+    placed = encode_digit(model, digit)
+    spec = data["projection"]
+    if spec["method"] == "pca":
+        projection_ = Projection("pca", np.zeros((2, 2), np.float32), components=np.array(spec["components"], np.float32),
+                                 mean=np.array(spec["mean"], np.float32))
+    else:
+        projection_ = Projection("raw", np.zeros((2, 2), np.float32), latents=np.zeros((2, 2), np.float32))
+    expected = projection_.place(placed.mu)[0]
+    chart = page.locator(".st-key-latent_map .js-plotly-plot")
+    span = np.array(page.evaluate("c => [c._fullLayout.xaxis.range, c._fullLayout.yaxis.range]", chart.element_handle()))
+    span = np.abs(span[:, 1] - span[:, 0])  # the map's range, as a person sees it
+    assert np.all(np.abs(np.array(seen["point"]) - expected) <= 1e-3 * span), (seen["point"], expected)
+    assert seen["label"] == placed.label
+    marker = page.locator(".mg-pad-marker")
+    assert marker.is_visible()  # the ring on the map
+
+
+def test_undo_and_clear_take_strokes_back(page):
+    open_pad(page)
+    draw(page, SEVEN)
+    settled(page, 0)
+    page.locator(PAD).get_by_role("button", name="Undo").click()
+    page.wait_for_function("globalThis.__multigenDrawingPad.strokes().length === 1")
+    page.locator(PAD).get_by_role("button", name="Clear").click()
+    page.wait_for_function("globalThis.__multigenDrawingPad.strokes().length === 0 && !globalThis.__multigenDrawingPad.point()")
+    assert page.locator(".mg-pad-marker").count() == 0
+
+
+def test_an_uploaded_digit_of_the_map_lands_on_its_own_dot(page, tmp_path):
+    from PIL import Image
+
+    from multigen.data import load_dataset, subset
+
+    open_pad(page)
+    points = np.array(page.evaluate("globalThis.__multigenLiveMap.state.data.points"))
+    dataset = subset(load_dataset("mnist-5k", "train"), len(points))  # the map's digits, as the page samples them
+    row = 17
+    digit = np.rint(dataset.images[row, 0].numpy() * 255).astype(np.uint8)
+    mnist, scan = tmp_path / "mnist.png", tmp_path / "scan.jpg"
+    Image.fromarray(digit).save(mnist)  # MNIST's own format: taken as it is
+    Image.fromarray(255 - digit).resize((140, 140), Image.BILINEAR).save(scan)  # a scan: big, dark on light, JPEG
+    uploader = page.locator("[data-testid=stFileUploaderDropzoneInput]").first
+    uploader.set_input_files(str(mnist))
+    wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
+    seen = settled(page, 0)
+    assert seen["strokes"] == [] and np.array_equal(np.array(seen["digit"], np.uint8).reshape(28, 28), digit)
+    span = np.ptp(points, axis=0)
+    assert np.all(np.abs(np.array(seen["point"]) - points[row]) <= 1e-3 * span), (seen["point"], points[row])
+    uploader.set_input_files(str(scan))
+    page.wait_for_function("old => JSON.stringify(globalThis.__multigenDrawingPad.digit()) !== old",
+                           arg=json.dumps(seen["digit"]).replace(" ", ""), timeout=FIRST_RENDER_TIMEOUT_MS)
+    scanned = settled(page, int(page.locator(PAD).get_attribute("data-updates")) - 1)
+    nearest = np.argsort(np.linalg.norm(points - np.array(scanned["point"]), axis=1))[:15]
+    labels = dataset.labels.numpy()
+    assert (labels[nearest] == labels[row]).mean() > 0.5  # among digits of its kind
+
+
+def test_a_file_that_is_no_digit_picture_is_one_line_and_the_pad_keeps_its_digit(page, tmp_path):
+    open_pad(page)
+    draw(page, SEVEN)
+    before = settled(page, 0)
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"these are not pixels")
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(bad))
+    wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
+    error = page.locator("[data-testid=stAlertContentError]")
+    error.first.wait_for(timeout=FIRST_RENDER_TIMEOUT_MS)
+    assert "not a PNG or JPEG" in error.first.inner_text() and "\n" not in error.first.inner_text().strip()
+    assert page.evaluate("globalThis.__multigenDrawingPad.strokes().length") == 2
+    assert page.evaluate("globalThis.__multigenDrawingPad.point()") == before["point"]
