@@ -10,8 +10,8 @@ The encoder and decoder run in the page as ONNX exports (``multigen.export``), l
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -4,6 +4,7 @@ encodes the same strokes, and an uploaded validation digit lands on its own dot.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,12 @@ PAD = ".mg-pad"
 SEVEN = [[(6, 6), (12, 6), (18, 6), (22, 6.5), (19, 12), (16, 17), (14, 22), (13, 25)], [(11, 15), (20, 15)]]
 
 
-def open_pad(page: Any, projection: str | None = None) -> None:
+def open_pad(page: Any, projection: str | None = None, checkpoint: str | None = None) -> None:
     open_app_page(page, "/", "Latent explorer")
+    if checkpoint is not None:  # the sidebar's picker
+        page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first.click()
+        page.get_by_role("option", name=re.compile(rf"^{checkpoint} ")).click()
+        wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
     if projection is not None:
         page.get_by_text(projection, exact=True).click()
         wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
@@ -59,13 +64,14 @@ def settled(page: Any, updates: int) -> dict:
                          " digit: s.digit(), point: s.point(), label: s.label()}; })()")
 
 
-@pytest.mark.parametrize("projection", [None, "PCA"])  # the default map (the shipped vae-2's raw latent), then PCA
-def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_server, projection):
+@pytest.mark.parametrize(("checkpoint", "projection"), [(None, None), (None, "PCA"), ("cvae", "PCA")])
+def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_server, checkpoint, projection):
+    """The default map (the shipped vae-2's raw latent), its PCA, and a CVAE's, which also reads the label."""
     from multigen.explore.latent import encode_digit
     from multigen.explore.projection import Projection
     from multigen.preprocess import strokes_digit
 
-    open_pad(page, projection)
+    open_pad(page, projection, checkpoint)
     draw(page, SEVEN[:1])
     first = settled(page, 0)
     draw(page, SEVEN[1:])  # the second stroke moves the point again
@@ -86,15 +92,18 @@ def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_ser
     span = np.array(page.evaluate("c => [c._fullLayout.xaxis.range, c._fullLayout.yaxis.range]", chart.element_handle()))
     span = np.abs(span[:, 1] - span[:, 0])  # the map's range, as a person sees it
     assert np.all(np.abs(np.array(seen["point"]) - expected) <= 1e-3 * span), (seen["point"], expected)
-    assert seen["label"] == placed.label
+    assert seen["label"] == placed.label and (checkpoint != "cvae" or seen["label"] == 7)
     marker = page.locator(".mg-pad-marker")
     assert marker.is_visible()  # the ring on the map
 
 
 def test_undo_and_clear_take_strokes_back(page):
     open_pad(page)
+    find = page.get_by_role("button", name="Find it in the GAN")
+    assert find.count() == 0  # nothing to search for yet
     draw(page, SEVEN)
     settled(page, 0)
+    find.wait_for(timeout=FIRST_RENDER_TIMEOUT_MS)  # the server heard the strokes: the drawing can be searched for
     page.locator(PAD).get_by_role("button", name="Undo").click()
     page.wait_for_function("globalThis.__multigenDrawingPad.strokes().length === 1")
     page.locator(PAD).get_by_role("button", name="Clear").click()

@@ -179,3 +179,57 @@ def test_clicking_a_dot_on_a_shipped_map_shows_that_rows_digit(shipped_env):
     row = int(np.flatnonzero(labels == 6)[0])
     click(at, dot(row, 6))
     assert clicked(at)["title"] == f"Digit 6 · row {row}"
+
+
+def _png(image: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_digit_is_found_in_a_gan_and_the_gan_page_opens_on_it(app_env):
+    from multigen.inversion import invert
+
+    at = open_app()
+    assert "Draw or upload a digit" in " ".join(c.value for c in at.caption)  # nothing to search for yet
+    digit = np.rint(load_dataset("mnist-5k", "val").images[3, 0].numpy() * 255).astype(np.uint8)
+    at.file_uploader(key="explorer_upload").set_value(("seven.png", _png(255 - digit), "image/png")).run()
+    assert not at.exception and not at.error
+    assert at.session_state["explorer_yours"]["source"] == "your upload"
+    assert np.array_equal(at.session_state["explorer_yours"]["digit"], digit)  # 28 x 28: taken as it is
+    assert component_data(at, "multigen.drawing_pad")["yours"]["pixels"] == digit.ravel().tolist()  # shown on the pad
+    gan = at.selectbox(key="explorer_find_gan").value
+    at.button(key="explorer_find_go").click().run()
+    assert not at.exception and not at.error
+    found = at.session_state["explorer_find_found"]
+    model = load_checkpoint(gan).model
+    label = found["label"]
+    expected = invert(model, digit, label=label)  # seeded: the page found what multigen finds
+    assert np.allclose(found["z"], expected.z, atol=1e-5) and abs(found["distance"] - expected.distance) < 1e-6
+    metric = at.metric[-1]
+    assert metric.label == "Perceptual distance" and metric.value == f"{expected.distance:.3f}"
+    assert f"({expected.real_distance:.3f})" in metric.proto.delta
+    assert any("The GAN can" in c.value for c in at.caption)
+    at.button(key="explorer_find_open").click().run()
+    at.run()  # the next run goes to the GAN page
+    assert not at.exception
+    assert any("found by inversion" in image.proto.imgs[0].caption for image in at.image)
+    assert at.session_state["gan_found"][0] == found["z"]
+
+
+def test_a_bad_upload_is_one_line_and_keeps_the_digit_on_the_pad(app_env):
+    at = open_app()
+    digit = np.rint(load_dataset("mnist-5k", "val").images[3, 0].numpy() * 255).astype(np.uint8)
+    at.file_uploader(key="explorer_upload").set_value(("digit.png", _png(digit), "image/png")).run()
+    kept = at.session_state["explorer_yours"]
+    blank = np.full((64, 64), 255, np.uint8)
+    for name, data, message in (("notes.png", b"plain text", "not a PNG or JPEG"), ("blank.png", _png(blank), "no ink")):
+        at.file_uploader(key="explorer_upload").set_value((name, data, "image/png")).run()
+        assert not at.exception
+        assert len(at.error) == 1 and message in at.error[0].value and "\n" not in at.error[0].value
+        assert at.session_state["explorer_yours"] is kept
+
