@@ -17,6 +17,7 @@ import streamlit as st
 
 from multigen.errors import MultigenError
 from multigen.explore.noise import (
+    MAX_RECIPE_BYTES,
     MAX_SEED,
     apply_sliders,
     code_of,
@@ -165,6 +166,7 @@ with st.expander("Variations, interpolation and recipes"):
     steps = right.slider("Interpolation steps", 3, 16, 10, key="gan_steps", **keep)
     st.file_uploader(
         "Load a recipe (a PNG or JSON saved here)", type=["png", "json"], key="gan_recipe", on_change=load_recipe,
+        max_upload_size=MAX_RECIPE_BYTES // 1_000_000,  # the browser refuses a bigger file before sending it
     )
 
 # -- calls into multigen --------------------------------------------------------------------------

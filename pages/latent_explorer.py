@@ -19,7 +19,7 @@ from multigen.errors import MultigenError
 from multigen.evaluation import reconstruction_quality
 from multigen.explore.latent import interpolate
 from multigen.images import image_grid, image_strip
-from multigen.preprocess import read_digit_image, strokes_digit
+from multigen.preprocess import MAX_BYTES, read_digit_image, strokes_digit
 from pages.ui import charts, finding, live_digit, loaders, picture_panel, selection
 from pages.ui.checkpoints import fingerprint, picker_key
 from pages.ui.datasets import class_names, label_text, split_size
@@ -383,7 +383,8 @@ with yours_tab:
         yours=None if yours is None else {key: yours[key] for key in ("id", "strokes", "pixels") if key in yours},
     )
     st.file_uploader("…or upload a picture of one digit (PNG or JPEG, any size, dark on light or light on dark)",
-                     type=["png", "jpg", "jpeg"], key="explorer_upload", on_change=remember_upload)
+                     type=["png", "jpg", "jpeg"], key="explorer_upload", on_change=remember_upload,
+                     max_upload_size=MAX_BYTES // 1_000_000)  # the browser refuses a bigger file before sending it
     if st.session_state["explorer_yours_error"]:
         st.error(st.session_state["explorer_yours_error"])
     st.markdown("**Find it in a GAN**")
