@@ -112,8 +112,11 @@ def invert(
             parameter.requires_grad_(needed)
         model.train(was_training)
     found = z.detach().cpu().numpy().astype(np.float32)
-    drawn = model.draw(found, label)
-    distances = perceptual_distance(drawn, to_uint8(x.cpu()), classifier=judge)
-    best = int(np.argmin(distances))
+    wanted_pixels = to_uint8(x.cpu())
+    best = int(np.argmin(perceptual_distance(model.draw(found, label), wanted_pixels, classifier=judge)))
+    # Drawn again alone: exactly what `multigen sample --recipe` and the GAN page draw from this z (a batch of
+    # starts may round a pixel differently).
+    image = model.draw(found[best], label)
+    distance = float(perceptual_distance(image[None], wanted_pixels, classifier=judge)[0])
     kind = label if label is not None else read
-    return Inversion(found[best], label, drawn[best], float(distances[best]), real_pair_distance(kind, classifier=judge))
+    return Inversion(found[best], label, image, distance, real_pair_distance(kind, classifier=judge))

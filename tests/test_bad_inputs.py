@@ -290,6 +290,17 @@ def test_every_command_on_every_bad_file_or_argument_ends_cleanly(tmp_path, caps
         cases.append(("train " + " ".join(args)[:30], ["train", "--quiet", "--device", "cpu", *args]))
     for text in ("", "12a", "1" * 13, "٣", "-1"):
         cases.append((f"write {text!r}", ["write", text, "--ckpt", shipped, "--out", str(out / "w.png")]))
+    gan = str(ROOT / "checkpoints" / "dcgan.safetensors")
+    for name, recipe in (("empty", ""), ("a list", "[]"), ("a NaN z", '{"seed": 1, "z": [NaN]}'),
+                         ("a cgan's", '{"seed": 1, "kind": "cgan", "label": 3, "z": [0.5]}'),
+                         ("another size", '{"seed": 1, "z": [0.5, 0.5]}'), ("a huge seed", '{"seed": 1e300}'),
+                         ("nested", "[" * 100_000), ("a strip's", '{"seed": 1, "type": "number"}')):
+        path = tmp_path / f"recipe-{len(cases)}.json"
+        path.write_text(recipe)
+        cases.append((f"sample --recipe ({name})", ["sample", gan, "--recipe", str(path), "--out", str(out / "r.png")]))
+    for args in (["--recipe", str(tmp_path)], ["--recipe", files["random bytes"]], ["--recipe", files["missing"]],
+                 ["--recipe", str(ROOT / "checkpoints" / "README.md"), "--n", "3"]):
+        cases.append(("sample " + " ".join(args)[:30], ["sample", gan, "--out", str(out / "r.png"), *args]))
 
     unclean = []
     for name, args in cases:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,6 @@ def test_what_cannot_be_inverted_is_refused_in_one_line(dcgan, classifier):
 
 
 def test_the_invert_command_writes_the_found_digit_and_a_recipe_the_gan_page_opens(tmp_path, capsys):
-    import json
-
     from PIL import Image
 
     from multigen.cli import main
@@ -86,3 +85,95 @@ def test_the_invert_command_writes_the_found_digit_and_a_recipe_the_gan_page_ope
         assert main(args) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_sample_with_the_found_recipe_writes_the_same_png_as_invert(tmp_path, capsys):
+    from PIL import Image
+
+    from multigen.cli import main
+
+    digit = np.rint(load_dataset("mnist-5k", "val").images[3, 0].numpy() * 255).astype(np.uint8)
+    Image.fromarray(digit).save(tmp_path / "digit.png")
+    cgan = str(SHIPPED / "cgan.safetensors")
+    found = tmp_path / "found.png"
+    assert main(["invert", cgan, str(tmp_path / "digit.png"), "--starts", "2", "--steps", "5", "--device", "cpu",
+                 "--out", str(found)]) == 0
+    again = tmp_path / "again.png"
+    assert main(["sample", cgan, "--recipe", str(found.with_suffix(".json")), "--device", "cpu", "--out", str(again)]) == 0
+    assert "the recipe's digit (found by inversion, label" in capsys.readouterr().out
+    assert again.read_bytes() == found.read_bytes()  # the same 28x28 picture, byte for byte
+    label = json.loads(found.with_suffix(".json").read_text())["label"]  # agreeing --n and --label are fine
+    assert main(["sample", cgan, "--recipe", str(found.with_suffix(".json")), "--n", "1", "--label", str(label),
+                 "--out", str(tmp_path / "same.png")]) == 0
+    assert (tmp_path / "same.png").read_bytes() == found.read_bytes()
+
+
+def test_sample_with_a_gan_page_recipe_draws_the_seed_with_its_sliders_and_code_as_the_page_does(tmp_path, capsys):
+    from PIL import Image
+
+    from multigen.cli import main
+    from multigen.explore.noise import (
+        apply_sliders,
+        make_recipe,
+        noise_vector,
+        recipe_png,
+        slider_directions,
+        with_code,
+    )
+
+    cgan = load_checkpoint(SHIPPED / "cgan.safetensors").model
+    values = [1.5, -0.5] + [0.0] * 8  # as the page: ten sliders, z = seed's noise moved along ten directions
+    z = apply_sliders(noise_vector(7, cgan.latent_dim), slider_directions(cgan, 10), values)
+    recipe = make_recipe("checkpoints/cgan.safetensors", 7, z, label=3, sliders=values, kind="cgan")
+    (tmp_path / "digit.json").write_text(json.dumps(recipe))
+    (tmp_path / "digit.png").write_bytes(recipe_png(np.kron(cgan.draw(z, 3), np.ones((8, 8), np.uint8)), recipe))
+    for name in ("digit.json", "digit.png"):  # the page's two downloads
+        out = tmp_path / f"from-{name}.png"
+        assert main(["sample", str(SHIPPED / "cgan.safetensors"), "--recipe", str(tmp_path / name), "--out", str(out)]) == 0
+        assert np.array_equal(np.asarray(Image.open(out)), cgan.draw(z, 3)), name
+    assert "seed 7, label 3" in capsys.readouterr().out
+    dcgan = load_checkpoint(SHIPPED / "dcgan.safetensors").model  # self-conditioned: a cluster code, 20 of them
+    values = [0.0, 0.0, 0.7] + [0.0] * 7
+    z = with_code(apply_sliders(noise_vector(3, 100), slider_directions(dcgan, 10), values), 4, dcgan.code_categories)
+    (tmp_path / "coded.json").write_text(json.dumps(make_recipe("dcgan", 3, z, sliders=values, kind="gan", code=4)))
+    assert main(["sample", str(SHIPPED / "dcgan.safetensors"), "--recipe", str(tmp_path / "coded.json"),
+                 "--out", str(tmp_path / "coded.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "coded.png")), dcgan.draw(z))
+
+
+def recipe_file(folder: Path, name: str, **fields) -> str:
+    from multigen.explore.noise import make_recipe
+
+    recipe = make_recipe("checkpoints/dcgan.safetensors", 1, np.zeros(100, np.float32), kind="gan")
+    recipe.update(fields)
+    (folder / name).write_text(json.dumps(recipe))
+    return str(folder / name)
+
+
+def test_a_recipe_of_another_model_or_with_conflicting_options_is_refused_in_one_line(tmp_path, capsys):
+    from multigen.cli import main
+
+    dcgan, cgan, cvae = (str(SHIPPED / f"{name}.safetensors") for name in ("dcgan", "cgan", "cvae"))
+    gan_recipe = recipe_file(tmp_path, "gan.json")
+    cases = [
+        ([cgan, "--recipe", gan_recipe], "This recipe is for a gan but the checkpoint holds a cgan"),
+        ([dcgan, "--recipe", recipe_file(tmp_path, "small.json", kind=None, z=[0.5] * 64)],
+         "noise vector has 64 values but this gan takes 100"),
+        ([dcgan, "--recipe", recipe_file(tmp_path, "coded.json", code=30)], "picks code 30 but this gan has codes 0-19"),
+        ([cgan, "--recipe", recipe_file(tmp_path, "coded-c.json", kind="cgan", label=1, code=3)], "this cgan has no code"),
+        ([cvae, "--recipe", gan_recipe], "draws with a gan or cgan checkpoint, not a cvae"),
+        ([dcgan, "--recipe", gan_recipe, "--n", "4"], "--n 4 conflicts with --recipe"),
+        ([dcgan, "--recipe", gan_recipe, "--seed", "2"], "--seed 2 differs from the recipe's seed 1"),
+        ([dcgan, "--recipe", gan_recipe, "--label", "2"], "--label needs a conditional model"),
+        ([cgan, "--recipe", recipe_file(tmp_path, "three.json", kind="cgan", label=3), "--label", "5"],
+         "--label 5 differs from the recipe's digit 3"),
+        ([cgan, "--recipe", recipe_file(tmp_path, "no-digit.json", kind="cgan")], "names no digit"),
+        ([dcgan, "--recipe", recipe_file(tmp_path, "strip.json", type="number")], "writes a number"),
+        ([dcgan, "--recipe", str(tmp_path / "missing.json")], "Cannot read the recipe"),
+        ([dcgan, "--recipe", str(SHIPPED / "README.md")], "not a multigen recipe"),
+    ]
+    for args, message in cases:
+        assert main(["sample", *args, "--out", str(tmp_path / "x.png")]) == 2, message
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (message, err)
+    assert not (tmp_path / "x.png").exists()

@@ -149,33 +149,80 @@ def _sample(args: argparse.Namespace) -> int:
     from multigen.models import GenerativeModel
 
     out = _output(args.out, (".png", ".npz"))
+    recipe = None if args.recipe is None else _read_recipe(args)  # a bad recipe fails before the model loads
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     model = checkpoint.model
     if not isinstance(model, GenerativeModel):
         raise MultigenError(f"{args.checkpoint} holds a {model.display_name}, which draws nothing: sample a vae, cvae, gan or cgan.")
-    labels = None
-    if model.conditional:
-        labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
-    elif args.label is not None:
-        raise MultigenError(f"--label needs a conditional model (cvae or cgan); {args.checkpoint} holds a {model.kind}.")
-    generator = torch.Generator(device=model.device).manual_seed(args.seed)
-    with torch.no_grad():
-        images = to_uint8(model.sample(args.n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
+    if recipe is not None:
+        images, labels, what = _recipe_digit(model, recipe, args)
+    else:
+        n, seed = args.n or 64, args.seed or 0
+        labels = None
+        if model.conditional:
+            labels = np.full(n, args.label) if args.label is not None else np.arange(n) % 10
+        elif args.label is not None:
+            raise MultigenError(f"--label needs a conditional model (cvae or cgan); {args.checkpoint} holds a {model.kind}.")
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        with torch.no_grad():
+            images = to_uint8(model.sample(n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
+        what = f"{n} images"
     nearest = None if args.nearest is None else _copy_check(images, args.nearest, checkpoint.metadata.get("dataset"))
     if out.suffix.lower() == ".png":
         if nearest is not None:  # one row per sample: the sample, then its nearest training digits
             rows = np.concatenate([images[:, None], nearest.images], axis=1).reshape(-1, 28, 28)
             grid = image_grid(rows, nrow=args.nearest + 1)
-        else:
-            grid = image_grid(images, nrow=10 if model.conditional else math.ceil(math.sqrt(args.n)))
+        else:  # one digit (a recipe's) is the 28x28 picture `multigen invert` writes
+            grid = image_grid(images, nrow=10 if model.conditional else math.ceil(math.sqrt(len(images))))
         out.write_bytes(png_bytes(grid))
     else:
         arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int64)}
         if nearest is not None:
             arrays.update(nearest_indices=nearest.indices, nearest_distances=nearest.distances, nearest_labels=nearest.labels)
         np.savez_compressed(out, **arrays)
-    print(f"wrote {args.n} images to {out}")
+    print(f"wrote {what} to {out}")
     return 0
+
+
+def _read_recipe(args: argparse.Namespace):
+    """The ``--recipe`` file, checked in full (``read_recipe``), and refused where --n, --seed or --label
+    ask for something else than the recipe's one digit."""
+    from multigen.explore.noise import MAX_RECIPE_BYTES, read_recipe
+
+    try:
+        with open(args.recipe, "rb") as handle:
+            data = handle.read(MAX_RECIPE_BYTES + 1)  # past the limit is refused without reading the rest
+    except OSError as error:
+        raise MultigenError(f"Cannot read the recipe {args.recipe} ({error.strerror or error}): name a .json or .png "
+                            "saved from the GAN page or by `multigen invert`.") from None
+    recipe = read_recipe(data, Path(args.recipe).name)
+    if args.n is not None and args.n != 1:
+        raise MultigenError(f"--n {args.n} conflicts with --recipe, which draws its one digit: leave --n out.")
+    if args.seed is not None and args.seed != recipe.seed:
+        raise MultigenError(f"--seed {args.seed} differs from the recipe's seed {recipe.seed}: leave --seed out.")
+    if args.label is not None and recipe.label is not None and args.label != recipe.label:
+        raise MultigenError(f"--label {args.label} differs from the recipe's digit {recipe.label}: leave --label out.")
+    return recipe
+
+
+def _recipe_digit(model, recipe, args: argparse.Namespace):
+    """The recipe's digit as the GAN page draws it once the recipe is loaded: images (1, 28, 28) uint8, labels
+    (1,) or None, and what was drawn, in words."""
+    import numpy as np
+
+    from multigen.explore.noise import recipe_noise
+
+    z = recipe_noise(model, recipe)  # refuses a recipe of another kind, noise size or code count
+    label = recipe.label if recipe.label is not None else args.label
+    if model.conditional and label is None:
+        raise MultigenError(f"The recipe names no digit and {args.checkpoint} holds a {model.kind}: pass --label.")
+    if not model.conditional and label is not None:
+        given = "--label" if recipe.label is None else f"The recipe's digit {label}"
+        raise MultigenError(f"{given} needs a conditional model (cgan); {args.checkpoint} holds a {model.kind}.")
+    images = model.draw(z, label)[None]
+    source = "found by inversion" if recipe.found is not None else f"seed {recipe.seed}"
+    digit = "" if label is None else f", label {label}"
+    return images, None if label is None else np.array([label]), f"the recipe's digit ({source}{digit})"
 
 
 def _copy_check(images, k: int, trained_on: str | None):

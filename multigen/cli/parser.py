@@ -149,9 +149,11 @@ def _add_train(commands: argparse._SubParsersAction, choices: dict) -> None:
 def _add_sample(commands: argparse._SubParsersAction, choices: dict) -> None:
     sample = commands.add_parser("sample", help="draw images from a checkpoint")
     sample.add_argument("checkpoint")
-    sample.add_argument("--n", type=_count(10_000), default=64, help="number of images (default 64, at most 10,000)")
-    sample.add_argument("--label", type=_digit, help="digit to draw (conditional models; default: 0-9 in turn)")
-    sample.add_argument("--seed", type=_seed, default=0)
+    sample.add_argument("--n", type=_count(10_000), help="number of images (default 64, at most 10,000; 1 with --recipe)")
+    sample.add_argument("--label", type=_digit, help="digit to draw (conditional models; default: 0-9 in turn, or the recipe's)")
+    sample.add_argument("--seed", type=_seed, help="random seed (default 0; with --recipe, the recipe's)")
+    sample.add_argument("--recipe", metavar="FILE",
+                        help="draw the one digit of a recipe (.json or .png from the GAN page, `multigen invert`)")
     sample.add_argument("--device", choices=choices["devices"], default="auto")
     sample.add_argument("--out", required=True, help=".png for a grid, .npz for arrays (images, labels)")
     sample.add_argument("--nearest", type=_count(50), metavar="K",

@@ -19,7 +19,7 @@ from sklearn.decomposition import PCA
 
 from multigen.errors import MultigenError
 from multigen.images import opened_upload, png_bytes
-from multigen.models import GenerativeModel
+from multigen.models import GENERATIVE_KINDS, GenerativeModel
 from multigen.models.gan import GAN, categorical_code, with_categorical_code
 
 RECIPE_FORMAT = "multigen-recipe"
@@ -28,6 +28,8 @@ MAX_SEED = 2**31 - 1  # the largest seed the GAN page offers and a recipe may na
 MAX_RECIPE_BYTES = 2_000_000  # a recipe PNG of a strip of 12 digits enlarged 16 times is about 0.1 MB
 MAX_RECIPE_PIXELS = 4096 * 4096
 RECIPE_CHUNK = "multigen-recipe"  # the PNG text chunk that holds the recipe JSON
+PAGE_SLIDERS = 10  # the GANSpace sliders the GAN page offers (fewer when z is smaller)
+SLIDER_RANGE = 3.0  # each slider runs from -3 to 3 on the GAN page
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -242,6 +244,8 @@ class GeneratorRecipe:
     checkpoint: str  # the checkpoint it was made with, as written in the recipe ("" if none)
     found: tuple[float, ...] | None = None  # a noise vector found by inversion (``multigen invert``), else None
     distance: float | None = None  # the found digit's perceptual distance to the one searched for
+    kind: str | None = None  # the model kind it was made with (gan, cgan, ...), None where it names none
+    latent_dim: int | None = None  # the size of the noise vector it holds, None where it holds none
 
 
 def _whole(value: Any, what: str, low: int, high: int, *, noun: str = "whole number") -> int:
@@ -266,22 +270,27 @@ def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
         raise MultigenError("This file is not a multigen recipe: upload a PNG or JSON saved from the GAN page.") from None
     if not isinstance(recipe, dict) or "seed" not in recipe:
         raise MultigenError("This file is not a multigen recipe: upload a PNG or JSON saved from the GAN page.")
-    label, code = recipe.get("label"), recipe.get("code")
+    if recipe.get("type") == "number":  # handwriting.WRITE_RECIPE_TYPE (that module imports this one)
+        raise MultigenError("This recipe writes a number (the Write page's strip), not one GAN digit: open a recipe saved from the GAN page.")
+    label, code, kind = recipe.get("label"), recipe.get("code"), recipe.get("kind")
+    if kind is not None and kind not in GENERATIVE_KINDS:
+        raise MultigenError(f"The recipe's kind {str(kind)[:40]!r} is not one of {', '.join(GENERATIVE_KINDS)}: save it again on the GAN page.")
     sliders = recipe.get("sliders") or []
     if not isinstance(sliders, list) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in sliders
     ):
         raise MultigenError("The recipe's sliders are not a list of numbers: save the recipe again from the GAN page.")
     checkpoint = recipe.get("checkpoint") or ""
+    z = recipe.get("z")
     found = distance = None
     if recipe.get("source") == "inversion":  # not a seed's vector: the page starts from z itself
-        z, distance = recipe.get("z"), recipe.get("distance")
-        if not isinstance(z, list) or not 1 <= len(z) <= 512 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 100 for v in z
-        ):
-            raise MultigenError("The found recipe's z is not a list of finite numbers: run `multigen invert` again.")
-        found = tuple(float(v) for v in z)
+        found = _recipe_noise(z, "The found recipe's z is not a list of finite numbers: run `multigen invert` again.")
+        distance = recipe.get("distance")
         distance = float(distance) if isinstance(distance, (int, float)) and math.isfinite(distance) else None
+    elif z == []:  # a hand-written recipe may leave the vector out this way
+        z = None
+    elif z is not None:  # the vector the page fed the generator: only its size is used (the seed rebuilds it)
+        _recipe_noise(z, "The recipe's z is not a list of finite numbers: save the recipe again from the GAN page.")
     return GeneratorRecipe(
         seed=_whole(recipe["seed"], "seed", 0, MAX_SEED),
         label=None if label is None else _whole(label, "digit", 0, 9),
@@ -290,7 +299,42 @@ def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
         checkpoint=checkpoint if isinstance(checkpoint, str) else "",
         found=found,
         distance=distance,
+        kind=kind,
+        latent_dim=None if z is None else len(z),
     )
+
+
+def _recipe_noise(z: Any, refusal: str) -> tuple[float, ...]:
+    """A recipe's noise vector: a list of 1 to 512 finite numbers, each under 100 in size."""
+    if not isinstance(z, list) or not 1 <= len(z) <= 512 or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 100 for v in z
+    ):
+        raise MultigenError(refusal)
+    return tuple(float(v) for v in z)
+
+
+def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe) -> np.ndarray:
+    """The noise vector (d,) the GAN page feeds the generator once ``recipe`` is loaded: the found z of an
+    inversion recipe, else the seed's (``noise_vector``); then the recipe's first ``PAGE_SLIDERS`` slider
+    values, each held to +-``SLIDER_RANGE``, along ``slider_directions(model, min(PAGE_SLIDERS, d))``; then
+    its code. A recipe of another kind of model, noise size or code count is refused in one line."""
+    where = f" ({recipe.checkpoint})" if recipe.checkpoint else ""
+    if not isinstance(model, GAN):
+        raise MultigenError(f"A recipe draws with a gan or cgan checkpoint, not a {model.kind}: load the one it was made with{where}.")
+    if recipe.kind is not None and recipe.kind != model.kind:
+        raise MultigenError(f"This recipe is for a {recipe.kind} but the checkpoint holds a {model.kind}: load the one it was made with{where}.")
+    if recipe.latent_dim is not None and recipe.latent_dim != model.latent_dim:
+        raise MultigenError(f"The recipe's noise vector has {recipe.latent_dim} values but this {model.kind} takes "
+                            f"{model.latent_dim}: load the checkpoint it was made with{where}.")
+    categories = model.code_categories
+    if recipe.code is not None and recipe.code >= categories:
+        has = f"codes 0-{categories - 1}" if categories else "no code"
+        raise MultigenError(f"The recipe picks code {recipe.code} but this {model.kind} has {has}: load the checkpoint it was made with{where}.")
+    start = noise_vector(recipe.seed, model.latent_dim) if recipe.found is None else np.asarray(recipe.found, np.float32)
+    count = min(PAGE_SLIDERS, model.latent_dim)
+    values = [max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]]
+    z = apply_sliders(start, slider_directions(model, count), values) if any(values) else start
+    return z if recipe.code is None else with_code(z, recipe.code, categories)
 
 
 def image_from_recipe(model: GenerativeModel, recipe: dict[str, Any]) -> np.ndarray:

@@ -202,6 +202,10 @@ def test_an_infogan_code_is_picked_by_moving_the_largest_entry_and_keeps_the_val
         ("[" * 100_000, "not a multigen recipe"),
         ("{not json", "not a multigen recipe"),
         ('{"z": [0.5]}', "not a multigen recipe"),
+        ('{"seed": 1, "kind": "biggan"}', "kind 'biggan' is not one of vae, cvae, gan, cgan"),
+        ('{"seed": 1, "z": [0.5, NaN]}', "z is not a list of finite numbers"),
+        ('{"seed": 1, "z": "0.5"}', "z is not a list of finite numbers"),
+        ('{"seed": 1, "type": "number", "text": "12"}', "writes a number"),
     ],
 )
 def test_a_damaged_or_hostile_recipe_is_refused_in_one_line(recipe, message):
