@@ -45,6 +45,8 @@ class Inversion:
     real_distance: float  # median distance between two real validation digits of the same kind
 
 
+_searching: dict[int, threading.Lock] = {}  # one search at a time per model: the app's models are shared
+_searching_guard = threading.Lock()
 _typical: dict[tuple[int, int], float] = {}
 _typical_lock = threading.Lock()
 
@@ -93,24 +95,27 @@ def invert(
     z = torch.randn((int(starts), model.latent_dim), generator=torch.Generator().manual_seed(int(seed)))
     z = z.to(model.device).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=LEARNING_RATE)
-    was_training = model.training
-    frozen = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    model.eval()
-    for parameter, _ in frozen:
-        parameter.requires_grad_(False)  # only z moves
-    try:
-        for _ in range(int(steps)):
-            images = model.generate(z, labels)
-            pixel = ((images - x) ** 2).mean(dim=(1, 2, 3))
-            perceptual = ((differentiable_features(images, judge) - wanted) ** 2).sum(dim=1)
-            prior = PRIOR_WEIGHT * (z.pow(2).mean(dim=1) - 1).pow(2)
-            optimizer.zero_grad(set_to_none=True)
-            (pixel + perceptual + prior).sum().backward()
-            optimizer.step()
-    finally:
-        for parameter, needed in frozen:
-            parameter.requires_grad_(needed)
-        model.train(was_training)
+    with _searching_guard:
+        searching = _searching.setdefault(id(model), threading.Lock())
+    with searching:  # a second session's search on the same model would restore requires_grad under this one
+        was_training = model.training
+        frozen = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+        model.eval()
+        for parameter, _ in frozen:
+            parameter.requires_grad_(False)  # only z moves
+        try:
+            for _ in range(int(steps)):
+                images = model.generate(z, labels)
+                pixel = ((images - x) ** 2).mean(dim=(1, 2, 3))
+                perceptual = ((differentiable_features(images, judge) - wanted) ** 2).sum(dim=1)
+                prior = PRIOR_WEIGHT * (z.pow(2).mean(dim=1) - 1).pow(2)
+                optimizer.zero_grad(set_to_none=True)
+                (pixel + perceptual + prior).sum().backward()
+                optimizer.step()
+        finally:
+            for parameter, needed in frozen:
+                parameter.requires_grad_(needed)
+            model.train(was_training)
     found = z.detach().cpu().numpy().astype(np.float32)
     wanted_pixels = to_uint8(x.cpu())
     best = int(np.argmin(perceptual_distance(model.draw(found, label), wanted_pixels, classifier=judge)))

@@ -177,3 +177,25 @@ def test_a_recipe_of_another_model_or_with_conflicting_options_is_refused_in_one
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (message, err)
     assert not (tmp_path / "x.png").exists()
+
+
+def test_two_sessions_searching_one_shared_gan_at_once_get_their_own_answers_and_leave_it_as_it_was(dcgan, classifier):
+    import threading
+
+    targets = dcgan.draw(np.random.default_rng(5).standard_normal((2, dcgan.latent_dim)).astype(np.float32))
+    alone = [invert(dcgan, target, steps=20, classifier=classifier) for target in targets]
+    needed = [parameter.requires_grad for parameter in dcgan.parameters()]
+    together: list = [None, None]
+
+    def search(index: int) -> None:
+        together[index] = invert(dcgan, targets[index], steps=20, classifier=classifier)
+
+    threads = [threading.Thread(target=search, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for one, other in zip(alone, together):
+        np.testing.assert_array_equal(one.z, other.z)  # as if each had the model to itself
+    assert [parameter.requires_grad for parameter in dcgan.parameters()] == needed
+    assert all(parameter.grad is None for parameter in dcgan.parameters())  # no gradient left on the shared model
