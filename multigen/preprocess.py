@@ -9,8 +9,8 @@ mass. ``mnist_digit`` does exactly that, in plain array arithmetic that a page c
 2. the ink's bounding box: rows and columns holding a pixel above ``INK``;
 3. the box scaled so its longer side is 20 pixels, each new pixel the area-weighted mean of the old ones
    it covers (a box filter with fractional edges: anti-aliased, and exact for a page to copy);
-4. placed in 28 x 28 so that its centre of mass falls on the middle pixel (13.5, 13.5, rounded to whole
-   pixels), kept inside the field.
+4. rounded to whole grey levels (0-255) and placed in 28 x 28 so that its centre of mass falls on the middle
+   pixel (13.5, 13.5, rounded to whole pixels), kept inside the field.
 
 Every rounding is half up (``floor(x + 0.5)``), as JavaScript's ``Math.round``: the Latent explorer's drawing
 pad (``pages/components/drawing_pad.js``) repeats steps 2-4 and the pad's brush (``draw_strokes``) line by line,
@@ -94,14 +94,19 @@ def _normalised(pixels: np.ndarray) -> np.ndarray:
     scale = BOX / max(height, width)
     new_height, new_width = max(1, _half_up(height * scale)), max(1, _half_up(width * scale))
     boxed = (_coverage(height, new_height) @ ink) @ _coverage(width, new_width).T
-    total = boxed.sum()
-    centre_row = (boxed.sum(axis=1) * np.arange(new_height)).sum() / total
-    centre_column = (boxed.sum(axis=0) * np.arange(new_width)).sum() / total
+    # Whole grey levels before the centre of mass: its sums are then exact whatever their order, so a symmetric
+    # digit, whose centre falls exactly between two pixels, is placed the same way here and in the page.
+    levels = np.clip(np.floor(boxed * 255.0 + 0.5), 0, 255)
+    total = levels.sum()
+    if total == 0:
+        raise MultigenError("The picture holds no ink: draw or upload a digit.")
+    centre_row = (levels.sum(axis=1) * np.arange(new_height)).sum() / total
+    centre_column = (levels.sum(axis=0) * np.arange(new_width)).sum() / total
     top = int(np.clip(_half_up(13.5 - centre_row), 0, SIZE - new_height))
     left = int(np.clip(_half_up(13.5 - centre_column), 0, SIZE - new_width))
-    digit = np.zeros((SIZE, SIZE), dtype=np.float64)
-    digit[top : top + new_height, left : left + new_width] = boxed
-    return np.clip(np.floor(digit * 255.0 + 0.5), 0, 255).astype(np.uint8)
+    digit = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    digit[top : top + new_height, left : left + new_width] = levels
+    return digit
 
 
 def _checked_strokes(strokes: object) -> list[np.ndarray]:

@@ -58,6 +58,7 @@ st.session_state.setdefault("explorer_context", None)  # what the picks refer to
 # The digit on the drawing pad: {"id", "strokes" or "pixels", "digit": 28x28 uint8, "source"}, or None.
 st.session_state.setdefault("explorer_yours", None)
 st.session_state.setdefault("explorer_yours_error", None)
+st.session_state.setdefault("explorer_pad_heard", 0)  # the number of the pad's last message taken in
 finding.follow_open()  # "Open it on the GAN page" was pressed: go there before drawing anything here
 
 
@@ -74,17 +75,19 @@ def remember_selection() -> None:
 def remember_drawing() -> None:
     """Pad callback: the strokes just drawn, made into the digit the page made of them (or None: cleared)."""
     state = st.session_state.get("explorer_pad") or {}
-    drawn = state.get("yours") if hasattr(state, "get") else getattr(state, "yours", None)
+    message = (state.get("yours") if hasattr(state, "get") else getattr(state, "yours", None)) or {}
     st.session_state["explorer_yours_error"] = None
-    if not drawn:
+    if isinstance(message.get("sent"), int):
+        st.session_state["explorer_pad_heard"] = message["sent"]
+    if not message.get("strokes"):
         st.session_state["explorer_yours"] = None
         return
     try:
-        digit = strokes_digit(drawn.get("strokes"))
+        digit = strokes_digit(message["strokes"])
     except MultigenError as error:
         st.session_state["explorer_yours_error"] = plain(error)
         return
-    st.session_state["explorer_yours"] = {"id": str(drawn.get("id")), "strokes": drawn["strokes"], "digit": digit,
+    st.session_state["explorer_yours"] = {"id": str(message.get("id")), "strokes": message["strokes"], "digit": digit,
                                           "source": "your drawing"}
 
 
@@ -379,7 +382,7 @@ with yours_tab:
     drawing_pad(
         info.path, projection, chart="latent_map", conditional=conditional,
         num_classes=model.config.num_classes if conditional else 0, width=PAD_SIZE, key="explorer_pad",
-        on_change=remember_drawing,
+        on_change=remember_drawing, heard=st.session_state["explorer_pad_heard"],
         yours=None if yours is None else {key: yours[key] for key in ("id", "strokes", "pixels") if key in yours},
     )
     st.file_uploader("…or upload a picture of one digit (PNG or JPEG, any size, dark on light or light on dark)",

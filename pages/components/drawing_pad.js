@@ -10,7 +10,7 @@
 // (multigen.export) in onnxruntime-web's WebAssembly build (static/ort/).
 const shared = (globalThis.__multigenLive ??= { runtime: null, sessions: new Map() });
 
-export const PAD_CELLS = 28, SUBCELLS = 4, BRUSH_RADIUS = 1.8, BRUSH_EDGE = 1.4; // multigen.preprocess
+export const PAD_CELLS = 28, SUBCELLS = 4, BRUSH_RADIUS = 1.8, BRUSH_EDGE = 1.4, MAX_STROKE_POINTS = 20000; // multigen.preprocess
 const SIZE = 28, BOX = 20, INK = 0.2, PROBABILITY_FLOOR = 1e-6;
 const INVERSE_NEIGHBOURS = 8; // multigen.explore.projection
 const PAD_PIXELS = PAD_CELLS * SUBCELLS;
@@ -101,14 +101,15 @@ export function mnistDigit(grey, height, width) {
     for (let k = 0; k < inkWidth; k++) sum += row[k] * weights[k];
     return sum;
   }));
+  // Whole grey levels before the centre of mass: its sums are then exact in any order (multigen's too).
+  const levels = boxed.map((row) => row.map((value) => clamp(Math.floor(value * 255 + 0.5), 0, 255)));
   let total = 0, rowMoment = 0, columnMoment = 0;
-  boxed.forEach((row, i) => row.forEach((value, j) => { total += value; rowMoment += value * i; columnMoment += value * j; }));
+  levels.forEach((row, i) => row.forEach((value, j) => { total += value; rowMoment += value * i; columnMoment += value * j; }));
+  if (total === 0) return null;
   const offsetRow = clamp(halfUp(13.5 - rowMoment / total), 0, SIZE - newHeight);
   const offsetColumn = clamp(halfUp(13.5 - columnMoment / total), 0, SIZE - newWidth);
   const digit = new Uint8ClampedArray(SIZE * SIZE);
-  boxed.forEach((row, i) => row.forEach((value, j) => {
-    digit[(offsetRow + i) * SIZE + offsetColumn + j] = clamp(Math.floor(value * 255 + 0.5), 0, 255);
-  }));
+  levels.forEach((row, i) => row.forEach((value, j) => { digit[(offsetRow + i) * SIZE + offsetColumn + j] = value; }));
   return digit;
 }
 
@@ -169,17 +170,16 @@ function session(ort, url) {
 
 // The digit as the VAE sees it: encoded (under every label for a CVAE, keeping the most likely), decoded,
 // placed on the map.
-async function understand(state, digit) {
-  const { ort, data } = state;
+async function understand({ ort, encoder, decoder, data }, digit) {
   const n = data.conditional ? data.numClasses : 1;
   const images = new Float32Array(n * 784);
   for (let i = 0; i < n; i++) for (let j = 0; j < 784; j++) images[i * 784 + j] = digit[j] / 255;
   const labels = data.conditional ? new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), [n]) : null;
-  const encoded = await state.encoder.run({ images: new ort.Tensor('float32', images, [n, 1, 28, 28]), ...(labels ? { labels } : {}) });
+  const encoded = await encoder.run({ images: new ort.Tensor('float32', images, [n, 1, 28, 28]), ...(labels ? { labels } : {}) });
   const d = encoded.mu.dims[1];
   const rows = (tensor, width) => Array.from({ length: n }, (_, i) => Array.from(tensor.data.subarray(i * width, (i + 1) * width)));
   const mu = rows(encoded.mu, d), logvar = rows(encoded.logvar, d);
-  const decoded = await state.decoder.run({ z: encoded.mu, ...(labels ? { labels } : {}) });
+  const decoded = await decoder.run({ z: encoded.mu, ...(labels ? { labels } : {}) });
   const pixels = rows(decoded.pixels, 784);
   let best = 0, scores = null;
   if (data.conditional) {
@@ -188,7 +188,7 @@ async function understand(state, digit) {
   }
   return { mu: mu[best], label: data.conditional ? best : null, scores,
     reconstruction: Uint8ClampedArray.from(pixels[best], (p) => Math.round(p * 255)),
-    point: place(data.projection, mu[best]) };
+    point: data.projection.method === 'none' ? null : place(data.projection, mu[best]) };
 }
 
 function paintDigit(canvas, digit) {
@@ -243,6 +243,13 @@ function placeMarker(state) {
   state.marker.style.borderStyle = inside ? 'solid' : 'dashed'; // dashed: off the visible part of the map
 }
 
+function clearView(state, text) {
+  Object.assign(state, { point: null, label: null, scores: null, mu: null });
+  paintDigit(state.reconstructionCanvas, new Uint8ClampedArray(784));
+  state.caption.textContent = text;
+  placeMarker(state);
+}
+
 async function update(state) {
   state.wanted = true;
   if (state.busy) return;
@@ -252,31 +259,34 @@ async function update(state) {
       state.wanted = false;
       state.digit = state.upload ? state.upload : mnistDigit(state.ink, PAD_PIXELS, PAD_PIXELS);
       paintPad(state);
+      paintDigit(state.view, state.digit || new Uint8ClampedArray(784));
       if (!state.digit) {
-        Object.assign(state, { point: null, label: null, scores: null });
-        paintDigit(state.view, new Uint8ClampedArray(784));
-        paintDigit(state.reconstructionCanvas, new Uint8ClampedArray(784));
-        state.caption.textContent = 'Draw a digit: it appears on the map as the encoder sees it.';
-        placeMarker(state);
+        clearView(state, 'Draw a digit: it appears on the map as the encoder sees it.');
         continue;
       }
-      paintDigit(state.view, state.digit);
-      if (!state.encoder || !state.decoder) continue; // the models are still loading: painted when they are
-      const seen = await understand(state, state.digit);
+      // What this pass uses, taken now: a new checkpoint or map arriving meanwhile makes its answer stale.
+      const models = { ort: state.ort, encoder: state.encoder, decoder: state.decoder, data: state.data };
+      if (!models.encoder || !models.decoder) continue; // still loading: drawn again when they are ready
+      const seen = await understand(models, state.digit);
+      if (models.encoder !== state.encoder || models.data !== state.data) {
+        state.wanted = true; // answered for another model or map: work it out again
+        continue;
+      }
       Object.assign(state, seen);
       paintDigit(state.reconstructionCanvas, seen.reconstruction);
       placeMarker(state);
-      const [x, y] = seen.point;
-      let text = `On the map at (${x.toFixed(2)}, ${y.toFixed(2)})`;
+      let text = seen.point ? `On the map at (${seen.point[0].toFixed(2)}, ${seen.point[1].toFixed(2)})`
+        : `Not placed: ${state.data.projection.why}`;
       if (seen.label !== null) {
         const order = seen.scores.map((score, label) => [score, label]).sort((a, b) => a[0] - b[0]);
-        text += ` · read as ${seen.label} (−ELBO ${order[0][0].toFixed(1)} nats; next ${order[1][1]} at ${order[1][0].toFixed(1)})`;
+        text += ` · read as ${seen.label} (−ELBO at the posterior mean ${order[0][0].toFixed(1)} nats; `
+          + `next ${order[1][1]} at ${order[1][0].toFixed(1)})`;
       }
       state.caption.textContent = text;
       state.root.dataset.updates = String(Number(state.root.dataset.updates || 0) + 1);
     }
   } catch (error) {
-    state.caption.textContent = `The in-page model failed (${error}): ${state.data.fallback}`;
+    clearView(state, `The in-page model failed (${error}): ${state.data.fallback}`);
   } finally {
     state.busy = false;
   }
@@ -288,21 +298,29 @@ function redraw(state) {
 }
 
 // Tell the server what the pad holds: the strokes (it makes the same digit with
-// multigen.preprocess.strokes_digit) under a new id, which the server sends back unchanged, or null.
+// multigen.preprocess.strokes_digit), or null. Every message is numbered; the server sends back the number of
+// the last one it heard ("heard"), so the pad can tell an answer to an older message from the newest.
 function send(state) {
   state.sent = (state.sent || 0) + 1;
-  state.yoursId = state.strokes.length ? `drawing-${state.sent}-${Date.now()}` : null;
-  state.setStateValue('yours', state.strokes.length
-    ? { id: state.yoursId, strokes: state.strokes.map((stroke) => stroke.map(([x, y]) => [x, y])) } : null);
+  state.yoursId = state.strokes.length ? `drawing-${state.sent}` : null;
+  state.setStateValue('yours', {
+    sent: state.sent, id: state.yoursId,
+    strokes: state.strokes.length ? state.strokes.map((stroke) => stroke.map(([x, y]) => [x, y])) : null,
+  });
 }
 
-// Show what the server says the pad holds, when it is not what the pad already shows: an upload, or the
-// strokes of a drawing made before the pad was mounted again (another page, a new map).
-function adopt(state, yours) {
-  if (!yours || yours.id === state.yoursId) return;
-  state.yoursId = yours.id;
-  state.upload = yours.pixels ? Uint8ClampedArray.from(yours.pixels) : null;
-  state.strokes = yours.strokes ? yours.strokes.map((stroke) => stroke.map(([x, y]) => [x, y])) : [];
+// Show what the server says the pad holds (an upload, nothing after an upload was removed, or the strokes of
+// a drawing made before the pad was mounted again), unless the server has not yet heard the pad's newest
+// message (its answer is older than what the pad shows) or a stroke is being drawn (then once it ends).
+function adopt(state, yours, heard) {
+  state.sent = Math.max(state.sent || 0, heard || 0); // numbering goes on across mounts of the pad
+  if ((heard || 0) < state.sent) return;
+  if (state.current) { state.pending = [yours, heard]; return; }
+  const id = yours ? yours.id : null;
+  if (id === (state.yoursId ?? null)) return;
+  state.yoursId = id;
+  state.upload = yours && yours.pixels ? Uint8ClampedArray.from(yours.pixels) : null;
+  state.strokes = yours && yours.strokes ? yours.strokes.map((stroke) => stroke.map(([x, y]) => [x, y])) : [];
   state.ink = drawStrokes(state.strokes);
 }
 
@@ -341,11 +359,14 @@ function build(root, state) {
   state.caption.style.margin = '0.35rem 0 0 0';
   root.append(row, state.caption);
 
-  let current = null;
+  // One pointer draws at a time (a second finger is ignored), with the primary button; points are kept on the
+  // pad and at most MAX_STROKE_POINTS in all, as multigen.preprocess accepts them.
   const cell = (event) => {
     const box = state.pad.getBoundingClientRect();
-    return [(event.clientX - box.left) / box.width * PAD_CELLS, (event.clientY - box.top) / box.height * PAD_CELLS];
+    return [clamp((event.clientX - box.left) / box.width * PAD_CELLS, 0, PAD_CELLS),
+      clamp((event.clientY - box.top) / box.height * PAD_CELLS, 0, PAD_CELLS)];
   };
+  const points = () => state.strokes.reduce((sum, stroke) => sum + stroke.length, 0);
   let scheduled = false;
   const later = () => { // at most one update a frame, however fast the pointer moves
     if (scheduled) return;
@@ -353,26 +374,29 @@ function build(root, state) {
     requestAnimationFrame(() => { scheduled = false; update(state); });
   };
   state.pad.addEventListener('pointerdown', (event) => {
+    if (state.current || event.button !== 0 || points() >= MAX_STROKE_POINTS) return;
     event.preventDefault();
     state.pad.setPointerCapture?.(event.pointerId);
     if (state.upload) { state.upload = null; state.ink = new Float64Array(PAD_PIXELS * PAD_PIXELS); } // drawn over
-    current = [cell(event)];
-    state.strokes.push(current);
-    stamp(state.ink, current[0], current[0]);
+    state.pointer = event.pointerId;
+    state.current = [cell(event)];
+    state.strokes.push(state.current);
+    stamp(state.ink, state.current[0], state.current[0]);
     later();
   });
   state.pad.addEventListener('pointermove', (event) => {
-    if (!current) return;
-    const point = cell(event), last = current[current.length - 1];
+    if (!state.current || event.pointerId !== state.pointer || points() >= MAX_STROKE_POINTS) return;
+    const point = cell(event), last = state.current[state.current.length - 1];
     if (Math.hypot(point[0] - last[0], point[1] - last[1]) < 0.05) return; // under a fifth of a pixel
-    current.push(point);
+    state.current.push(point);
     stamp(state.ink, last, point);
     later();
   });
-  const end = () => {
-    if (!current) return;
-    current = null;
+  const end = (event) => {
+    if (!state.current || event.pointerId !== state.pointer) return;
+    state.current = null;
     send(state);
+    if (state.pending) { const [yours, heard] = state.pending; state.pending = null; adopt(state, yours, heard); update(state); }
   };
   state.pad.addEventListener('pointerup', end);
   state.pad.addEventListener('pointercancel', end);
@@ -396,15 +420,17 @@ export default function ({ data, parentElement, setStateValue }) {
   state.data = data;
   state.setStateValue = setStateValue;
   if (!state.pad) build(root, state);
-  adopt(state, data.yours);
+  adopt(state, data.yours, data.heard);
   globalThis.__multigenDrawingPad = {
     state, strokes: () => state.strokes, digit: () => (state.digit ? Array.from(state.digit) : null),
     point: () => state.point, label: () => state.label, mu: () => (state.mu ? Array.from(state.mu) : null),
   };
   const wanted = `${data.encoder} ${data.decoder}`;
-  if (state.models !== wanted) {
+  if (state.models !== wanted) { // a new checkpoint: nothing of the old one's answer stays on the map
     state.models = wanted;
     state.encoder = state.decoder = null;
+    root.dataset.ready = 'loading';
+    if (state.caption) clearView(state, 'Loading the model…');
     runtime(data)
       .then(async (ort) => {
         const [encoder, decoder] = await Promise.all([session(ort, data.encoder), session(ort, data.decoder)]);
@@ -414,8 +440,9 @@ export default function ({ data, parentElement, setStateValue }) {
         update(state);
       })
       .catch((error) => {
+        if (state.models !== wanted) return;
         root.dataset.ready = 'false';
-        state.caption.textContent = `The in-page model could not load (${error}): ${data.fallback}`;
+        clearView(state, `The in-page model could not load (${error}): ${data.fallback}`);
       });
   }
   update(state); // a new map (projection) places the same digit anew

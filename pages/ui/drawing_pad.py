@@ -29,8 +29,15 @@ _component = st.components.v2.component(
 )
 
 
+MAX_TSNE_POINTS = 5_000  # a t-SNE map's latents travel with the pad on every rerun: at most this many
+
+
 def projection_data(projection: Projection) -> dict[str, Any]:
-    """What the page needs to place a latent on the map as ``Projection.place`` does."""
+    """What the page needs to place a latent on the map as ``Projection.place`` does (method "none", with the
+    reason, for a t-SNE map too big to send)."""
+    if projection.method == "tsne" and len(projection.points) > MAX_TSNE_POINTS:
+        return {"method": "none", "why": f"a t-SNE map of more than {MAX_TSNE_POINTS:,} dots is placed only by the "
+                "server; choose PCA or fewer points."}
     data: dict[str, Any] = {"method": projection.method}
     if projection.method == "pca":
         data.update(components=projection.components.astype(np.float64).tolist(),
@@ -45,12 +52,13 @@ def projection_data(projection: Projection) -> dict[str, Any]:
 
 def drawing_pad(
     checkpoint: str | Path, projection: Projection, *, chart: str, conditional: bool, num_classes: int,
-    yours: dict | None, width: int, key: str, on_change: Callable[[], None],
+    yours: dict | None, heard: int, width: int, key: str, on_change: Callable[[], None],
 ) -> None:
     """Mount the pad beside the plotly map with key ``chart``. ``yours`` is what the pad holds as the server
     knows it ({"id", "strokes"} or {"id", "pixels"}: 784 grey levels of an upload, or None): shown when the pad
-    does not show it already. When a stroke ends, or the pad is undone or cleared, ``on_change`` runs and
-    ``st.session_state[key].yours`` holds {"id", "strokes"} (lists of [x, y] in cells) or None."""
+    does not show it already; ``heard`` is the number of the pad's last message the server took in. When a
+    stroke ends, or the pad is undone or cleared, ``on_change`` runs and ``st.session_state[key].yours`` holds
+    {"sent": its number, "id", "strokes": lists of [x, y] in cells, or None when the pad is empty}."""
     try:
         encoder, decoder = served_model(checkpoint, "encoder"), served_model(checkpoint, "decoder")
     except (MultigenError, OSError) as error:
@@ -59,6 +67,6 @@ def drawing_pad(
     data = {
         "runtime": RUNTIME, "wasm": WASM, "encoder": encoder, "decoder": decoder, "chart": chart,
         "projection": projection_data(projection), "conditional": bool(conditional), "numClasses": int(num_classes),
-        "width": int(width), "fallback": "upload a picture of a digit instead.", "yours": yours,
+        "width": int(width), "fallback": "upload a picture of a digit instead.", "yours": yours, "heard": int(heard),
     }
     _component(key=key, data=data, default={"yours": None}, on_yours_change=on_change)

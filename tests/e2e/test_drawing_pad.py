@@ -17,19 +17,31 @@ PAD = ".mg-pad"
 SEVEN = [[(6, 6), (12, 6), (18, 6), (22, 6.5), (19, 12), (16, 17), (14, 22), (13, 25)], [(11, 15), (20, 15)]]
 
 
-def open_pad(page: Any, projection: str | None = None, checkpoint: str | None = None) -> None:
-    """The explorer on ``checkpoint`` (the default one when None), with the radio labelled ``projection``
-    chosen (a projection or a split), on the Your digit tab, the pad's models loaded."""
+def open_pad(page: Any, *choices: str, checkpoint: str | None = None) -> None:
+    """The explorer on ``checkpoint`` (the default one when None) with the radios labelled ``choices`` picked (a
+    projection, a split), on the Your digit tab, once the pad holds the models and map of that choice."""
     open_app_page(page, "/", "Latent explorer")
-    if checkpoint is not None:  # the sidebar's picker
-        page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first.click()
-        page.get_by_role("option", name=re.compile(rf"^{checkpoint} ")).click()
-        wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
-    if projection is not None:
-        page.get_by_text(projection, exact=True).click()
-        wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
     page.get_by_role("tab", name="Your digit").click()
     page.locator(f"{PAD}[data-ready=true]").wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+    if checkpoint is not None:  # the sidebar's picker
+        before = page.evaluate("globalThis.__multigenDrawingPad.state.data.encoder")
+        page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first.click()
+        page.get_by_role("option", name=re.compile(rf"^{checkpoint} ")).click()
+        page.wait_for_function("old => globalThis.__multigenDrawingPad.state.data.encoder !== old", arg=before,
+                               timeout=FIRST_RENDER_TIMEOUT_MS)
+    for choice in choices:
+        if page.get_by_role("radio", name=choice, exact=True).is_checked():
+            continue  # already the page's choice for this checkpoint
+        before = page.evaluate(MAP_STATE)
+        page.get_by_text(choice, exact=True).click()
+        page.wait_for_function(f"old => {MAP_STATE} !== old", arg=before, timeout=FIRST_RENDER_TIMEOUT_MS)
+    wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
+    page.locator(f"{PAD}[data-ready=true]").wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+
+
+# What the pad and the hover picture know of the map: it changes with the projection and the split.
+MAP_STATE = ("JSON.stringify([globalThis.__multigenDrawingPad.state.data.projection.method,"
+             " globalThis.__multigenLiveMap.state.data.points.slice(0, 3)])")
 
 
 def draw(page: Any, strokes: list) -> None:
@@ -66,14 +78,14 @@ def settled(page: Any, updates: int) -> dict:
                          " digit: s.digit(), point: s.point(), label: s.label()}; })()")
 
 
-@pytest.mark.parametrize(("checkpoint", "projection"), [(None, None), (None, "PCA"), ("cvae", "PCA")])
+@pytest.mark.parametrize(("checkpoint", "projection"), [(None, "raw"), (None, "PCA"), ("cvae", "PCA")])
 def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_server, checkpoint, projection):
     """The default map (the shipped vae-2's raw latent), its PCA, and a CVAE's, which also reads the label."""
     from multigen.explore.latent import encode_digit
     from multigen.explore.projection import Projection
     from multigen.preprocess import strokes_digit
 
-    open_pad(page, projection, checkpoint)
+    open_pad(page, *([] if projection == "raw" else [projection]), checkpoint=checkpoint)
     draw(page, SEVEN[:1])
     first = settled(page, 0)
     draw(page, SEVEN[1:])  # the second stroke moves the point again
@@ -84,6 +96,7 @@ def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_ser
     assert np.abs(np.array(seen["digit"]).reshape(28, 28) - digit.astype(int)).max() <= 1
     placed = encode_digit(model, digit)
     spec = data["projection"]
+    assert spec["method"] == projection.lower()
     if spec["method"] == "pca":
         projection_ = Projection("pca", np.zeros((2, 2), np.float32), components=np.array(spec["components"], np.float32),
                                  mean=np.array(spec["mean"], np.float32))
@@ -143,6 +156,10 @@ def test_an_uploaded_validation_digit_lands_on_its_own_dot(page, app_server, tmp
     assert np.array_equal(np.array(scanned["digit"], np.uint8).reshape(28, 28), expected)
     model, _ = model_of(page, app_server)  # the default map: the shipped vae-2's raw latent
     assert np.all(np.abs(np.array(scanned["point"]) - encode_digit(model, expected).mu) <= 1e-3 * span)
+    page.locator("[data-testid=stFileChipDeleteBtn]").first.locator("xpath=descendant-or-self::button").first.click()  # the upload removed: the pad empties
+    page.wait_for_function("globalThis.__multigenDrawingPad.digit() === null && !globalThis.__multigenDrawingPad.point()",
+                           timeout=FIRST_RENDER_TIMEOUT_MS)
+    assert page.locator(".mg-pad-marker").count() == 0
 
 
 def test_a_file_that_is_no_digit_picture_is_one_line_and_the_pad_keeps_its_digit(page, tmp_path):

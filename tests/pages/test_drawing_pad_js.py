@@ -14,7 +14,16 @@ import pytest
 
 from multigen.explore.latent import negative_elbo
 from multigen.explore.projection import project
-from multigen.preprocess import BRUSH_EDGE, BRUSH_RADIUS, PAD_CELLS, SUBCELLS, draw_strokes, mnist_digit, strokes_digit
+from multigen.preprocess import (
+    BRUSH_EDGE,
+    BRUSH_RADIUS,
+    MAX_STROKE_POINTS,
+    PAD_CELLS,
+    SUBCELLS,
+    draw_strokes,
+    mnist_digit,
+    strokes_digit,
+)
 
 COMPONENT = Path(__file__).resolve().parents[2] / "pages" / "components" / "drawing_pad.js"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
@@ -43,7 +52,8 @@ def random_strokes(rng: np.random.Generator, n: int) -> list[list[list[float]]]:
 
 
 def test_the_page_uses_multigens_brush_and_pad_size():
-    assert in_node("[m.PAD_CELLS, m.SUBCELLS, m.BRUSH_RADIUS, m.BRUSH_EDGE]") == [PAD_CELLS, SUBCELLS, BRUSH_RADIUS, BRUSH_EDGE]
+    assert in_node("[m.PAD_CELLS, m.SUBCELLS, m.BRUSH_RADIUS, m.BRUSH_EDGE, m.MAX_STROKE_POINTS]") == [
+        PAD_CELLS, SUBCELLS, BRUSH_RADIUS, BRUSH_EDGE, MAX_STROKE_POINTS]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -56,6 +66,18 @@ def test_the_same_strokes_make_the_same_pad_picture_and_the_same_mnist_digit(see
     page = np.array(digit, np.uint8).reshape(28, 28)
     assert np.abs(page.astype(int) - expected.astype(int)).max() <= 1  # summation order aside, the same digit
     assert (page != expected).mean() < 0.01
+
+
+@pytest.mark.parametrize("strokes", [
+    [[[14, 6], [14, 20]]],  # a straight "1": symmetric, its centre of mass exactly between two pixels
+    [[[8, 14], [20, 14]]],  # a bar
+    [[[14, 4]] + [[14 + 8 * np.sin(a), 14 - 10 * np.cos(a)] for a in np.linspace(0, 2 * np.pi, 41)]],  # a round "0"
+    [[[10, 6], [18, 6]], [[14, 6], [14, 24]]],  # a "T"
+])
+def test_symmetric_strokes_make_exactly_the_same_digit(strokes):
+    strokes = np.round(np.asarray(strokes[0]), 6)[None].tolist() if len(strokes) == 1 else strokes
+    digit = in_node("Array.from(m.mnistDigit(m.drawStrokes(values.strokes), 112, 112))", strokes=strokes)
+    np.testing.assert_array_equal(np.array(digit, np.uint8).reshape(28, 28), strokes_digit(strokes))
 
 
 def test_any_grey_picture_becomes_the_same_digit_light_or_dark_paper():
