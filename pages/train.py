@@ -15,6 +15,7 @@ from multigen.data import DATASETS, MAX_SEED
 from multigen.errors import MultigenError
 from multigen.models import display_name, kinds
 from multigen.training import TrainingConfig, run_path
+from multigen.training.precision import describe_precisions
 from pages.ui import charts, loaders
 from pages.ui.checkpoints import picker_key
 from pages.ui.folders import display_path, runs_dir
@@ -79,6 +80,13 @@ with st.form("train_form", border=True):
         "Seed", value=0, min_value=0, max_value=MAX_SEED, step=1, key="train_seed", persist_state="session",
         help="The same seed gives the same run on the CPU.",
     )
+    precisions = describe_precisions()
+    precision = right.selectbox(
+        "Precision", list(precisions), format_func=precisions.get, key="train_precision", persist_state="session",
+        help="bf16 runs the forward and backward passes in bfloat16 (autocast) on a CPU with AMX or AVX-512 BF16 "
+        "or a GPU's tensor cores, with the weights, optimizer state and losses in float32; auto picks it where "
+        "the chip has those units.",
+    )
     submitted = st.form_submit_button(
         "Start training", type="primary", disabled=active, key="train_start",
         help="A run is going on: stop it first." if active else "Start a run with these settings.",
@@ -89,7 +97,7 @@ start_error = None
 if submitted:
     config = TrainingConfig(
         model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        latent_dim=latent_dim, seed=seed, device="auto", out=str(run_path(model, dataset, runs_dir())),
+        latent_dim=latent_dim, seed=seed, device="auto", precision=precision, out=str(run_path(model, dataset, runs_dir())),
     )
     try:
         job.start(config)

@@ -101,9 +101,11 @@ def test_export_drops_the_optimizer_state_and_still_samples(cvae_run, tmp_path, 
 def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
     copy = tmp_path / "copy.safetensors"
     copy.write_bytes(cvae_run.read_bytes())
-    result = run("train", "--resume", str(copy), "--epochs", "2", "--device", "cpu")
+    result = run("train", "--resume", str(copy), "--epochs", "2", "--device", "cpu", "--precision", "bf16")
     assert result.returncode == 0, result.stderr
-    assert json.loads(run("info", str(copy)).stdout)["step"] == 18
+    assert "threads), bf16)" in result.stderr  # the run says what it computes in; a resume may change it
+    metadata = json.loads(run("info", str(copy)).stdout)
+    assert metadata["step"] == 18 and metadata["precision"] == "bf16"
 
 
 @pytest.mark.parametrize(
@@ -112,6 +114,7 @@ def test_resume_continues_a_run_to_more_epochs(cvae_run, tmp_path):
         (["train", "--batch-size", "0"], "0 must be from 1 to 65,536"),
         (["train", "--lr", "-1"], "positive"),
         (["train", "--model", "flow"], "invalid choice"),
+        (["train", "--precision", "fp16"], "invalid choice: 'fp16'"),
         (["train", "--epochs", "3", "--lr-decay-from", "3"], "learning rate falls must be a whole number from 0 to 2"),
         (["train", "--model", "vae", "--ema-decay", "0.9"], "--ema-decay is for gan and cgan models, not vae"),
         (["train", "--dataset", "mnist", "--data-dir", "/nonexistent", "--epochs", "1"], "mnist-5k"),

@@ -52,12 +52,13 @@ def _train(args: argparse.Namespace) -> int:
     fields = {
         "model": args.model, "dataset": args.dataset, "data_dir": args.data_dir, "epochs": args.epochs,
         "latent_dim": args.latent_dim, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
-        "sample_every": args.sample_every, "device": args.device,
+        "sample_every": args.sample_every, "device": args.device, "precision": args.precision,
         "out": None if args.out is None else str(_output(args.out, (".safetensors",))),
         "eval_samples": args.eval_samples, "lr_decay_from": args.lr_decay_from,
     }
     if args.resume:
-        keep = ("epochs", "device", "out", "eval_samples", "lr_decay_from")  # the trainer checks the schedule
+        # The trainer checks the schedule; the precision may change (the weights and optimizer state are float32).
+        keep = ("epochs", "device", "precision", "out", "eval_samples", "lr_decay_from")
         config = resume_config(args.resume, **{k: v for k, v in fields.items() if k in keep})
         config.out = args.out or args.resume  # continue in the file resumed unless told otherwise
         for name in ("model", "dataset", "latent_dim", "batch_size", "learning_rate", "seed"):
@@ -99,6 +100,7 @@ def _report(trainer, *, quiet: bool, loud: bool) -> None:
             config = trainer.config
             where = (f"{event.device}" if event.world_size == 1 else
                      f"{event.world_size} processes ({trainer.shard.backend}) on {event.device} each")
+            where += f", {event.precision}" + (" picked by --precision auto" if config.precision == "auto" else "")
             say(f"Training {config.model} on {config.dataset} ({where}), {event.epochs} epochs of "
                 f"{event.steps_per_epoch} steps -> {event.checkpoint}", file=sys.stderr)
             if event.world_size > 1:

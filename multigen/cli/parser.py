@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     from multigen.data import DATASETS
     from multigen.device import DEVICE_CHOICES
     from multigen.models import GENERATIVE_KINDS
+    from multigen.training.precision import PRECISIONS
 
-    choices = {"datasets": DATASETS, "devices": DEVICE_CHOICES, "kinds": GENERATIVE_KINDS}
+    choices = {"datasets": DATASETS, "devices": DEVICE_CHOICES, "kinds": GENERATIVE_KINDS, "precisions": PRECISIONS}
     parser = _Parser(prog="multigen", description="Train, sample and explore GANs and VAEs on handwritten digits.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -141,6 +142,9 @@ def _add_train(commands: argparse._SubParsersAction, choices: dict) -> None:
     train.add_argument("--eval-samples", type=_count(100_000, low=0),
                        help="samples for the per-epoch FID / IS logged in the checkpoint (default 1000; 0: off)")
     train.add_argument("--device", choices=choices["devices"], default="auto")
+    train.add_argument("--precision", choices=choices["precisions"],
+                       help="auto (default: bf16 where the chip has bfloat16 units, a CPU with AMX or AVX-512 BF16 or a "
+                            "CUDA GPU with tensor cores; else fp32), fp32, or bf16 (autocast; weights stay float32)")
     train.add_argument("--out", help="checkpoint path (default runs/<model>-<dataset>-<time>.safetensors)")
     train.add_argument("--resume", help="checkpoint of a run to continue, with its optimizer state and step")
     train.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -108,7 +108,7 @@ class DigitClassifier(TrainableModel):
         """One cross-entropy step on randomly shifted images in [0, 1]; returns loss and accuracy (0-d tensors)."""
         optimizer = optimizers["classifier"]
         logits = self(random_shift(images, self.config.max_shift, generator))
-        loss = F.cross_entropy(logits, labels)
+        loss = F.cross_entropy(logits.float(), labels)  # in float32 whatever the forward pass ran in
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

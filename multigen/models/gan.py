@@ -77,7 +77,8 @@ class GANConfig:
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))), Goodfellow et al. (2014), eq. 1, on logits."""
+    """-log D(x) - log(1 - D(G(z))), Goodfellow et al. (2014), eq. 1, on logits (in float32, as every loss)."""
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
     real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return real + fake
@@ -85,13 +86,14 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, rea
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating generator loss -log D(G(z)), Goodfellow et al. (2014), section 3."""
+    fake_logits = fake_logits.float()
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
 def information_loss(code_logits: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     """-E log Q(c | G(z, c)): the variational lower bound of the mutual information I(c; G(z, c)) up to
     the constant H(c), Chen et al. (2016), eq. 5 (a categorical Q, so a cross-entropy)."""
-    return F.cross_entropy(code_logits, code)
+    return F.cross_entropy(code_logits.float(), code)
 
 
 def categorical_code(z: torch.Tensor, categories: int) -> torch.Tensor:

@@ -52,7 +52,9 @@ def vae_loss(
     Kingma & Welling (2014), eq. 10: -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)), with a
     Bernoulli likelihood (binary cross-entropy on logits) and the closed-form Gaussian KL
     -1/2 * sum(1 + logvar - mu^2 - exp(logvar)). beta scales the KL term (Higgins et al., 2017).
+    Computed in float32 whatever the precision of the forward pass (``multigen.training.precision``).
     """
+    logits, x, mu, logvar = logits.float(), x.float(), mu.float(), logvar.float()
     batch = x.shape[0]
     reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / batch
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / batch

@@ -14,6 +14,7 @@ from multigen.device import DEVICE_CHOICES
 from multigen.errors import MultigenError
 from multigen.models import MODELS, GenerativeModel
 from multigen.models.fields import whole
+from multigen.training.precision import PRECISIONS
 
 RUNS_DIR = Path("runs")
 
@@ -30,6 +31,7 @@ class TrainingConfig:
     latent_dim: int | None = None  # VAE latent size or GAN noise size; None takes the default
     seed: int = 0  # seeds weights, shuffling and noise: the same seed gives the same run on the CPU
     device: str = "auto"  # auto, cpu, cuda or mps
+    precision: str = "auto"  # auto, fp32 or bf16: bfloat16 autocast of the steps (multigen.training.precision)
     data_dir: str | None = None  # folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)
     out: str | None = None  # checkpoint path; None makes runs/<model>-<dataset>-<time>.safetensors
     sample_every: int = 50  # steps between sample grids from the fixed noise batch (and latent snapshots)
@@ -61,6 +63,8 @@ class TrainingConfig:
             if not issubclass(cls, GenerativeModel):
                 raise MultigenError(f"A {cls.display_name} has no latent space: leave the latent size unset.")
             _check_int("latent size", self.latent_dim, *cls.latent_range)
+        if self.precision not in PRECISIONS:
+            raise MultigenError(f"Unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}.")
         if str(self.device).split(":")[0] not in DEVICE_CHOICES:
             raise MultigenError(f"Unknown device {self.device!r}: choose one of {', '.join(DEVICE_CHOICES)}.")
 

@@ -25,6 +25,7 @@ class Started:
     world_size: int = 1  # processes sharing each global batch (torchrun)
     batch_per_process: int = 0  # rows of the global batch each process trains on
     learning_rate: float = 0.0  # the optimizers' step size (the same for any number of processes)
+    precision: str = "fp32"  # what the steps run in: fp32, or bf16 autocast (``auto`` resolved)
 
 
 @dataclass

@@ -147,7 +147,7 @@ class TrainingJob:
         state = self._state
         if isinstance(event, Started):
             state.status = "paused" if trainer.paused else "running"
-            state.device, state.epochs, state.total_steps = event.device, event.epochs, event.total_steps
+            state.device, state.epochs, state.total_steps = f"{event.device}, {event.precision}", event.epochs, event.total_steps
             state.step, state.checkpoint, state.config = event.start_step, str(event.checkpoint), event.config
         elif isinstance(event, Progress):
             state.epoch, state.step = event.epoch, event.step

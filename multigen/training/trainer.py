@@ -30,6 +30,7 @@ from multigen.images import image_grid
 from multigen.models import ClassifierConfig, TrainableModel, build_model
 from multigen.training.config import TrainingConfig, default_checkpoint_path, run_path
 from multigen.training.events import EpochEnd, Event, Finished, LatentSnapshot, Progress, Samples, Started
+from multigen.training.precision import autocast, resolve_precision
 
 GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
 MAX_TOTAL_STEPS = 2_000_000  # about a day at 40 ms a step: a longer run is a typing mistake (e.g. batch size 1)
@@ -92,6 +93,7 @@ class Trainer:
         self.config = copy.deepcopy(config)
         self.shard = shard
         self.device = process_device(config.device, shard)
+        self.precision = resolve_precision(config.precision, self.device)  # fp32 or bf16, "auto" decided here
         self._resume_from = Path(resume) if resume is not None else None
         self._running = threading.Event()
         self._running.set()
@@ -130,6 +132,7 @@ class Trainer:
             dataclasses.asdict(config), dataclasses.asdict(model.config), describe_device(self.device),
             config.epochs, run.steps_per_epoch, run.total_steps, run.step, run.checkpoint,
             self.shard.world_size, config.batch_size // self.shard.world_size, float(model.config.learning_rate),
+            self.precision,
         )
         # After Started, so that a slow preparation (a self-conditioned GAN's clustering) shows as started.
         run.train = model.prepare(run.train, saved=run.saved_extra, seed=config.seed, shard=self.shard)
@@ -210,10 +213,11 @@ class Trainer:
         for name, optimizer in run.optimizers.items():
             for group, rate in zip(optimizer.param_groups, run.base_rates[name]):
                 group["lr"] = rate * factor
-        losses = run.model.training_step(
-            run.train.images[rows], run.train.labels[rows], run.optimizers,
-            generator=run.noise, networks=run.networks, shard=self.shard,
-        )
+        with autocast(self.precision, self.device):  # forward and backward in bfloat16 for bf16; losses in float32
+            losses = run.model.training_step(
+                run.train.images[rows], run.train.labels[rows], run.optimizers,
+                generator=run.noise, networks=run.networks, shard=self.shard,
+            )
         values = self._global_losses(losses)
         if not all(math.isfinite(v) for v in values.values()):
             kept = f"the last good checkpoint {run.checkpoint} is kept" if run.checkpoint.exists() else "nothing was saved"
@@ -267,6 +271,7 @@ class Trainer:
             "history": run.history,
             "training": dataclasses.asdict(self.config),
             "device": str(self.device),
+            "precision": self.precision,  # what the steps ran in (the weights are float32 either way)
             "world_size": self.shard.world_size,
         }
 

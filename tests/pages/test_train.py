@@ -14,7 +14,7 @@ from pages.ui.loaders import training_job
 
 def fill_form(at: AppTest, **values) -> AppTest:
     for key, value in values.items():
-        widget = at.selectbox(key=key) if key in ("train_model", "train_dataset") else at.number_input(key=key)
+        widget = at.selectbox(key=key) if key in ("train_model", "train_dataset", "train_precision") else at.number_input(key=key)
         widget.set_value(value)
     return at
 
@@ -58,11 +58,13 @@ def test_a_run_of_absurd_length_is_refused_in_one_line_before_its_first_step(app
 def test_a_run_can_be_paused_scrubbed_resumed_and_stopped_and_then_appears_in_the_pickers(app_env, training_progress):
     other_tab = open_app(TRAIN)  # opened before the run starts: its Start button is still enabled
     at = open_app(TRAIN)
-    fill_form(at, train_model="vae", train_epochs=50, train_batch_size=500, train_latent_dim=2)
+    assert at.selectbox(key="train_precision").options[0].startswith("auto (")  # says what auto picks here
+    fill_form(at, train_model="vae", train_epochs=50, train_batch_size=500, train_latent_dim=2, train_precision="fp32")
     at.button(key="train_start").click().run()
     job = training_job()
     try:
         assert job.state().active and at.button(key="train_start").disabled
+        assert job.state().config["precision"] == "fp32"
         other_tab.button(key="train_start").click().run()  # a second tab cannot start a second run...
         assert other_tab.button(key="train_start").disabled and "another tab" in other_tab.info[0].value
         assert len(list(app_env["runs"].glob("*.safetensors"))) <= 1  # ...and sees the same one
