@@ -3,9 +3,10 @@
 The reference is written the way pytorch/examples (vae, dcgan) do it: a torchvision-style dataset
 that makes a PIL image per sample, ``transforms.ToTensor()``, a ``DataLoader``, and the same model,
 optimizer and batch size. multigen runs its own ``Trainer`` (in-memory tensors, batches by
-indexing). Both train the same number of epochs from the same seed; the script prints images/s,
-their ratio, the final losses (to show equal learning) and the achieved GFLOP/s as a share of this
-machine's float32 matrix-multiply peak, measured in the same run.
+indexing), once per precision (fp32, and bf16: bfloat16 autocast, ``--precision bf16``). All train the
+same number of epochs from the same seed; the script prints images/s, their ratio to the reference, the
+final losses (to show equal learning) and the achieved GFLOP/s as a share of this machine's matrix-multiply
+peak in the same precision, float32 and bfloat16, both measured in the same run.
 
     python benchmarks/train_throughput.py --epochs 3
 """
@@ -68,10 +69,11 @@ def reference_loop(kind: str, epochs: int, batch_size: int, device: torch.device
     return count / (time.perf_counter() - start), float(np.mean(losses))
 
 
-def multigen_loop(kind: str, epochs: int, batch_size: int, device: torch.device, seed: int, out: Path) -> tuple[float, float]:
+def multigen_loop(kind: str, epochs: int, batch_size: int, device: torch.device, seed: int, out: Path,
+                  precision: str) -> tuple[float, float]:
     """Images/s and last-epoch mean loss of multigen's Trainer, as the CLI runs it."""
     config = TrainingConfig(model=kind, epochs=epochs, batch_size=batch_size, seed=seed, device=str(device),
-                            out=str(out), sample_every=10**9, eval_samples=0)
+                            out=str(out), sample_every=10**9, eval_samples=0, precision=precision)
     start, count, losses = time.perf_counter(), 0, []
     per_epoch = None
     for event in Trainer(config):
@@ -96,9 +98,9 @@ def step_flops(kind: str, batch_size: int, device: torch.device) -> int:
     return counter.get_total_flops()
 
 
-def matmul_peak(device: torch.device, size: int = 1024, repeats: int = 10) -> float:
-    """Measured float32 matrix-multiply GFLOP/s: the practical ceiling of this machine."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int = 10) -> float:
+    """Measured matrix-multiply GFLOP/s in ``dtype``: the practical ceiling of this machine in that precision."""
+    a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):
@@ -117,21 +119,24 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["vae", "gan"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
     device = resolve_device(args.device)
-    peak = matmul_peak(device)
-    print(f"device {device}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s")
+    peaks = {"fp32": matmul_peak(device), "bf16": matmul_peak(device, torch.bfloat16)}
+    print(f"device {device}, {torch.get_num_threads()} threads, matmul peak fp32 {peaks['fp32']:.1f} GFLOP/s, "
+          f"bf16 {peaks['bf16']:.1f} GFLOP/s")
     out = Path("runs/benchmark")
     out.mkdir(parents=True, exist_ok=True)
     for kind in args.models:
         flops = step_flops(kind, args.batch_size, device) / args.batch_size
         ref_rate, ref_loss = reference_loop(kind, args.epochs, args.batch_size, device, args.seed)
-        our_rate, our_loss = multigen_loop(kind, args.epochs, args.batch_size, device, args.seed, out / f"{kind}.safetensors")
-        print(
-            f"{kind}: reference {ref_rate:7.0f} img/s (loss {ref_loss:.3f}, {ref_rate * flops / 1e9 / peak:5.1%} of peak) | "
-            f"multigen {our_rate:7.0f} img/s (loss {our_loss:.3f}, {our_rate * flops / 1e9 / peak:5.1%} of peak) | "
-            f"ratio {our_rate / ref_rate:.2f}x | {flops / 1e6:.0f} MFLOP per image"
-        )
+        print(f"{kind}: reference fp32 {ref_rate:7.0f} img/s (loss {ref_loss:.3f}, "
+              f"{ref_rate * flops / 1e9 / peaks['fp32']:5.1%} of fp32 peak) | {flops / 1e6:.0f} MFLOP per image")
+        for precision in args.precisions:
+            rate, loss = multigen_loop(kind, args.epochs, args.batch_size, device, args.seed,
+                                       out / f"{kind}-{precision}.safetensors", precision)
+            print(f"{kind}: multigen {precision}  {rate:7.0f} img/s (loss {loss:.3f}, "
+                  f"{rate * flops / 1e9 / peaks[precision]:5.1%} of {precision} peak) | {rate / ref_rate:.2f}x the reference")
 
 
 if __name__ == "__main__":
