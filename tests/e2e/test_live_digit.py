@@ -136,6 +136,9 @@ def test_the_write_pages_strip_follows_its_style_sliders_as_multigen_writes_it(p
     field.press("Enter")
     expect(page.get_by_text("“4711” in the style of seed 0", exact=True)).to_be_visible(timeout=FIRST_RENDER_TIMEOUT_MS)
     page.locator(f"{LIVE}[data-ready=true]").wait_for(state="attached", timeout=FIRST_RENDER_TIMEOUT_MS)
+    page.wait_for_function(  # the strip's component gets the new number with the rerun that drew the caption
+        "() => JSON.stringify(globalThis.__multigenLiveDigit?.state.data.labels) === '[4,7,1,1]'",
+        timeout=FIRST_RENDER_TIMEOUT_MS)
     data = page.evaluate("globalThis.__multigenLiveDigit.state.data")
     assert data["labels"] == [4, 7, 1, 1] and data["sliders"] == ["Slant", "Thickness", "Width"]
     model = served_model(app_server, data)
