@@ -315,7 +315,7 @@ def model_decode_rows(page: Any, folder: Path, calls: int) -> list[tuple[str, fl
         path = cached_onnx(info.path, cache_dir=ROOT / "static" / "models")
         metadata = read_onnx_metadata(path)
         times = page.evaluate("""async ([url, dim, conditional, calls]) => {
-            const ort = await globalThis.__multigenLive.runtime;
+            const ort = await globalThis.__multigenModels.runtime;
             const session = await ort.InferenceSession.create(new URL(url, location.href).href, { executionProviders: ['wasm'] });
             const feeds = { z: new ort.Tensor('float32', new Float32Array(dim).fill(0.1), [1, dim]) };
             if (conditional) feeds.labels = new ort.Tensor('int64', BigInt64Array.from([3n]), [1]);
@@ -345,6 +345,28 @@ def hover_rows(page: Any) -> list[tuple[str, float, float, str]]:
     return [("page: digit updates per second while hovering the map", frames / seconds, frames / seconds, f">= {DRAG_GOAL_FPS}")]
 
 
+def pad_rows(page: Any) -> list[tuple[str, float, float, str]]:
+    """The drawing pad: updates per second (the digit preprocessed, encoded, decoded and placed on the map in the
+    page; its ``data-updates`` counter) while a stroke is drawn with the mouse for 2 seconds."""
+    page.goto("/")
+    wait_for_latent_map(page)
+    page.get_by_role("tab", name="Your digit").click()
+    page.locator(".mg-pad[data-ready=true]").wait_for(state="attached", timeout=PAGE_TIMEOUT_MS)
+    canvas = page.locator(".mg-pad canvas").first.bounding_box()
+    before = int(page.locator(".mg-pad").get_attribute("data-updates") or 0)
+    page.mouse.move(canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.2)
+    page.mouse.down()
+    started = time.perf_counter()
+    while time.perf_counter() - started < 2.0:
+        phase = (time.perf_counter() - started) / 2.0
+        page.mouse.move(canvas["x"] + canvas["width"] * (0.3 + 0.4 * phase), canvas["y"] + canvas["height"] * (0.2 + 0.6 * phase))
+    seconds = time.perf_counter() - started
+    page.mouse.up()
+    updates = int(page.locator(".mg-pad").get_attribute("data-updates") or 0) - before
+    return [("page: pad updates per second while drawing (each: preprocess, encode, decode, place)",
+             updates / seconds, updates / seconds, f">= {DRAG_GOAL_FPS}")]
+
+
 def browser_rows(
     folder: Path, tries: int, *, phases: bool = False, svg: bool = False
 ) -> list[tuple[str, float, float, str]]:
@@ -366,6 +388,7 @@ def browser_rows(
                 rows.append((what, *summary(times), f"median < {CLICK_GOAL_MS:.0f} ms"))
                 rows += [(f"  click phase: {name}", *summary(values), "") for name, values in (phase_times or {}).items()]
                 rows += hover_rows(context.new_page())
+                rows += pad_rows(context.new_page())
             if families & {"gan", "cgan"}:
                 what, times = completed(slider_latencies(context.new_page(), tries),
                                         "browser: release a GAN slider -> new digit on screen")

@@ -8,7 +8,6 @@
 // rounding half up), place is multigen.explore.projection.Projection.place, negativeElbo is
 // multigen.explore.latent.negative_elbo. The encoder and decoder run as exported ONNX files
 // (multigen.export) in onnxruntime-web's WebAssembly build (static/ort/).
-const shared = (globalThis.__multigenLive ??= { runtime: null, sessions: new Map() });
 
 export const PAD_CELLS = 28, SUBCELLS = 4, BRUSH_RADIUS = 1.8, BRUSH_EDGE = 1.4, MAX_STROKE_POINTS = 20000; // multigen.preprocess
 const SIZE = 28, BOX = 20, INK = 0.2, PROBABILITY_FLOOR = 1e-6;
@@ -151,22 +150,10 @@ export function negativeElbo(digit, mu, logvar, pixels) {
   });
 }
 
-function runtime(data) {
-  shared.runtime ??= import(new URL(data.runtime, window.location.href).href).then((ort) => {
-    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which the app does not ask for
-    ort.env.wasm.wasmPaths = { wasm: new URL(data.wasm, window.location.href).href };
-    return ort;
-  });
-  return shared.runtime;
-}
-
-function session(ort, url) {
-  if (!shared.sessions.has(url)) {
-    shared.sessions.set(url, ort.InferenceSession.create(new URL(url, window.location.href).href,
-      { executionProviders: ['wasm'] }));
-  }
-  return shared.sessions.get(url);
-}
+// The runtime and the models' sessions, shared by the components of the tab (static/js/onnx_models.mjs).
+const loader = (data) => import(new URL(data.loader, window.location.href).href);
+const runtime = (data) => loader(data).then((models) => models.runtime(data));
+const session = (data, ort, url) => loader(data).then((models) => models.session(ort, url));
 
 // The digit as the VAE sees it: encoded (under every label for a CVAE, keeping the most likely), decoded,
 // placed on the map.
@@ -376,7 +363,7 @@ function build(root, state) {
   state.pad.addEventListener('pointerdown', (event) => {
     if (state.current || event.button !== 0 || points() >= MAX_STROKE_POINTS) return;
     event.preventDefault();
-    state.pad.setPointerCapture?.(event.pointerId);
+    try { state.pad.setPointerCapture(event.pointerId); } catch { /* a synthetic pointer: nothing to capture */ }
     if (state.upload) { state.upload = null; state.ink = new Float64Array(PAD_PIXELS * PAD_PIXELS); } // drawn over
     state.pointer = event.pointerId;
     state.current = [cell(event)];
@@ -433,7 +420,7 @@ export default function ({ data, parentElement, setStateValue }) {
     if (state.caption) clearView(state, 'Loading the model…');
     runtime(data)
       .then(async (ort) => {
-        const [encoder, decoder] = await Promise.all([session(ort, data.encoder), session(ort, data.decoder)]);
+        const [encoder, decoder] = await Promise.all([session(data, ort, data.encoder), session(data, ort, data.decoder)]);
         if (state.models !== wanted) return; // another checkpoint was picked meanwhile
         Object.assign(state, { ort, encoder, decoder });
         root.dataset.ready = 'true';

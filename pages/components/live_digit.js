@@ -9,24 +9,11 @@
 // computes: z = start + sum(value_i * direction_i), then the picked code moved into place, then the model's
 // pixels for each label, rounded to 0-255 and set side by side. The server still hears a slider on
 // release; its rerun draws the same picture.
-const shared = (globalThis.__multigenLive ??= { runtime: null, sessions: new Map() });
 
-function runtime(data) {
-  shared.runtime ??= import(new URL(data.runtime, window.location.href).href).then((ort) => {
-    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which the app does not ask for
-    ort.env.wasm.wasmPaths = { wasm: new URL(data.wasm, window.location.href).href };
-    return ort;
-  });
-  return shared.runtime;
-}
-
-function session(ort, url) {
-  if (!shared.sessions.has(url)) {
-    shared.sessions.set(url, ort.InferenceSession.create(new URL(url, window.location.href).href,
-      { executionProviders: ['wasm'] }));
-  }
-  return shared.sessions.get(url);
-}
+// The runtime and the models' sessions, shared by the components of the tab (static/js/onnx_models.mjs).
+const loader = (data) => import(new URL(data.loader, window.location.href).href);
+const runtime = (data) => loader(data).then((models) => models.runtime(data));
+const session = (data, ort, url) => loader(data).then((models) => models.session(ort, url));
 
 // The noise vector the sliders at ``values`` give, with the picked code moved into place
 // (multigen.explore.noise.apply_sliders, then with_code).
@@ -282,14 +269,14 @@ export default function ({ data, parentElement }) {
     decode: async (values) => Array.from(await decode(state, values)), state };
   if (!state.loading) {
     state.loading = runtime(data)
-      .then(async (ort) => { state.ort = ort; state.model = await session(ort, data.model); root.dataset.ready = 'true'; })
+      .then(async (ort) => { state.ort = ort; state.model = await session(data, ort, data.model); root.dataset.ready = 'true'; })
       .catch((error) => {
         root.dataset.ready = 'false';
         root.textContent = `The in-page model could not load (${error}): ${state.data.fallback}`;
       });
   } else if (state.modelUrl !== data.model && state.ort) {
     state.model = null;
-    session(state.ort, data.model).then((model) => { state.model = model; });
+    session(data, state.ort, data.model).then((model) => { state.model = model; });
   }
   state.modelUrl = data.model;
   if (data.source === 'path') {

@@ -20,7 +20,7 @@ import streamlit as st
 from multigen.errors import MultigenError
 from multigen.explore.projection import Projection
 from pages.ui.folders import APP_ROOT
-from pages.ui.live_digit import RUNTIME, WASM, served_model
+from pages.ui.live_digit import LOADER, RUNTIME, WASM, served_model
 
 _SOURCE = APP_ROOT / "pages" / "components" / "drawing_pad.js"
 
@@ -65,7 +65,7 @@ def drawing_pad(
         st.caption(f"No in-page model ({error}): the drawing pad needs it.")
         return
     data = {
-        "runtime": RUNTIME, "wasm": WASM, "encoder": encoder, "decoder": decoder, "chart": chart,
+        "runtime": RUNTIME, "wasm": WASM, "loader": LOADER, "encoder": encoder, "decoder": decoder, "chart": chart,
         "projection": projection_data(projection), "conditional": bool(conditional), "numClasses": int(num_classes),
         "width": int(width), "fallback": "upload a picture of a digit instead.", "yours": yours, "heard": int(heard),
     }

@@ -25,6 +25,7 @@ _SOURCE = APP_ROOT / "pages" / "components" / "live_digit.js"
 STATIC = APP_ROOT / "static"
 RUNTIME = "app/static/ort/ort.wasm.bundle.min.mjs"  # relative to the app's address (a base path included)
 WASM = "app/static/ort/ort-wasm-simd-threaded.wasm"
+LOADER = "app/static/js/onnx_models.mjs"  # the runtime and sessions, shared by the in-page components
 
 _component = st.components.v2.component(
     "multigen.live_digit", js=_SOURCE.read_text(encoding="utf-8"), isolate_styles=False
@@ -56,7 +57,7 @@ def _mount(checkpoint: str | Path, data: dict, *, key: str, height: int | None =
     except (MultigenError, OSError) as error:
         st.caption(f"No in-page model ({error}): {data['fallback']}")
         return
-    data = {"runtime": RUNTIME, "wasm": WASM, "model": model, **data}
+    data = {"runtime": RUNTIME, "wasm": WASM, "loader": LOADER, "model": model, **data}
     _component(key=key, data=data, **({} if height is None else {"height": height}))
 
 
