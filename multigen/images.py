@@ -1,4 +1,4 @@
-"""Turning model outputs into pictures: uint8 arrays, grids (torchvision's make_grid) and PNG bytes."""
+"""Turning model outputs into pictures: uint8 arrays, grids (torchvision's make_grid layout) and PNG bytes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
 
 from multigen.errors import MultigenError
 
@@ -45,11 +44,21 @@ def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def image_grid(images: np.ndarray | torch.Tensor, *, nrow: int = 10, padding: int = 2, pad_value: int = 0) -> np.ndarray:
-    """Tile (n, 28, 28) images into one (H, W) uint8 picture, ``nrow`` per row."""
+    """Tile (n, H, W) images into one uint8 picture, ``nrow`` per row, ``padding`` pixels of ``pad_value`` around
+    and between them; one image comes back as it is. The layout of torchvision's ``make_grid``, pixel for pixel,
+    without importing torchvision (about a second, on the path of a page's first paint)."""
     images = to_uint8(images) if not (isinstance(images, np.ndarray) and images.dtype == np.uint8) else images
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
-    grid = make_grid(tensor, nrow=nrow, padding=padding, pad_value=pad_value)
-    return grid[0].numpy()
+    if len(images) == 1:
+        return images[0].copy()
+    count, height, width = images.shape
+    columns = min(nrow, count)
+    rows = math.ceil(count / columns)
+    cell_height, cell_width = height + padding, width + padding
+    grid = np.full((cell_height * rows + padding, cell_width * columns + padding), pad_value, dtype=np.uint8)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * cell_height + padding, (index % columns) * cell_width + padding
+        grid[top : top + height, left : left + width] = image
+    return grid
 
 
 def sprite_sheet(images: np.ndarray | torch.Tensor, *, columns: int | None = None) -> tuple[np.ndarray, int]:

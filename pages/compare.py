@@ -2,8 +2,9 @@
 
 A sample grid of each, one table of their metrics (FID, Inception Score, conditional accuracy,
 perceptual diversity and memorisation, negative ELBO; ``multigen.evaluation.evaluate``), and the curves
-each run logged over its epochs. Metrics are cached per checkpoint file (path and modification time)
-and sample count, so they are measured once per process and shared by every session.
+each run logged over its epochs. The table draws at once from what is known (``multigen.cache``: evaluations
+kept on disk per checkpoint content and sample count, else the figures a training run recorded); what is
+missing is measured in the background, one checkpoint at a time, while a progress bar says how far it got.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pages.ui.text import plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
-SAMPLE_COUNTS = (1000, 5000)
+SAMPLE_COUNTS = loaders.EVALUATION_SAMPLES  # the first is measured for the shipped checkpoints at server start
 GRID_COLUMNS = 4  # sample grids per row of the page
 COMPARE = page("compare")
 
@@ -92,41 +93,66 @@ if not selected:
 
 # -- metrics ----------------------------------------------------------------------------------------
 st.subheader("Metrics")
-rows, problems = [], []
-for info in selected:
-    figures = None
-    try:
-        figures = loaders.measure(info, samples)
-    except (MultigenError, OSError) as error:
-        problems.append(f"{name_of(info)}: {error}")
-    rows.append(metrics_row(info, figures))
-for problem in problems:
-    st.warning(plain(problem))
-shown = [column for column in rows[0] if any(row[column] is not None for row in rows)]
-st.dataframe(
-    [{column: row[column] for column in shown} for row in rows],
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "FID": st.column_config.NumberColumn(format="%.2f", help="Lower is better."),
-        "FID floor": st.column_config.NumberColumn(format="%.2f", help="Real digits' FID: the best reachable."),
-        "IS": st.column_config.NumberColumn(format="%.2f", help="Higher is better; at most 10."),
-        "real IS": st.column_config.NumberColumn(format="%.2f", help="Real digits' IS: the practical ceiling."),
-        "conditional accuracy": st.column_config.NumberColumn(format="percent"),
-        "diversity": st.column_config.NumberColumn(
-            format="%.3f", help="Mean perceptual distance between two samples (per digit for conditional models)."),
-        "real diversity": st.column_config.NumberColumn(
-            format="%.3f", help="The same for real validation digits: far below it means mode collapse."),
-        "memorisation": st.column_config.NumberColumn(
-            format="percent", help="Share of samples closer to a training digit than 95% of real digits are."),
-        "real memorisation": st.column_config.NumberColumn(format="percent", help="The same for real validation digits, judged by thresholds fitted on other validation digits: about 5%."),
-        "−ELBO": st.column_config.NumberColumn(format="%.1f", help="Validation negative ELBO, nats per image."),
-        "reconstruction": st.column_config.NumberColumn(format="%.1f"),
-        "KL": st.column_config.NumberColumn(format="%.1f"),
-        "perceptual reconstruction": st.column_config.NumberColumn(
-            format="%.3f", help="Mean perceptual distance between validation digits and their reconstructions."),
-    },
-)
+COLUMNS = {
+    "FID": st.column_config.NumberColumn(format="%.2f", help="Lower is better."),
+    "FID floor": st.column_config.NumberColumn(format="%.2f", help="Real digits' FID: the best reachable."),
+    "IS": st.column_config.NumberColumn(format="%.2f", help="Higher is better; at most 10."),
+    "real IS": st.column_config.NumberColumn(format="%.2f", help="Real digits' IS: the practical ceiling."),
+    "conditional accuracy": st.column_config.NumberColumn(format="percent"),
+    "diversity": st.column_config.NumberColumn(
+        format="%.3f", help="Mean perceptual distance between two samples (per digit for conditional models)."),
+    "real diversity": st.column_config.NumberColumn(
+        format="%.3f", help="The same for real validation digits: far below it means mode collapse."),
+    "memorisation": st.column_config.NumberColumn(
+        format="percent", help="Share of samples closer to a training digit than 95% of real digits are."),
+    "real memorisation": st.column_config.NumberColumn(format="percent", help="The same for real validation digits, judged by thresholds fitted on other validation digits: about 5%."),
+    "−ELBO": st.column_config.NumberColumn(format="%.1f", help="Validation negative ELBO, nats per image."),
+    "reconstruction": st.column_config.NumberColumn(format="%.1f"),
+    "KL": st.column_config.NumberColumn(format="%.1f"),
+    "perceptual reconstruction": st.column_config.NumberColumn(
+        format="%.3f", help="Mean perceptual distance between validation digits and their reconstructions."),
+}
+
+
+def measured() -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """The table's rows from what is known now (the disk cache of evaluations, else what a training run recorded),
+    the problems of evaluations that failed, and the checkpoints still being measured in the background."""
+    rows, problems, pending = [], [], []
+    for info in selected:
+        figures, complete = loaders.known_figures(info, samples)
+        if not complete:  # measured in the background, one checkpoint at a time, kept on disk for the next server
+            job = loaders.measure_in_background(info, samples)
+            if job.state == "done":
+                figures = job.result
+            elif job.state == "failed":
+                problems.append(f"{name_of(info)}: {job.error}")
+            else:
+                pending.append(name_of(info))
+        rows.append(metrics_row(info, figures))
+    return rows, problems, pending
+
+
+_, _, waiting = measured()
+
+
+@st.fragment(run_every=1.0 if waiting else None)
+def metrics_table() -> None:
+    """The table, redrawn every second while figures are being measured; the page reruns once they all are."""
+    rows, problems, pending = measured()
+    if waiting and not pending:
+        st.rerun()  # all measured: the whole page once more, without this fragment's timer
+    for problem in problems:
+        st.warning(plain(problem))
+    if pending:
+        done = len(rows) - len(pending)
+        st.progress(done / len(rows), text=f"Measuring {pending[0]} ({done} of {len(rows)} checkpoints done): the "
+                    "figures appear here as each is measured, once per checkpoint; later visits read them from the cache.")
+    shown = [column for column in rows[0] if any(row[column] is not None for row in rows)]
+    st.dataframe([{column: row[column] for column in shown} for row in rows], hide_index=True, width="stretch",
+                 column_config=COLUMNS)
+
+
+metrics_table()
 st.caption(
     f"{samples:,} seeded samples per checkpoint, judged by the project's digit classifier (not Inception), so the "
     "figures compare multigen models with each other, not with papers. Even real digits do not score an FID of 0: "

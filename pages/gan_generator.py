@@ -43,7 +43,7 @@ from pages.ui.text import literal, plain
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
-SLIDERS = 10  # directions offered (fewer when the noise vector is smaller)
+SLIDERS = loaders.GAN_SLIDERS  # directions offered (fewer when the noise vector is smaller)
 SLIDER_RANGE = 3.0
 VARIATIONS = 8
 NEAREST = 3  # training digits shown beside the generated one (the copy check)
@@ -171,7 +171,9 @@ with st.expander("Variations, interpolation and recipes"):
 
 # -- calls into multigen --------------------------------------------------------------------------
 try:
-    directions = loaders.gan_directions(checkpoint, count)
+    # GANSpace takes seconds on a first visit: the digit with every slider at 0 is drawn without the directions, which
+    # are found once it is on screen (for the in-page sliders, below).
+    directions = loaders.gan_directions(checkpoint, count) if any(values) else None
     start, end = noise_vector(seed, model.latent_dim), noise_vector(seed_b, model.latent_dim)
     found = st.session_state["gan_found"]
     if found is not None and len(found[0]) == model.latent_dim:  # a digit found by inversion: start from it
@@ -181,10 +183,14 @@ try:
         """The vectors with the picked InfoGAN code (as they are without one)."""
         return vectors if code is None else with_code(vectors, code, categories)
 
-    z = coded(apply_sliders(start, directions, values))
+    def slid(vectors):
+        """The vectors moved by the sliders (as they are with every slider at 0)."""
+        return vectors if directions is None else apply_sliders(vectors, directions, values)
+
+    z = coded(slid(start))
     image = model.draw(z, digit)
     nearby = image_strip(model.draw(coded(variations(z, VARIATIONS, strength=strength, seed=seed)), digit))
-    walk = image_strip(model.draw(coded(apply_sliders(slerp(start, end, steps), directions, values)), digit))
+    walk = image_strip(model.draw(coded(slid(slerp(start, end, steps))), digit))
     recipe = make_recipe(display_path(info.path), seed, z, label=digit, sliders=values, kind=model.kind, code=code)
     if found is not None:  # z no longer comes from the seed: the recipe starts the page from z itself
         recipe.update(source="inversion", sliders=[], distance=found[1])
@@ -192,12 +198,6 @@ try:
 except MultigenError as error:
     st.error(plain(error))
     st.stop()
-nearest, no_copy_check = None, None
-try:  # the copy check; without a digit classifier (or for other data) the page draws all the rest
-    nearest = nearest_training(checkpoint, image[None], NEAREST)
-except MultigenError as error:
-    no_copy_check = str(error)
-
 # -- drawing --------------------------------------------------------------------------------------
 if st.session_state["gan_message"]:
     outcome, text = st.session_state["gan_message"]
@@ -211,9 +211,7 @@ with picture_column:
     caption = (f"Digit {digit}, {origin}" if conditional else origin[0].upper() + origin[1:]) + (
         f", {code_name} {code_of(z, categories)}" if categories else ""
     )
-    live_digit(info.path, start=start, directions=directions, values=values, key="gan_live",
-               sliders=[f"Direction {index + 1}" for index in range(len(values))],
-               labels=[digit] if conditional else None, code=code, categories=categories)
+    live = st.empty()  # the digit redrawn in the page while a slider moves: mounted below, once the directions are known
     show_picture(image, factor=10, caption=caption)
     name = f"multigen-{Path(info.path).stem}-seed{seed}" + (f"-digit{digit}" if conditional else "")
     recipe_downloads(
@@ -221,7 +219,19 @@ with picture_column:
         recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
     st.caption(f"{literal(info.path.name)} · a noise vector of {model.latent_dim} numbers · {count} directions")
+    with live:
+        try:
+            live_digit(info.path, start=start, directions=loaders.gan_directions(checkpoint, count), values=values,
+                       key="gan_live", sliders=[f"Direction {index + 1}" for index in range(len(values))],
+                       labels=[digit] if conditional else None, code=code, categories=categories)
+        except MultigenError as error:
+            st.caption(f"The sliders update the digit when released: {plain(error)}")
     st.markdown("**Nearest training digits**")
+    nearest, no_copy_check = None, None
+    try:  # the copy check, after the digit is on screen (a first visit finds the training digits' features first)
+        nearest = nearest_training(checkpoint, image[None], NEAREST)
+    except MultigenError as error:  # without a digit classifier (or for other data) the page draws all the rest
+        no_copy_check = str(error)
     if nearest is None:
         st.caption(f"No copy check: {no_copy_check}")
     else:

@@ -39,7 +39,7 @@ METHOD_HELP = {
 }
 SPLIT_NAMES = {"train": "Training digits", "val": "Validation digits"}
 POINT_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
-DEFAULT_POINTS = 2_000
+DEFAULT_POINTS = loaders.EXPLORER_POINTS  # of the first split: the map the warm-up encodes at server start
 AUTO = "own"  # CVAE condition: each dot's own digit (the nearest dot's, for empty space)
 GALLERY = 100  # digits shown from a box or lasso selection
 HOVER_ENLARGE = 5  # the digit under the pointer, 140 px

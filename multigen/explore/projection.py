@@ -20,14 +20,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
-from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_limits
 
 from multigen.errors import MultigenError
+
+if TYPE_CHECKING:
+    from sklearn.neighbors import NearestNeighbors
+
+# scikit-learn is imported where it is used: its import takes about a second, and a raw map (a 2-D latent) or a
+# map read from the caches never needs it.
 
 PROJECTIONS = ("pca", "tsne", "raw")
 INVERSE_NEIGHBOURS = 8  # projected points whose latents a t-SNE click averages
@@ -73,6 +76,8 @@ class Projection:
         if self.method == "tsne":
             if self.latents is None:
                 raise MultigenError("A t-SNE projection needs the latents it was made from: pass latents=.")
+            from sklearn.neighbors import NearestNeighbors
+
             # Built once here, so that concurrent clicks from several sessions only read it.
             self._neighbours = NearestNeighbors(n_neighbors=min(INVERSE_NEIGHBOURS, len(self.points)))
             self._neighbours.fit(np.asarray(self.points, dtype=np.float64))
@@ -167,6 +172,8 @@ def project(mu: np.ndarray, method: str = "pca", *, seed: int = 0, perplexity: f
             )
         return Projection("raw", latents.copy(), latents=latents.copy())
     if method == "pca":
+        from sklearn.decomposition import PCA
+
         # The full SVD is exact and deterministic, and cheap for latents of at most 128 dimensions.
         pca = PCA(n_components=2, svd_solver="full").fit(latents)
         points = pca.transform(latents).astype(np.float32)
@@ -176,6 +183,9 @@ def project(mu: np.ndarray, method: str = "pca", *, seed: int = 0, perplexity: f
         )
     if n < 4:
         raise MultigenError(f"t-SNE needs at least 4 points, got {n}: project more digits or use pca.")
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
     # sklearn requires perplexity < n; (n - 1) / 3 is the largest that still gives each point ~3 neighbours' worth.
     tsne = TSNE(n_components=2, perplexity=min(float(perplexity), (n - 1) / 3), init="pca", random_state=seed)
     with threadpool_limits(limits=_tsne_threads(), user_api="openmp"):

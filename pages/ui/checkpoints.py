@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection
-from pathlib import Path
 
 import streamlit as st
 
+from multigen.cache import checkpoint_sha256
 from multigen.checkpoints import Checkpoint, CheckpointInfo, describe_checkpoint, list_checkpoints
 from pages.ui.folders import checkpoint_dirs, runs_dir
 from pages.ui.site import Page
@@ -77,10 +77,5 @@ def selected_checkpoint(page: Page) -> CheckpointInfo | None:
 
 
 def fingerprint(info: CheckpointInfo | Checkpoint) -> str:
-    """What identifies a checkpoint's contents for disk caches: its checksum, else its time and size."""
-    metadata = info.metadata
-    sha = metadata.get("sha256")
-    if isinstance(sha, str) and sha:
-        return sha
-    stat = Path(info.path).stat()
-    return f"{metadata.get('created', '')}-{stat.st_mtime_ns}-{stat.st_size}"
+    """What identifies a checkpoint's contents for disk caches: the SHA-256 of its tensors, from its header."""
+    return checkpoint_sha256(info.path)

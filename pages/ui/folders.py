@@ -4,7 +4,8 @@ environment, which the tests use):
 - ``MULTIGEN_CHECKPOINT_DIRS``: folders searched for checkpoints, separated by ``os.pathsep``
   (default: ``checkpoints`` next to ``app.py``), plus the runs folder, always;
 - ``MULTIGEN_RUNS_DIR``: where runs trained in the app are saved (default ``runs``);
-- ``MULTIGEN_CACHE_DIR``: where t-SNE maps are cached on disk (default ``.cache/projections``).
+- ``MULTIGEN_CACHE_DIR``: the disk caches (default ``.cache`` next to ``app.py``): t-SNE maps in ``projections/``,
+  and encodings, directions and evaluations (``multigen.cache``) in folders of their own. Deleting it clears them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import os
 from pathlib import Path
 
 APP_ROOT = Path(__file__).resolve().parents[2]
+# The ONNX exports the pages run in the browser, named by checkpoint content; served by Streamlit's static file
+# serving, so it is a fixed folder of the app (static/), not one of the caches below.
+EXPORTED_MODELS = APP_ROOT / "static" / "models"
 
 
 def _resolve(folder: str | Path) -> Path:
@@ -39,10 +43,15 @@ def checkpoint_dirs() -> list[Path]:
     return folders
 
 
+def cache_dir() -> Path:
+    """The folder of the app's disk caches (``multigen.cache``'s folders, and ``projections/``)."""
+    configured = os.environ.get("MULTIGEN_CACHE_DIR")
+    return _resolve(configured) if configured else APP_ROOT / ".cache"
+
+
 def projection_cache_dir() -> Path:
     """Where background t-SNE maps are cached."""
-    configured = os.environ.get("MULTIGEN_CACHE_DIR")
-    return _resolve(configured) if configured else APP_ROOT / ".cache" / "projections"
+    return cache_dir() / "projections"
 
 
 def display_path(path: str | Path) -> str:

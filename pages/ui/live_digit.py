@@ -19,7 +19,7 @@ import streamlit as st
 from multigen.errors import MultigenError
 from multigen.explore.projection import Projection
 from multigen.export import cached_onnx
-from pages.ui.folders import APP_ROOT
+from pages.ui.folders import APP_ROOT, EXPORTED_MODELS
 
 _SOURCE = APP_ROOT / "pages" / "components" / "live_digit.js"
 STATIC = APP_ROOT / "static"
@@ -34,7 +34,7 @@ _component = st.components.v2.component(
 
 @st.cache_resource(max_entries=64, show_spinner="Preparing the model for the page…")
 def _exported(checkpoint: str, mtime_ns: int, part: str) -> Path:
-    return cached_onnx(checkpoint, part=part, cache_dir=STATIC / "models")
+    return cached_onnx(checkpoint, part=part, cache_dir=EXPORTED_MODELS)
 
 
 def served_model(checkpoint: str | Path, part: str = "decoder") -> str:

@@ -16,23 +16,25 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from multigen import cache
 from multigen.checkpoints import Checkpoint, CheckpointInfo, load_checkpoint
-from multigen.data import load_dataset, subset
 from multigen.device import describe_device, resolve_device
 from multigen.errors import MultigenError
-from multigen.evaluation import evaluate
-from multigen.explore.handwriting import style_directions
-from multigen.explore.latent import LatentCodes, encode_dataset, manifold_grid
-from multigen.explore.noise import noise_vector, slider_directions
+from multigen.explore.latent import LatentCodes, manifold_grid
+from multigen.explore.noise import noise_vector
 from multigen.explore.projection import Projection, ProjectionJobs, project, projection_key
 from multigen.images import image_grid
 from multigen.training import TrainingJob
 from pages.ui.checkpoints import fingerprint, selected_checkpoint
-from pages.ui.folders import checkpoint_dirs, display_path, projection_cache_dir
+from pages.ui.folders import cache_dir, checkpoint_dirs, display_path, projection_cache_dir
 from pages.ui.site import Page
 from pages.ui.text import plain
 
 TSNE_SEED = 0  # every t-SNE map of the app is seeded alike, so a map is computed once per setting
+# What each page shows first, which the warm-up (pages/ui/warmup.py) computes for the shipped checkpoints:
+EXPLORER_POINTS = 2_000  # digits on a first latent map (of the first split, "train")
+GAN_SLIDERS = 10  # direction sliders of the GAN page (fewer when the noise vector is smaller)
+EVALUATION_SAMPLES = (1000, 5000)  # the Compare page's sample counts, the first one by default
 GRID_DIGITS = 20  # digits in a checkpoint's sample grid on the Compare page, 10 per row
 GRID_SEED = 0
 
@@ -105,11 +107,12 @@ def tsne_key(info: CheckpointInfo, split: str, n_points: int, perplexity: float)
 # -- codes and maps of the latent explorer ----------------------------------------------------------
 @st.cache_resource(max_entries=6, show_spinner="Encoding the digits…")
 def _encoded(path: str, mtime_ns: int, dataset: str, split: str, n_points: int, _checkpoint: Checkpoint):
-    return encode_dataset(_checkpoint.model, subset(load_dataset(dataset, split), n_points))
+    return cache.encodings(_checkpoint, dataset, split, n_points, cache_dir=cache_dir())
 
 
 def encoded(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> LatentCodes:
-    """``LatentCodes`` of a fixed, seeded, label-stratified sample of ``n_points`` digits of a split."""
+    """``LatentCodes`` of a fixed, seeded, label-stratified sample of ``n_points`` digits of a split (kept on disk
+    by ``multigen.cache``, in memory here)."""
     return _encoded(str(checkpoint.path), _mtime(checkpoint.path), dataset, split, n_points, checkpoint)
 
 
@@ -141,33 +144,45 @@ def manifold(checkpoint: Checkpoint, x_range, y_range, n: int, label: int | None
 # -- directions of the GAN and Write pages ----------------------------------------------------------
 @st.cache_data(max_entries=16, show_spinner="Finding the slider directions…")
 def _slider_directions(path: str, mtime_ns: int, k: int, _checkpoint: Checkpoint) -> np.ndarray:
-    return slider_directions(_checkpoint.model, k)
+    return cache.gan_directions(_checkpoint, k, cache_dir=cache_dir())
 
 
 def gan_directions(checkpoint: Checkpoint, k: int) -> np.ndarray:
-    """The GAN's k GANSpace directions (computed once per checkpoint)."""
+    """The GAN's k GANSpace directions (computed once per checkpoint content, kept on disk)."""
     return _slider_directions(str(checkpoint.path), _mtime(checkpoint.path), k, checkpoint)
 
 
 @st.cache_data(max_entries=16, show_spinner="Measuring how the style changes slant, thickness and width…")
 def _style_directions(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.ndarray:
-    return style_directions(_checkpoint.model)
+    return cache.style_directions(_checkpoint, cache_dir=cache_dir())
 
 
 def writing_directions(checkpoint: Checkpoint) -> np.ndarray:
-    """The slant, thickness and width directions of a CVAE's or cGAN's style (measured once per checkpoint)."""
+    """The slant, thickness and width directions of a CVAE's or cGAN's style (measured once per checkpoint content,
+    kept on disk)."""
     return _style_directions(str(checkpoint.path), _mtime(checkpoint.path), checkpoint)
 
 
 # -- the Compare page's figures and samples ---------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner="Measuring FID, Inception Score and diversity…")
-def _measure(path: str, mtime_ns: int, samples: int, device: str) -> dict[str, Any]:
-    return evaluate(path, samples=samples, seed=0, device=device)
+@st.cache_resource(show_spinner=False)
+def evaluation_jobs() -> cache.BackgroundJobs:
+    """The evaluations the Compare page waits for, measured one at a time in the background, shared by every session."""
+    return cache.BackgroundJobs("evaluations")
 
 
-def measure(info: CheckpointInfo, samples: int) -> dict[str, Any]:
-    """``evaluate``'s figures for one checkpoint file, measured once per process (and file version)."""
-    return _measure(str(info.path), _mtime(info.path), int(samples), inference_device())
+def known_figures(info: CheckpointInfo, samples: int) -> tuple[dict[str, Any], bool]:
+    """What is known of a checkpoint's figures without measuring: (figures, complete) from the disk cache, else
+    what its training run recorded (``multigen.cache.known_evaluation``). Cheap enough for every rerun."""
+    return cache.known_evaluation(info.path, samples=int(samples), metadata=info.metadata, cache_dir=cache_dir())
+
+
+def measure_in_background(info: CheckpointInfo, samples: int) -> cache.JobStatus:
+    """Queue ``evaluate`` of one checkpoint (once per content and settings; the result is kept on disk) and say
+    where it stands."""
+    key = cache.evaluation_key(info.path, samples=int(samples))
+    path, device, folder = str(info.path), inference_device(), cache_dir()
+    return evaluation_jobs().request(
+        key, lambda: cache.evaluation(path, samples=int(samples), device=device, cache_dir=folder))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -150,16 +150,19 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_app(checkpoint_dirs: list[Path], scratch: Path, *, timeout: float = BOOT_TIMEOUT_S) -> AppServer:
+def start_app(
+    checkpoint_dirs: list[Path], scratch: Path, *, timeout: float = BOOT_TIMEOUT_S, env: dict[str, str] | None = None
+) -> AppServer:
     """Start the app on a free port and wait until its health check answers "ok".
 
-    Runs trained in the app go to ``scratch/runs`` and t-SNE maps to ``scratch/cache``, so the
-    repository's own folders stay untouched.
+    Runs trained in the app go to ``scratch/runs`` and the disk caches to ``scratch/cache``, so the
+    repository's own folders stay untouched (but for ``static/models``, the exports the pages serve). ``env``
+    adds environment variables (the tests turn the warm-up off: ``MULTIGEN_WARM_UP=0`` in tests/conftest.py).
     """
     scratch.mkdir(parents=True, exist_ok=True)
     runs_dir = scratch / "runs"
     port = free_port()
-    env = dict(os.environ)
+    extra, env = env, dict(os.environ)
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         MULTIGEN_OFFLINE="1",
@@ -168,6 +171,7 @@ def start_app(checkpoint_dirs: list[Path], scratch: Path, *, timeout: float = BO
         MULTIGEN_CACHE_DIR=str(scratch / "cache"),
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
+    env.update(extra or {})
     log_path = scratch / "streamlit.log"
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

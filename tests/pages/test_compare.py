@@ -1,13 +1,33 @@
-"""The Compare page: every generative checkpoint's metrics, sample grid and curves side by side."""
+"""The Compare page: every generative checkpoint's metrics, sample grid and curves side by side. The table draws at
+once from what is known (cached evaluations, a run's recorded figures) and fills in as the rest is measured in the
+background."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
+import pytest
+import torch
 from app_driver import COMPARE, needs_shipped, open_app
 
-from multigen.models import kinds
+import multigen.evaluation
+from multigen import cache
+from multigen.checkpoints import save_checkpoint
+from multigen.models import build_model, kinds
+from pages.ui import loaders
 from pages.ui.checkpoints import available_checkpoints
+
+MEASURED_TIMEOUT = 300  # seconds for the background evaluations of a test (the shipped ones: about 15 s)
+
+
+def measured(at):
+    """The page once every evaluation it asked for has been measured (the fragment's poll, done by hand)."""
+    assert loaders.evaluation_jobs().wait(timeout=MEASURED_TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
 
 
 def test_the_compare_page_shows_a_row_and_a_grid_per_picked_checkpoint(app_env):
@@ -17,7 +37,8 @@ def test_the_compare_page_shows_a_row_and_a_grid_per_picked_checkpoint(app_env):
     assert at.selectbox(key="compare_samples").value == 1000
     two = [str(app_env["checkpoints"] / f"{name}.safetensors") for name in ("cgan", "vae-2")]
     picker.set_value(two).run()
-    assert not at.exception and not at.error and not at.warning
+    measured(at)
+    assert not at.exception and not at.error and not at.warning and not at.get("progress")
     table = at.dataframe[0].value
     assert list(table["checkpoint"]) == ["cgan", "vae-2"]
     assert table["FID"].notna().all() and table["−ELBO"].isna().tolist() == [True, False]
@@ -34,6 +55,7 @@ def test_the_compare_page_without_a_classifier_warns_in_one_line_and_still_draws
     at = open_app(COMPARE)
     at.multiselect(key="compare_checkpoints").set_value([str(app_env["checkpoints"] / "dcgan.safetensors")])
     at.selectbox(key="compare_samples").set_value(5000).run()  # not measured before, so not cached
+    measured(at)
     assert not at.exception and len(at.warning) == 1 and "No digit classifier" in at.warning[0].value
     assert "\n" not in at.warning[0].value
     assert list(at.dataframe[0].value["checkpoint"]) == ["dcgan"] and len(at.image) == 1
@@ -42,9 +64,63 @@ def test_the_compare_page_without_a_classifier_warns_in_one_line_and_still_draws
 @needs_shipped
 def test_the_compare_page_measures_every_shipped_checkpoint(shipped_env):
     shipped = available_checkpoints(kinds())
-    at = open_app(COMPARE)
-    assert not at.exception and not at.error and not at.warning
+    at = measured(open_app(COMPARE))
+    assert not at.error and not at.warning
     table = at.dataframe[0].value
     assert list(table["checkpoint"]) == [info.path.stem for info in shipped]
     assert table["FID"].notna().all() and (table["FID"] >= table["FID floor"]).all()
     assert len(at.image) == len(shipped) and at.get("plotly_chart")
+
+
+@pytest.fixture
+def no_measuring(monkeypatch):
+    """``evaluate`` fails loudly: whatever the page shows must come from what is known."""
+
+    def refuse(*_, **__):
+        raise AssertionError("evaluate() ran, but the page had its figures already")
+
+    monkeypatch.setattr(multigen.evaluation, "evaluate", refuse)
+
+
+def test_the_table_shows_cached_figures_at_once_without_measuring(app_env, no_measuring):
+    paths = [app_env["checkpoints"] / f"{name}.safetensors" for name in ("cgan", "vae-2")]
+    for index, path in enumerate(paths):  # what an earlier server measured, on disk
+        key = cache.evaluation_key(path, samples=5000)
+        folder = app_env["cache"] / "evaluations"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{key}.json").write_text(json.dumps({"kind": "gan", "fid": 10.0 + index, "inception_score": 8.5}))
+    at = open_app(COMPARE)
+    at.multiselect(key="compare_checkpoints").set_value([str(path) for path in paths])
+    at.selectbox(key="compare_samples").set_value(5000).run()
+    assert not at.exception and not at.warning and not at.get("progress")  # complete in the first run
+    table = at.dataframe[0].value
+    assert list(table["FID"]) == [10.0, 11.0] and list(table["IS"]) == [8.5, 8.5]
+    assert all(loaders.evaluation_jobs().status(cache.evaluation_key(path, samples=5000)) is None for path in paths)
+
+
+def test_a_run_s_recorded_figures_show_while_the_rest_is_measured_behind_a_progress_bar(app_env, monkeypatch):
+    path = app_env["runs"] / "vae-run.safetensors"
+    torch.manual_seed(7)  # weights of its own: no evaluation of it is cached
+    history = [{"epoch": 3, "loss": 150.0, "fid": 55.5, "inception_score": 4.25, "negative_elbo": 140.0}]
+    save_checkpoint(path, build_model("vae", {"latent_dim": 2, "hidden_channels": 4, "hidden_features": 16}).eval(),
+                    metadata={"dataset": "mnist-5k", "epoch": 3, "step": 30, "history": history,
+                              "training": {"model": "vae", "eval_samples": 1000}})
+    release = threading.Event()
+
+    def slow_evaluate(checkpoint, *, samples, seed, device):
+        assert release.wait(60)
+        return {"kind": "vae", "fid": 54.0, "inception_score": 4.5, "diversity": 0.3, "negative_elbo": 139.0}
+
+    monkeypatch.setattr(multigen.evaluation, "evaluate", slow_evaluate)
+    try:
+        at = open_app(COMPARE)
+        at.multiselect(key="compare_checkpoints").set_value([str(path)]).run()
+        assert not at.exception and at.get("progress")  # being measured, in the background
+        table = at.dataframe[0].value
+        assert table["FID"][0] == 55.5 and table["−ELBO"][0] == 140.0  # what the run recorded, at once
+        assert "diversity" not in table.columns
+    finally:
+        release.set()
+    measured(at)
+    table = at.dataframe[0].value
+    assert table["FID"][0] == 54.0 and table["diversity"][0] == 0.3 and not at.get("progress")

@@ -163,7 +163,7 @@ def test_tsne_runs_in_the_background_with_progress_and_is_cached_on_disk(app_env
     assert loaders.projection_jobs().wait(key, 90).done  # the job the page started, waited on till it ends
     at.run()
     assert at.get("plotly_chart") and not at.get("progress") and not at.exception
-    assert list(app_env["cache"].glob("tsne-*.npz"))
+    assert list(app_env["cache"].glob("projections/tsne-*.npz"))  # in the app's cache folder
     other_tab = open_app()
     other_tab.radio(key="explorer_split").set_value("val").run()
     other_tab.radio(key="explorer_projection").set_value("tsne").run()

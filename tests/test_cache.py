@@ -1,0 +1,193 @@
+"""Disk caches keyed by checkpoint content (multigen.cache): a hit computes nothing, a miss computes once and keeps
+the result, a damaged file is made again, a changed checkpoint gets new entries; background jobs and the warm-up
+run beside the caller without blocking it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from multigen import cache
+from multigen.checkpoints import load_checkpoint, save_checkpoint
+from multigen.checkpoints.format import read_header
+from multigen.explore import latent, noise
+from multigen.models import build_model
+
+TINY = {"vae": {"latent_dim": 2, "hidden_channels": 4, "hidden_features": 8}, "gan": {"noise_dim": 8}}
+
+
+def tiny_checkpoint(path, kind="vae", seed=0, **metadata):
+    torch.manual_seed(seed)
+    save_checkpoint(path, build_model(kind, TINY[kind]).eval(), metadata={"dataset": "mnist-5k", "epoch": 1, **metadata})
+    return load_checkpoint(path)
+
+
+def digits(n):
+    """The digits ``encodings`` encodes: the seeded sample of n validation digits."""
+    from multigen.data import load_dataset, subset
+
+    return subset(load_dataset("mnist-5k", "val"), n)
+
+
+def refuse(*_, **__):
+    raise AssertionError("computed, but the cache should have answered")
+
+
+@pytest.fixture
+def vae(tmp_path):
+    return tiny_checkpoint(tmp_path / "vae.safetensors")
+
+
+def test_the_sha256_of_a_checkpoint_is_its_headers_and_changes_with_its_weights(tmp_path):
+    path = tmp_path / "model.safetensors"
+    tiny_checkpoint(path, seed=0)
+    first = cache.checkpoint_sha256(path)
+    assert first == read_header(path)[2] and len(first) == 64
+    tiny_checkpoint(path, seed=1)  # retrained in place
+    assert cache.checkpoint_sha256(path) != first
+
+
+def test_encodings_are_computed_once_then_read_from_disk(vae, tmp_path, monkeypatch):
+    codes = cache.encodings(vae, "mnist-5k", "val", 50, cache_dir=tmp_path / "cache")
+    files = list((tmp_path / "cache" / "encodings").glob("*.npz"))
+    assert len(files) == 1 and len(codes) == 50 and codes.mu.shape == (50, 2)
+    monkeypatch.setattr(cache, "encode_dataset", refuse)
+    again = cache.encodings(vae, "mnist-5k", "val", 50, cache_dir=tmp_path / "cache")
+    for name in ("mu", "logvar", "labels", "images"):
+        assert np.array_equal(getattr(again, name), getattr(codes, name))
+    assert np.array_equal(again.mu, latent.encode_dataset(vae.model, digits(50)).mu)
+
+
+def test_other_settings_or_a_changed_checkpoint_miss_the_cache(vae, tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    cache.encodings(vae, "mnist-5k", "val", 50, cache_dir=folder)
+    cache.encodings(vae, "mnist-5k", "val", 60, cache_dir=folder)  # another number of points
+    assert len(list((folder / "encodings").glob("*.npz"))) == 2
+    retrained = tiny_checkpoint(vae.path, seed=1)  # same path, other weights
+    codes = cache.encodings(retrained, "mnist-5k", "val", 50, cache_dir=folder)
+    assert len(list((folder / "encodings").glob("*.npz"))) == 3
+    assert np.array_equal(codes.mu, latent.encode_dataset(retrained.model, digits(50)).mu)
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a zip file", "truncated"])
+def test_a_damaged_cache_file_is_ignored_and_made_again(vae, tmp_path, damage, caplog):
+    folder = tmp_path / "cache"
+    codes = cache.encodings(vae, "mnist-5k", "val", 50, cache_dir=folder)
+    (file,) = (folder / "encodings").glob("*.npz")
+    file.write_bytes(file.read_bytes()[:100] if damage == "truncated" else damage)
+    with caplog.at_level(logging.WARNING, logger="multigen.cache"):
+        again = cache.encodings(vae, "mnist-5k", "val", 50, cache_dir=folder)
+    assert np.array_equal(again.mu, codes.mu) and "Ignoring unreadable cache file" in caplog.text
+    assert np.array_equal(np.load(file)["mu"], codes.mu)  # written again, whole
+
+
+def test_a_cache_file_of_another_shape_is_made_again(tmp_path, caplog):
+    gan = tiny_checkpoint(tmp_path / "gan.safetensors", kind="gan")
+    folder = tmp_path / "cache"
+    directions = cache.gan_directions(gan, 3, cache_dir=folder)
+    assert directions.shape == (3, 8) and np.array_equal(directions, noise.slider_directions(gan.model, 3))
+    (file,) = (folder / "directions").glob("*.npy")
+    np.save(file, np.zeros((2, 8), np.float32))
+    with caplog.at_level(logging.WARNING, logger="multigen.cache"):
+        assert np.array_equal(cache.gan_directions(gan, 3, cache_dir=folder), directions)
+    assert "expected finite float32 (3, 8)" in caplog.text
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(vae, tmp_path):
+    folder = tmp_path / "cache"
+    cache.encodings(vae, "mnist-5k", "val", 20, cache_dir=folder)
+    assert [path.name for path in (folder / "encodings").iterdir() if not path.name.endswith(".npz")] == []
+
+
+def test_threads_asking_for_the_same_entry_at_once_share_one_computation(vae, tmp_path, monkeypatch):
+    calls = []
+
+    def slow_encode(model, dataset):
+        calls.append(1)
+        time.sleep(0.3)
+        return latent.encode_dataset(model, dataset)
+
+    monkeypatch.setattr(cache, "encode_dataset", slow_encode)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        cache.encodings(vae, "mnist-5k", "val", 30, cache_dir=tmp_path / "cache"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 4
+    assert all(np.array_equal(result.mu, results[0].mu) for result in results)
+
+
+def test_an_evaluation_is_kept_per_checkpoint_and_settings(vae, tmp_path, monkeypatch):
+    import multigen.evaluation
+
+    measured = []
+
+    def fake_evaluate(path, *, samples, seed, device):
+        measured.append(samples)
+        return {"kind": "vae", "fid": 12.5, "samples": samples}
+
+    monkeypatch.setattr(multigen.evaluation, "evaluate", fake_evaluate)
+    folder = tmp_path / "cache"
+    assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder) == ({}, False)
+    assert cache.evaluation(vae.path, samples=100, cache_dir=folder)["fid"] == 12.5
+    assert cache.evaluation(vae.path, samples=100, cache_dir=folder)["fid"] == 12.5
+    assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder) == ({"kind": "vae", "fid": 12.5, "samples": 100}, True)
+    assert cache.known_evaluation(vae.path, samples=200, cache_dir=folder)[1] is False  # other settings: not known
+    assert measured == [100]
+    (file,) = (folder / "evaluations").glob("*.json")
+    file.write_text("{ half a docu")  # damaged: not known, measured again
+    assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder)[1] is False
+    cache.evaluation(vae.path, samples=100, cache_dir=folder)
+    assert measured == [100, 100] and json.loads(file.read_text())["fid"] == 12.5
+
+
+def test_the_figures_a_training_run_recorded_are_known_without_measuring(tmp_path):
+    history = [{"epoch": 1, "loss": 3.0, "fid": 40.0, "inception_score": 7.5, "negative_elbo": 120.0}]
+    path = tmp_path / "run.safetensors"
+    info = tiny_checkpoint(path, history=history, training={"eval_samples": 1000})
+    figures, complete = cache.known_evaluation(path, samples=1000, metadata=info.metadata, cache_dir=tmp_path / "cache")
+    assert figures == {"fid": 40.0, "inception_score": 7.5, "negative_elbo": 120.0} and complete is False
+    assert cache.known_evaluation(path, samples=5000, metadata=info.metadata, cache_dir=None) == ({}, False)
+
+
+def test_background_jobs_return_at_once_and_run_each_key_once():
+    jobs = cache.BackgroundJobs("test-jobs")
+    release, runs = threading.Event(), []
+
+    def slow():
+        runs.append(1)
+        assert release.wait(10)
+        return 42
+
+    started = time.monotonic()
+    assert jobs.request("a", slow).state in ("queued", "running")
+    assert jobs.request("b", lambda: 1 / 0).state == "queued"  # behind "a"
+    assert jobs.request("a", slow).state in ("queued", "running")  # asked again: the same job
+    assert time.monotonic() - started < 0.5 and jobs.status("never") is None
+    assert not jobs.wait(timeout=0.2)
+    release.set()
+    assert jobs.wait(timeout=10)
+    assert jobs.status("a").result == 42 and runs == [1]
+    failed = jobs.status("b")
+    assert failed.state == "failed" and failed.error == "ZeroDivisionError: division by zero"
+
+
+def test_the_warm_up_runs_every_task_after_waiting_and_skips_failures(caplog):
+    order = []
+
+    def fail():
+        raise RuntimeError("no\ncheckpoint")
+
+    tasks = [("one", lambda: order.append("one")), ("broken", fail), ("two", lambda: order.append("two"))]
+    with caplog.at_level(logging.WARNING, logger="multigen.cache"):
+        done = cache.warm_up(iter(tasks), wait=lambda: order.append("wait"))
+    assert done == 2 and order == ["wait", "one", "wait", "wait", "two"]
+    assert "Warm-up: broken failed: RuntimeError: no checkpoint" in caplog.text
