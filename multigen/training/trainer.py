@@ -30,6 +30,7 @@ from multigen.images import image_grid
 from multigen.models import ClassifierConfig, TrainableModel, build_model
 from multigen.training.config import TrainingConfig, default_checkpoint_path, run_path
 from multigen.training.events import EpochEnd, Event, Finished, LatentSnapshot, Progress, Samples, Started
+from multigen.training.kernels import fused_optimizers, with_kernels_of
 from multigen.training.precision import autocast, resolve_precision
 
 GRID_SIZE = 100  # fixed noise vectors drawn into each sample grid (10 x 10; column = digit when conditional)
@@ -172,7 +173,7 @@ class Trainer:
         config, device, shard = self.config, self.device, self.shard
         torch.manual_seed(config.seed)
         model = build_model(config.model, config.model_settings()).to(device)
-        optimizers = model.make_optimizers()
+        optimizers = fused_optimizers(model.make_optimizers(), device)  # before _restore loads their state
         base_rates = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
         networks = {name: wrap(net, shard, device) for name, net in model.trainable_networks().items()}
         self.model = model
@@ -316,7 +317,7 @@ class Trainer:
             raise MultigenError(f"{self._resume_from} has no optimizer state (it was exported): resume from the run's own checkpoint.")
         model.load_state_dict(saved.model.state_dict())
         for name, optimizer in optimizers.items():
-            optimizer.load_state_dict(saved.optimizer_states[name])
+            optimizer.load_state_dict(with_kernels_of(optimizer, saved.optimizer_states[name]))
         if "rng/noise" in saved.extra:
             noise.set_state(saved.extra["rng/noise"].cpu())
         if "rng/torch" in saved.extra:
