@@ -266,8 +266,14 @@ if style_row is not None:  # a CVAE's latent is the digit's style: the Write a n
         st.session_state.update({"style_digit": style_digit, picker_key(writer): str(info.path)})
 
 
+large_map = n_points > picture_panel.ATLAS_MAX_POINTS  # its dots' originals are fetched one at a time, no sheets
+
+
 def dot_sheets() -> dict[str, np.ndarray]:
-    """Every dot's pictures (DOT_PICTURES), row i for dot i: the browser shows a clicked dot's at once."""
+    """Every dot's pictures (DOT_PICTURES), row i for dot i: the browser shows a clicked dot's at once. A large map
+    has its originals only (decoding tens of thousands of digits would cost seconds before the first click)."""
+    if large_map:
+        return {"original": codes.images}
     labels = None if not conditional else (codes.labels if condition == AUTO else int(condition))
     sheets = {"original": codes.images, "decoded": model.draw(codes.mu, labels)}
     if method == "pca":
@@ -336,11 +342,11 @@ with clicks_tab:
         how = {"raw": "the latent itself", "pca": "PCA's exact inverse",
                "tsne": "a blend of the latents of the nearest dots"}[method]
         title, note = f"Position ({x:.2f}, {y:.2f})", f"Decoded through {how}."
-    atlas = picture_panel.atlas_id(*context, condition) if n_points <= picture_panel.ATLAS_MAX_POINTS else None
+    atlas = picture_panel.atlas_id(*context, condition, large_map)
     picture_panel.clicked_pictures(
         chart="latent_map", title=title, row=pick.get("row"), atlas=atlas,
         pictures=[(caption, picture_url(image)) for caption, image in details], width=28 * ENLARGE,
-        instant=[(DOT_PICTURES[name], name) for name in dot_pictures],
+        instant=[(DOT_PICTURES[name], name) for name in (["original"] if large_map else dot_pictures)],
         titles=[label_text(label, names) for label in range(len(names))], key="explorer_pictures",
     )
     if not picks:  # after the pictures, so that a first click's pictures show where later ones will

@@ -1,7 +1,8 @@
-// The pictures of the Latent explorer's last click, with their title (see pages/_pictures.py).
+// The pictures of the Latent explorer's last click, with their title (see pages/ui/picture_panel.py).
 //
 // The server sends what to show after each script run. A click on a dot shows that dot's pictures at
-// once, cut from the sprite sheets of digit_atlas.js, without waiting for the rerun: the server's
+// once, cut from the sprite sheets of digit_atlas.js (for a large map, its original fetched by index from the
+// map's raw file), without waiting for the rerun: the server's
 // answer for the same dot then draws the same pictures again (and anything a sheet cannot hold, such
 // as a decoded empty position, only comes from the server).
 const atlases = (globalThis.__multigenAtlases ??= new Map());
@@ -19,6 +20,30 @@ function cut(atlas, sheet, row) {
   if (y + size > image.naturalHeight) return null;
   context.drawImage(image, x, y, size, size, 0, 0, size, size);
   return canvas.toDataURL('image/png');
+}
+
+// One dot's picture from a large map's raw file: its size * size bytes, by an HTTP Range request.
+async function fetchRow(atlas, name, row) {
+  const size = atlas.size, bytes = size * size;
+  const url = atlas.files[name];
+  if (!url) return null;
+  try {
+    const response = await fetch(url, { headers: { Range: `bytes=${row * bytes}-${(row + 1) * bytes - 1}` } });
+    if (response.status !== 206) return null; // a server without ranges would send the whole file: not here
+    const gray = new Uint8Array(await response.arrayBuffer());
+    if (gray.length !== bytes) return null;
+    canvas.width = canvas.height = size;
+    const context = canvas.getContext('2d');
+    const pixels = context.createImageData(size, size);
+    for (let i = 0; i < bytes; i++) {
+      pixels.data[4 * i] = pixels.data[4 * i + 1] = pixels.data[4 * i + 2] = gray[i];
+      pixels.data[4 * i + 3] = 255;
+    }
+    context.putImageData(pixels, 0, 0);
+    return canvas.toDataURL('image/png');
+  } catch {
+    return null; // the rerun's answer shows the pictures all the same
+  }
 }
 
 function figureFor(caption, url, width) {
@@ -69,7 +94,7 @@ function rowOf(point) {
   return Number.isInteger(row) ? row : null;
 }
 
-function onClick(root, event) {
+async function onClick(root, event) {
   const state = root.__multigen;
   const data = state.data;
   const point = event && event.points && event.points[0];
@@ -77,12 +102,14 @@ function onClick(root, event) {
   if (!point || !atlas || !data.instant.length) return;
   const row = rowOf(point);
   if (row === null || row < 0) return; // empty space: only the server can decode a position
-  const pictures = data.instant.map(([caption, sheet]) => ({ caption, url: cut(atlas, sheet, row) }));
-  if (pictures.some(picture => !picture.url)) return;
   const label = point.data ? point.data.meta : undefined;
   const title = `${data.titles[label] ?? ''} · row ${row}`.replace(/^ · /, '');
-  state.pending = { row, at: performance.now() };
-  draw(root, title, pictures, data.width);
+  const pending = (state.pending = { row, at: performance.now() });
+  const urls = await Promise.all(data.instant.map(([, sheet]) =>
+    atlas.files ? fetchRow(atlas, sheet, row) : cut(atlas, sheet, row)));
+  if (state.pending !== pending) return; // a newer click, or the server's answer, came first
+  if (urls.some(url => !url)) { state.pending = null; return; }
+  draw(root, title, data.instant.map(([caption], index) => ({ caption, url: urls[index] })), data.width);
 }
 
 function attach(root) {

@@ -9,8 +9,10 @@ Two Streamlit custom components (``st.components.v2``; their JavaScript is in ``
   also listens to the map's clicks: a click on a dot cuts that dot's pictures out of the sheets and
   shows them before the rerun has even started (the answer then shows the same pictures).
 
-Maps with more dots than ``ATLAS_MAX_POINTS`` get no sheets (they would weigh megabytes); their
-pictures come with the rerun, as every picture from a position in empty space does.
+Maps with more dots than ``ATLAS_MAX_POINTS`` get no sheets (60,000 digits would weigh 11 MB as PNG): their
+pictures are written once as raw rows (784 bytes a digit) to ``static/rows/``, which Streamlit serves, and a click
+fetches its dot's 784 bytes with an HTTP Range request, a few milliseconds, whatever the size of the map. The other
+pictures of a dot, and every picture of a position in empty space, come with the rerun.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from multigen.checkpoints.format import write_atomically
 from multigen.images import png_data_url, sprite_sheet
+from pages.ui.folders import APP_ROOT
 
 ATLAS_MAX_POINTS = 5_000  # sheets of 5,000 dots: 1988 x 1988 pixels, about 0.9 MB (digits) to 1.6 MB (decodings) each
+ROWS_DIR = APP_ROOT / "static" / "rows"  # the raw rows of larger maps, served at app/static/rows/
+ROW_FILES_KEPT = 12  # the newest row files stay (47 MB each for 60,000 digits); older ones are deleted
 _SOURCE = Path(__file__).resolve().parents[1] / "components"  # pages/components/
 
 _atlas_component = st.components.v2.component(
@@ -46,10 +52,29 @@ def atlas_id(*context: Any) -> str:
     return hashlib.sha1(repr(context).encode()).hexdigest()[:16]
 
 
+def row_file(identifier: str, name: str, images: np.ndarray) -> str:
+    """Write ``images`` ((n, 28, 28) uint8) as one raw file of n rows of 784 bytes under ``ROWS_DIR`` (atomically,
+    once per name), delete the oldest beyond ``ROW_FILES_KEPT``, and return its served address."""
+    path = ROWS_DIR / f"{identifier}-{name}.u8"
+    if not path.is_file():
+        ROWS_DIR.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    else:
+        path.touch()  # in use again: the newest
+    kept = sorted(ROWS_DIR.glob("*.u8"), key=lambda file: file.stat().st_mtime_ns, reverse=True)
+    for old in kept[ROW_FILES_KEPT:]:
+        old.unlink(missing_ok=True)
+    return f"app/static/rows/{path.name}"
+
+
 @st.cache_resource(max_entries=8, show_spinner="Preparing the dots' pictures…")
 def _atlas(identifier: str, _make_sheets: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:
+    sheets = _make_sheets()
+    if max(len(images) for images in sheets.values()) > ATLAS_MAX_POINTS:  # fetched a row at a time
+        return {"id": identifier, "size": 28, "files": {name: row_file(identifier, name, images)
+                                                          for name, images in sheets.items()}}
     encoded, columns = {}, 1
-    for name, images in _make_sheets().items():
+    for name, images in sheets.items():
         sheet, columns = sprite_sheet(images)
         encoded[name] = png_data_url(sheet, compress_level=6)  # once per map: 10% smaller than level 1
     return {"id": identifier, "columns": columns, "size": 28, "sheets": encoded}

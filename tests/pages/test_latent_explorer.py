@@ -99,11 +99,35 @@ def test_a_click_shows_at_once_in_the_browser_the_pictures_its_rerun_draws(app_e
     assert component_data(at, "multigen.dot_atlas") == atlas
 
 
-def test_a_map_with_more_dots_than_the_sheets_hold_draws_its_pictures_in_the_rerun(app_env, monkeypatch):
+def test_a_map_with_more_dots_than_the_sheets_hold_serves_its_originals_a_row_at_a_time(app_env, monkeypatch, tmp_path):
     monkeypatch.setattr("pages.ui.picture_panel.ATLAS_MAX_POINTS", 1_000)
-    at = click(open_app(), dot(3, int(explorer_rows()[3])))  # 2,000 dots
-    assert component_data(at, "multigen.dot_atlas") is None and clicked(at)["atlas"] is None
-    assert {"Original", "Reconstruction: its latent mean decoded"} <= images_by_caption(at).keys()
+    monkeypatch.setattr("pages.ui.picture_panel.ROWS_DIR", tmp_path / "rows")
+    at = open_app()  # 2,000 dots
+    atlas = component_data(at, "multigen.dot_atlas")
+    assert "sheets" not in atlas and clicked(at)["atlas"] == atlas["id"]
+    (served,) = atlas["files"].values()  # the originals only: no decoding of every dot before the first click
+    assert list(atlas["files"]) == ["original"] and served.startswith("app/static/rows/")
+    rows = np.fromfile(tmp_path / "rows" / served.rsplit("/", 1)[1], dtype=np.uint8).reshape(-1, 28, 28)
+    assert len(rows) == 2000
+    row = 3
+    click(at, dot(row, int(explorer_rows()[row])))
+    panel, shown = clicked(at), images_by_caption(at)
+    assert dict(panel["instant"]) == {"Original": "original"}  # what the browser fetches by index on a click
+    assert np.array_equal(rows[row], png_pixels(shown["Original"]))  # is the original the rerun draws
+    assert "Reconstruction: its latent mean decoded" in shown  # the rest comes with the rerun
+
+
+def test_row_files_are_written_once_and_the_oldest_deleted(monkeypatch, tmp_path):
+    from pages.ui import picture_panel
+
+    monkeypatch.setattr(picture_panel, "ROWS_DIR", tmp_path)
+    monkeypatch.setattr(picture_panel, "ROW_FILES_KEPT", 2)
+    images = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    assert picture_panel.row_file("a", "original", images) == "app/static/rows/a-original.u8"
+    assert (tmp_path / "a-original.u8").read_bytes() == images.tobytes()
+    for name in ("b", "c"):
+        picture_panel.row_file(name, "original", images[:1])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["b-original.u8", "c-original.u8"]
 
 
 def test_the_map_draws_through_webgl_unless_told_to_draw_svg_and_clicks_work_either_way(app_env):
