@@ -194,14 +194,17 @@ def browser_rows(checkpoints: Path, data: Path, sizes: list[int], clicks: int) -
                        "longest_task_ms": max((task["duration"] for task in tasks), default=0.0),
                        "long_tasks_ms": sum(task["duration"] for task in tasks), "from": current}
                 dots = page.eval_on_selector("[data-testid=stPlotlyChart] .js-plotly-plot", SPREAD_DOTS, clicks)
-                times = []
+                times, instant = [], []
                 for dot in dots:
                     click_scatter_point(page, dot)  # hovers the dot first, as a person does, then presses
                     shown = page.wait_for_function(  # polled every animation frame: when it is on screen
                         f"row => ({ORIGINAL_SHOWN})(row) && performance.now() - window.__releasedAt", arg=dot["row"])
                     times.append(shown.json_value())
+                    # One picture: the original fetched in the page at once; more: the rerun's answer came first.
+                    instant.append(page.evaluate("() => document.querySelectorAll('.mg-pictures figure').length") == 1)
                     wait_until_idle(page)
                 row["click_ms"] = statistics.median(times) if times else None
+                row["clicks_shown_in_page"] = f"{sum(instant)} of {len(instant)}"
                 print(json.dumps(row), flush=True)
                 rows.append(row)
         finally:
