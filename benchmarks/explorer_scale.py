@@ -6,7 +6,7 @@ each shifted by up to two pixels in x and y (24 shifts, then cut to 60,000), and
 checkpoints are copied beside it, saying they were trained on ``mnist``, so the explorer reads that folder.
 
 For each size it measures, in this process: encoding the digits (``encode_dataset``), the PCA and t-SNE projections
-(scikit-learn; openTSNE too when it is installed), the bytes of the map's figure (Plotly JSON) and of the dots' sprite
+(scikit-learn up to ``--tsne-max``; openTSNE at every size where it is installed), the bytes of the map's figure (Plotly JSON) and of the dots' sprite
 sheets. With ``--browser``, headless Chromium on the app: bytes the browser received for the map, the time from
 choosing the size to the map drawn, the longest main-thread stall while it drew (the Performance API's long-task
 entries), and a click on a dot to its digit on screen.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from multigen.checkpoints import load_checkpoint, save_checkpoint
 from multigen.data import load_dataset, subset, write_idx
 from multigen.explore.latent import encode_dataset
-from multigen.explore.projection import project
+from multigen.explore.projection import project, tsne_engine
 
 SHIFTS = [(dx, dy) for dx in (-2, -1, 0, 1, 2) for dy in (-2, -1, 0, 1, 2) if (dx, dy) != (0, 0)]
 TRAIN_SIZE, VAL_SIZE = 60_000, 10_000
@@ -100,10 +101,14 @@ def server_rows(checkpoint: Path, data: Path, sizes: list[int], tsne_max: int) -
         if size <= picture_panel.ATLAS_MAX_POINTS:
             sheet, _ = sprite_sheet(codes.images)
             sheet_bytes = len(png_data_url(sheet, compress_level=6))
-        tsne_s = None
+        tsne_s, opentsne_s = None, None
         if size <= tsne_max:
+            os.environ["MULTIGEN_TSNE"] = "sklearn"
             _, tsne_s = timed(project, codes.mu, "tsne", seed=0)
-        row = {"points": size, "encode_s": encode_s, "pca_s": pca_s, "tsne_s": tsne_s,
+        os.environ.pop("MULTIGEN_TSNE", None)
+        if tsne_engine() == "openTSNE":  # installed: it runs at every size
+            _, opentsne_s = timed(project, codes.mu, "tsne", seed=0)
+        row = {"points": size, "encode_s": encode_s, "pca_s": pca_s, "tsne_s": tsne_s, "opentsne_s": opentsne_s,
                "figure_bytes": figure_bytes, "sheet_bytes": sheet_bytes}
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -216,7 +221,8 @@ def browser_rows(checkpoints: Path, data: Path, sizes: list[int], clicks: int) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 5_000, 20_000, 60_000])
-    parser.add_argument("--tsne-max", type=int, default=20_000, help="the largest map whose t-SNE is timed")
+    parser.add_argument("--tsne-max", type=int, default=20_000,
+                        help="the largest map whose scikit-learn t-SNE is timed (openTSNE, where installed: every size)")
     parser.add_argument("--browser", action="store_true", help="also time the app in headless Chromium")
     parser.add_argument("--clicks", type=int, default=5, help="dots clicked per map (--browser)")
     parser.add_argument("--no-server", action="store_true", help="skip the in-process measurements")

@@ -18,6 +18,7 @@ from multigen.data import SPLITS
 from multigen.errors import MultigenError
 from multigen.evaluation import reconstruction_quality
 from multigen.explore.latent import interpolate
+from multigen.explore.projection import tsne_engine
 from multigen.images import image_grid, image_strip
 from multigen.preprocess import MAX_BYTES, read_digit_image, strokes_digit
 from pages.ui import charts, finding, live_digit, loaders, picture_panel, selection
@@ -205,9 +206,17 @@ if method == "tsne" and status.state in ("running", "queued"):
             return
         st.progress(
             now.fraction,
-            text=f"Computing the t-SNE map of {n_points:,} digits ({now.elapsed:.0f} s so far). It runs once per "
-            "checkpoint, split, number of points and perplexity; after that it comes from the cache.",
+            text=f"Computing the t-SNE map of {n_points:,} digits with {tsne_engine()} ({now.elapsed:.0f} s so far). "
+            "It runs once per checkpoint, split, number of points and perplexity; after that it comes from the cache.",
         )
+        if st.button("Cancel, show the PCA map", key="explorer_tsne_cancel", on_click=cancel_tsne):
+            st.rerun()  # the whole page, on the PCA map
+
+    def cancel_tsne() -> None:
+        """Stop the t-SNE (openTSNE stops within a second; scikit-learn's finishes in the background and is cached)
+        and show the PCA map meanwhile."""
+        loaders.projection_jobs().cancel(key)
+        st.session_state["explorer_projection"] = "pca"
 
     tsne_progress()
     st.stop()

@@ -46,7 +46,19 @@ def test_an_unknown_projection_method_is_refused_with_the_choices(codes4):
         project(codes4.mu, "umap")
 
 
-def test_tsne_is_seeded_and_clicking_a_point_returns_exactly_its_latent(codes4):
+@pytest.fixture(params=["scikit-learn", "openTSNE"])
+def engine(request, monkeypatch):
+    """Each t-SNE engine in turn (openTSNE where it is installed; .ci/run installs it)."""
+    if request.param == "openTSNE":
+        pytest.importorskip("openTSNE")
+        monkeypatch.delenv("MULTIGEN_TSNE", raising=False)
+    else:
+        monkeypatch.setenv("MULTIGEN_TSNE", "sklearn")
+    assert projection.tsne_engine() == request.param
+    return request.param
+
+
+def test_tsne_is_seeded_and_clicking_a_point_returns_exactly_its_latent(codes4, engine):
     projection = project(codes4.mu, "tsne", seed=1)
     assert projection.points.shape == (100, 2)
     assert np.array_equal(projection.points, project(codes4.mu, "tsne", seed=1).points)
@@ -56,6 +68,54 @@ def test_tsne_is_seeded_and_clicking_a_point_returns_exactly_its_latent(codes4):
     between = projection.inverse(projection.points[:2].mean(axis=0))
     assert between.shape == (1, 4)
     assert np.all(between >= codes4.mu.min(axis=0) - 1e-6) and np.all(between <= codes4.mu.max(axis=0) + 1e-6)
+
+
+def test_the_tsne_engine_is_scikit_learn_without_opentsne_and_names_its_own_cache_entry(monkeypatch):
+    monkeypatch.delenv("MULTIGEN_TSNE", raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "openTSNE", None)  # not installed: importing it fails
+    assert projection.tsne_engine() == "scikit-learn"
+    args = ("m.safetensors", "sha", "val", 100, "tsne", 0, 30.0)
+    sklearn_key = projection_key(*args)
+    monkeypatch.setattr(projection, "tsne_engine", lambda: "openTSNE")
+    assert projection_key(*args) != sklearn_key  # another engine, another map
+    assert projection_key(*args[:4], "pca", 0, 30.0) == projection_key(*args[:4], "pca", 0, 30.0)
+
+
+@pytest.fixture
+def opentsne(monkeypatch):
+    """openTSNE as the engine (.ci/run installs it; scikit-learn's t-SNE neither reports nor stops)."""
+    pytest.importorskip("openTSNE")
+    monkeypatch.delenv("MULTIGEN_TSNE", raising=False)
+
+
+def test_opentsne_reports_its_progress_and_stops_when_told(codes4, opentsne):
+    seen = []
+    project(codes4.mu, "tsne", progress=lambda fraction: seen.append(fraction) or True)
+    assert seen == sorted(seen) and len(seen) >= 50 and seen[-1] == pytest.approx(1.0)
+    with pytest.raises(projection.ProjectionCancelled):
+        project(codes4.mu, "tsne", progress=lambda fraction: fraction < 0.1)
+
+
+def test_a_running_opentsne_job_can_be_cancelled_and_asked_for_again(tmp_path, opentsne):
+    mu = np.random.default_rng(0).normal(size=(3000, 8)).astype(np.float32)
+    jobs = ProjectionJobs(tmp_path)
+    key = projection_key("m.safetensors", "sha", "val", 3000, "tsne", 0, 30.0)
+    assert jobs.request(key, mu, "tsne").state == "running"
+    assert jobs.cancel(key)
+    assert jobs.wait(key, timeout=60).state == "cancelled" and not list(tmp_path.glob("*.npz"))
+    again = jobs.request(key, mu[:200], "tsne")  # asked again: it runs anew
+    assert again.state == "running" and jobs.wait(key, timeout=60).state == "done"
+
+
+def test_a_queued_job_can_be_cancelled_and_a_scikit_learn_one_finishes_in_the_background(tmp_path, codes4, monkeypatch):
+    monkeypatch.setenv("MULTIGEN_TSNE", "sklearn")
+    jobs = ProjectionJobs(tmp_path)
+    keys = [projection_key("m.safetensors", "sha", "val", 100, "tsne", 0, p) for p in (5, 10)]
+    assert jobs.request(keys[0], codes4.mu, "tsne", perplexity=5, group="g").state == "running"
+    assert jobs.request(keys[1], codes4.mu, "tsne", perplexity=10, group="g").state == "queued"
+    assert jobs.cancel(keys[1]) and jobs.status(keys[1]).state == "cancelled"
+    assert not jobs.cancel(keys[0])  # scikit-learn cannot be stopped: it finishes, and is cached
+    assert jobs.wait(keys[0], timeout=60).state == "done"
 
 
 # -- background projections -----------------------------------------------------------------------

@@ -194,6 +194,20 @@ def test_tsne_runs_in_the_background_with_progress_and_is_cached_on_disk(app_env
     assert other_tab.get("plotly_chart") and not other_tab.get("progress")
 
 
+def test_a_running_tsne_can_be_cancelled_and_the_page_shows_the_pca_map(app_env, monkeypatch):
+    pytest.importorskip("openTSNE")  # scikit-learn's t-SNE cannot stop mid-way (.ci/run installs openTSNE)
+    monkeypatch.delenv("MULTIGEN_TSNE", raising=False)
+    at = open_app()  # 2,000 training digits: several seconds of t-SNE
+    at.radio(key="explorer_projection").set_value("tsne").run()
+    assert at.get("progress") and "with openTSNE" in at.get("progress")[0].proto.text
+    at.button(key="explorer_tsne_cancel").click().run()
+    assert at.radio(key="explorer_projection").value == "pca" and at.get("plotly_chart") and not at.exception
+    info = next(info for info in list_checkpoints(app_env["checkpoints"]) if info.path.stem == "vae-2")
+    key = loaders.tsne_key(info, "train", 2000, 30)
+    assert loaders.projection_jobs().wait(key, 30).state == "cancelled"
+    assert not loaders.projection_jobs().path(key).exists()  # nothing half-made was kept
+
+
 @needs_shipped
 def test_clicking_a_dot_on_a_shipped_map_shows_that_rows_digit(shipped_env):
     at = open_app()
