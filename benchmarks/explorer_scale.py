@@ -173,6 +173,7 @@ def browser_rows(checkpoints: Path, data: Path, sizes: list[int], clicks: int) -
             received = [0]
             page.on("websocket", lambda socket: socket.on(
                 "framereceived", lambda frame: received.__setitem__(0, received[0] + len(frame if isinstance(frame, (bytes, str)) else b""))))
+            page.on("pageerror", lambda error: print(f"  page error: {error}", file=sys.stderr))
             page.add_init_script(f"({LONG_TASKS})()")
             page.goto("/")
             wait_for_latent_map(page)
