@@ -18,12 +18,13 @@ scikit-learn. Either way the map is cached under a key that names the engine, an
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import io
 import json
 import logging
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multigen.checkpoints.format import write_atomically
 from multigen.errors import MultigenError
 
 if TYPE_CHECKING:
@@ -171,16 +173,17 @@ class ProjectionCancelled(MultigenError):
     """A t-SNE was stopped before it finished (``ProjectionJobs.cancel``)."""
 
 
+def _opentsne_installed() -> bool:
+    # Looked up, not imported: the page asks on every rerun (its cache key names the engine).
+    return importlib.util.find_spec("openTSNE") is not None
+
+
 def tsne_engine() -> str:
     """The t-SNE this process runs: "openTSNE" where it is installed (and ``MULTIGEN_TSNE`` does not say
     sklearn), else "scikit-learn"."""
     if os.environ.get("MULTIGEN_TSNE", "").strip().lower() in ("sklearn", "scikit-learn"):
         return "scikit-learn"
-    try:
-        import openTSNE  # noqa: F401 - only whether it is there
-    except ImportError:
-        return "scikit-learn"
-    return "openTSNE"
+    return "openTSNE" if _opentsne_installed() else "scikit-learn"
 
 
 def _opentsne(latents: np.ndarray, seed: int, perplexity: float, progress: Callable[[float], bool] | None) -> np.ndarray:
@@ -290,21 +293,16 @@ class ProjectionStatus:
 
 
 def _save_projection(path: Path, projection: Projection) -> None:
-    """Write a projection as .npz through a temporary file, so readers never see half a file."""
+    """Write a projection as .npz atomically, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"method": np.array(projection.method), "points": projection.points}
     for name in ("latents", "components", "mean"):
         value = getattr(projection, name)
         if value is not None:
             arrays[name] = value
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz.partial")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomically(path, buffer.getvalue())
 
 
 def _load_projection(path: Path) -> Projection:

@@ -23,7 +23,7 @@ function cut(atlas, sheet, row) {
 }
 
 // One dot's picture from a large map's raw file: its size * size bytes, by an HTTP Range request.
-async function fetchRow(atlas, name, row) {
+export async function fetchRow(atlas, name, row) {
   const size = atlas.size, bytes = size * size;
   const url = atlas.files[name];
   if (!url) return null;

@@ -226,6 +226,45 @@ def test_a_click_on_a_dot_shows_that_digit_before_the_server_answers(page):
     assert pixels == expected.ravel().tolist()
 
 
+def test_a_large_maps_click_fetches_exactly_its_dots_digit_from_the_served_rows(page):
+    """Above 5,000 dots the page fetches a clicked dot's original by index (an HTTP Range request to Streamlit's
+    static files) and draws it itself: the pixels it draws are the digit multigen wrote for that row."""
+    import base64
+
+    from multigen.data import load_dataset
+    from multigen.images import to_uint8
+    from pages.ui import picture_panel
+
+    digits = to_uint8(load_dataset("mnist-5k", "val").images[:50])
+    served = picture_panel.row_file("e2e-test", "original", digits)
+    source = (picture_panel._SOURCE / "digit_pictures.js").read_bytes()
+    try:
+        open_app_page(page, "/", "Latent explorer")
+        drawn = page.evaluate(
+            """async ([module, url, rows]) => {
+                const { fetchRow } = await import(`data:text/javascript;base64,${module}`);
+                const pixels = async dataUrl => {
+                    const image = new Image();
+                    image.src = dataUrl;
+                    await image.decode();
+                    const canvas = document.createElement('canvas');
+                    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+                    const context = canvas.getContext('2d');
+                    context.drawImage(image, 0, 0);
+                    const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+                    return Array.from({length: rgba.length / 4}, (_, i) => rgba[4 * i]);
+                };
+                const atlas = { size: 28, files: { original: url } };
+                return Promise.all(rows.map(async row => pixels(await fetchRow(atlas, 'original', row))));
+            }""",
+            [base64.b64encode(source).decode(), served, [0, 7, 49]],
+        )
+    finally:
+        (picture_panel.ROWS_DIR / served.rsplit("/", 1)[1]).unlink(missing_ok=True)
+    for row, pixels in zip([0, 7, 49], drawn):
+        assert pixels == digits[row].ravel().tolist(), row
+
+
 def test_moving_a_gan_slider_changes_the_generated_digit(page):
     open_app_page(page, "/gan_generator", "GAN generator")
     # The page is drawn to its end (its first visit builds the nearest-digit search, ~2 s): only then is
