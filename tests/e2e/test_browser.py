@@ -24,6 +24,14 @@ TRAINING_TIMEOUT_MS = 180_000  # one small epoch on 2 busy cores, plus saving th
 POLL_TIMEOUT_MS = 60_000  # another tab's news: its poll (every 1-5 s), then a full redraw on busy cores
 # Every picture: st.image's, and the explorer's clicked pictures (pages/components/digit_pictures.js).
 PICTURES = "[data-testid=stImage] img, .mg-pictures img"
+IMAGE_PIXELS = """image => {  // a loaded grey picture's pixels, row by row (its red channel)
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    return Array.from({length: rgba.length / 4}, (_, i) => rgba[4 * i]);
+}"""
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -209,16 +217,7 @@ def test_a_click_on_a_dot_shows_that_digit_before_the_server_answers(page):
         expect(page.locator(".mg-pictures h3")).to_have_text(f"Digit {dot['label']} · row {dot['row']}")
         original = page.locator(".mg-pictures figure").filter(has_text="Original").locator("img")
         expect(original).to_have_js_property("complete", True)
-        pixels = original.evaluate(
-            """image => {
-                const canvas = document.createElement('canvas');
-                canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-                const context = canvas.getContext('2d');
-                context.drawImage(image, 0, 0);
-                const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
-                return Array.from({length: rgba.length / 4}, (_, i) => rgba[4 * i]);
-            }"""
-        )
+        pixels = original.evaluate(IMAGE_PIXELS)
     finally:
         page.evaluate("() => { WebSocket.prototype.send = window.__send; }")
     # The explorer's default map: 2,000 training digits of mnist-5k (the same seeded sample as the page's).
@@ -247,12 +246,7 @@ def test_a_large_maps_click_fetches_exactly_its_dots_digit_from_the_served_rows(
                     const image = new Image();
                     image.src = dataUrl;
                     await image.decode();
-                    const canvas = document.createElement('canvas');
-                    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-                    const context = canvas.getContext('2d');
-                    context.drawImage(image, 0, 0);
-                    const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
-                    return Array.from({length: rgba.length / 4}, (_, i) => rgba[4 * i]);
+                    return (""" + IMAGE_PIXELS + """)(image);
                 };
                 const atlas = { size: 28, files: { original: url } };
                 return Promise.all(rows.map(async row => pixels(await fetchRow(atlas, 'original', row))));
