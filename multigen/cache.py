@@ -5,7 +5,8 @@ holds, so a retrained or re-saved checkpoint gets new entries and a copied or re
 settings that made it. Under one cache folder (the app's is ``.cache/`` next to ``app.py``, or
 ``$MULTIGEN_CACHE_DIR``; the t-SNE maps of ``multigen.explore.projection`` live beside these in ``projections/``):
 
-- ``encodings/``: ``encode_dataset`` of a seeded sample of a split (the latent explorer's map), ``.npz``;
+- ``encodings/``: ``encode_dataset`` of a seeded sample of a split, or of the whole split, which then gives every
+  sample (the latent explorer's map), ``.npz``;
 - ``directions/``: a GAN's slider directions and a writer's style directions (``.npy``);
 - ``evaluations/``: ``evaluate``'s figures (the Compare page), ``.json``, keyed by the sample count, the seed and the
   digit classifier's own checksum as well.
@@ -33,10 +34,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import torch
 
 from multigen.checkpoints import Checkpoint
 from multigen.checkpoints.format import read_header, write_atomically
-from multigen.data import load_dataset, subset
+from multigen.data import DEFAULT_DATASET, default_data_dir, load_dataset, subset, subset_rows
 from multigen.device import single_threaded
 from multigen.errors import MultigenError
 from multigen.explore.latent import LatentCodes, encode_dataset
@@ -161,23 +163,45 @@ def _codes_from(arrays: dict[str, np.ndarray], latent_dim: int) -> LatentCodes:
 
 
 def encodings(
-    checkpoint: Checkpoint, dataset: str, split: str, n_points: int, *, cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR
+    checkpoint: Checkpoint, dataset: str, split: str, n_points: int | None = None, *,
+    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR,
 ) -> LatentCodes:
-    """``encode_dataset`` of the fixed, seeded, label-stratified sample of ``n_points`` digits of a split (``subset``),
-    kept in ``cache_dir/encodings`` (``None``: not kept). The digits themselves are kept too, so a cached map needs
-    no data set loaded."""
+    """``encode_dataset`` of the fixed, seeded, label-stratified sample of ``n_points`` digits of a split (``subset``;
+    None: the whole split), kept in ``cache_dir/encodings`` (``None``: not kept). The digits themselves are kept too,
+    so a cached map needs no data set loaded. Once the whole split is kept (the app's warm-up encodes it), every size
+    is cut from it (``subset_rows``): a map of 60,000 digits is then as quick to open as one of 2,000."""
     model = checkpoint.model
-    key = cache_key(checkpoint_sha256(checkpoint.path), "encodings", dataset=dataset, split=split, points=int(n_points))
+    sha256 = checkpoint_sha256(checkpoint.path)
+    # Two folders can hold different copies of a downloaded data set; the bundled one is the same everywhere.
+    folder = {} if dataset == DEFAULT_DATASET else {"data": str(default_data_dir().resolve())}
 
-    def make() -> LatentCodes:
-        return encode_dataset(model, subset(load_dataset(dataset, split), int(n_points)))
+    def entry(points: int | str) -> Path | None:
+        key = cache_key(sha256, "encodings", dataset=dataset, split=split, points=points, **folder)
+        return _entry(cache_dir, "encodings", key, ".npz")
 
-    return _cached(
-        _entry(cache_dir, "encodings", key, ".npz"),
-        lambda path: _codes_from(_read_arrays(path), model.latent_dim),
-        lambda path, codes: _write_arrays(path, {name: getattr(codes, name) for name in ("mu", "logvar", "labels", "images")}),
-        make,
-    )
+    def read(path: Path) -> LatentCodes:
+        return _codes_from(_read_arrays(path), model.latent_dim)
+
+    def write(path: Path, codes: LatentCodes) -> None:
+        _write_arrays(path, {name: getattr(codes, name) for name in ("mu", "logvar", "labels", "images")})
+
+    whole_path = entry("all")
+    whole = None if whole_path is None else _read(whole_path, read)
+    if whole is not None:
+        return whole if n_points is None else _rows_of(whole, n_points)
+    path = None if n_points is None else entry(int(n_points))
+    if path is not None and (found := _read(path, read)) is not None:
+        return found
+    digits = load_dataset(dataset, split)
+    if n_points is None or n_points >= len(digits):
+        return _cached(whole_path, read, write, lambda: encode_dataset(model, digits))
+    return _cached(path, read, write, lambda: encode_dataset(model, subset(digits, int(n_points))))
+
+
+def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:
+    """The rows of ``subset(split, n_points)`` out of the whole split's encodings."""
+    rows = subset_rows(torch.from_numpy(codes.labels), int(n_points)).numpy()
+    return LatentCodes(mu=codes.mu[rows], logvar=codes.logvar[rows], labels=codes.labels[rows], images=codes.images[rows])
 
 
 # -- directions of the GAN and Write pages ----------------------------------------------------------

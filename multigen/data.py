@@ -174,21 +174,30 @@ def load_dataset(
             return _cache[key]
 
 
-def subset(dataset: ImageDataset, n: int, *, seed: int = 0, stratified: bool = True) -> ImageDataset:
-    """A fixed, seeded subset of ``n`` rows (all rows when ``n`` >= the size), stratified by label."""
-    if n >= len(dataset):
-        return dataset
+def subset_rows(labels: torch.Tensor, n: int, *, seed: int = 0, stratified: bool = True) -> torch.Tensor:
+    """The sorted row indices that ``subset`` keeps of a data set with these ``labels``: a fixed, seeded order of
+    every row (round-robin over classes when ``stratified``), cut to its first ``n``. The rows of a smaller ``n`` are
+    among those of a larger one, so a result computed for the whole split can be sliced for any size."""
+    if n >= len(labels):
+        return torch.arange(len(labels))
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(dataset), generator=generator)
+    order = torch.randperm(len(labels), generator=generator)
     if stratified:
         # Round-robin over classes in the shuffled order so every label is equally represented.
-        labels = dataset.labels[order]
+        shuffled = labels[order]
         rank = torch.zeros_like(order)
-        for label in labels.unique():
-            where = (labels == label).nonzero().squeeze(1)
+        for label in shuffled.unique():
+            where = (shuffled == label).nonzero().squeeze(1)
             rank[where] = torch.arange(len(where))
-        order = order[torch.argsort(rank * 1000 + labels, stable=True)]
-    rows = order[:n].sort().values
+        order = order[torch.argsort(rank * 1000 + shuffled, stable=True)]
+    return order[:n].sort().values
+
+
+def subset(dataset: ImageDataset, n: int, *, seed: int = 0, stratified: bool = True) -> ImageDataset:
+    """A fixed, seeded subset of ``n`` rows (all rows when ``n`` >= the size), stratified by label (``subset_rows``)."""
+    if n >= len(dataset):
+        return dataset
+    rows = subset_rows(dataset.labels, n, seed=seed, stratified=stratified)
     return ImageDataset(dataset.name, dataset.split, dataset.images[rows], dataset.labels[rows], dataset.class_names)
 
 

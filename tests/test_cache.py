@@ -75,6 +75,46 @@ def test_other_settings_or_a_changed_checkpoint_miss_the_cache(vae, tmp_path, mo
     assert np.array_equal(codes.mu, latent.encode_dataset(retrained.model, digits(50)).mu)
 
 
+def test_once_the_whole_split_is_kept_every_size_is_cut_from_it_without_encoding(vae, tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    whole = cache.encodings(vae, "mnist-5k", "val", None, cache_dir=folder)  # what the warm-up makes
+    assert len(whole) == 500 and len(list((folder / "encodings").glob("*.npz"))) == 1
+    monkeypatch.setattr(cache, "encode_dataset", refuse)
+    for n in (37, 200, 500, 10_000):
+        codes = cache.encodings(vae, "mnist-5k", "val", n, cache_dir=folder)
+        expected = digits(n)  # the same digits as encoding that sample alone, in the same order
+        assert np.array_equal(codes.labels, expected.labels.numpy())
+        assert np.array_equal(codes.images, latent.to_uint8(expected.images))
+        np.testing.assert_allclose(codes.mu, latent.encode_dataset(vae.model, expected).mu, atol=1e-5)
+    assert len(list((folder / "encodings").glob("*.npz"))) == 1  # nothing else was written
+
+
+def test_asking_for_the_whole_split_by_its_size_keeps_it_as_the_whole_split(vae, tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    cache.encodings(vae, "mnist-5k", "val", 500, cache_dir=folder)  # the slider's "all 500"
+    monkeypatch.setattr(cache, "encode_dataset", refuse)
+    assert len(cache.encodings(vae, "mnist-5k", "val", 40, cache_dir=folder)) == 40
+
+
+def test_downloaded_data_sets_in_two_folders_do_not_share_encodings(tmp_path, small_mnist, monkeypatch):
+    """A data folder with other digits under the same name (say, Fashion-MNIST files put under mnist/) gets its own map."""
+    from multigen.data import write_idx
+
+    vae = tiny_checkpoint(tmp_path / "vae.safetensors", dataset="mnist")
+    other = tmp_path / "other-data" / "MNIST" / "raw"
+    other.mkdir(parents=True)
+    for prefix in ("train", "t10k"):
+        write_idx(other / f"{prefix}-images-idx3-ubyte", np.full((20, 28, 28), 255, np.uint8))
+        write_idx(other / f"{prefix}-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MULTIGEN_DATA", small_mnist["data_dir"])
+    first = cache.encodings(vae, "mnist", "val", 20, cache_dir=folder)
+    monkeypatch.setenv("MULTIGEN_DATA", str(other.parents[1]))
+    second = cache.encodings(vae, "mnist", "val", 20, cache_dir=folder)
+    assert len(list((folder / "encodings").glob("*.npz"))) == 2
+    assert not np.array_equal(first.images, second.images) and (second.images == 255).all()
+
+
 @pytest.mark.parametrize("damage", [b"", b"not a zip file", "truncated"])
 def test_a_damaged_cache_file_is_ignored_and_made_again(vae, tmp_path, damage, caplog):
     folder = tmp_path / "cache"

@@ -78,6 +78,10 @@ def test_the_warm_up_leaves_each_page_s_first_content_of_the_shipped_checkpoints
         done.append(what)
     assert done[:3] == ["the libraries", "the map's first drawing", "loading vae-2"]  # the app opens on vae-2's map
     cache = app_env["cache"]
-    assert len(list((cache / "encodings").glob("*.npz"))) == 2  # vae-2 and cvae, the explorer's checkpoints
+    # vae-2 and cvae, the explorer's checkpoints: each its first map, then the whole training split, from which the
+    # explorer cuts a map of any size without encoding.
+    assert len(list((cache / "encodings").glob("*.npz"))) == 4
+    assert [what for what in done if what.startswith("the whole")] == [
+        "the whole train split of mnist-5k encoded by vae-2", "the whole train split of mnist-5k encoded by cvae"]
     directions = sorted(path.name.rsplit("-", 1)[0] for path in (cache / "directions").glob("*.npy"))
     assert directions == ["gan-directions"] * 2 + ["style-directions"] * 2  # cgan, dcgan; cgan, cvae
