@@ -118,6 +118,7 @@ def server_rows(checkpoint: Path, data: Path, sizes: list[int], tsne_max: int) -
 # -- in the browser ----------------------------------------------------------------------------------
 LONG_TASKS = """() => {
     window.__longTasks = [];
+    document.addEventListener('pointerdown', () => { window.__pressedAt = performance.now(); }, true);
     document.addEventListener('pointerup', () => { window.__releasedAt = performance.now(); }, true);
     new PerformanceObserver(list => window.__longTasks.push(...list.getEntries().map(
         entry => ({start: entry.startTime, duration: entry.duration})))).observe({type: 'longtask', buffered: true});
@@ -151,21 +152,32 @@ SPREAD_DOTS = """(plot, count) => {
     candidates.sort((a, b) => b.gap - a.gap);
     return candidates.slice(0, count).map(dot => ({x: box.left + dot.px, y: box.top + dot.py, row: dot.row, gap: dot.gap}));
 }"""
+# From the next animation frame on, the first frame (rAF runs just before the paint) that shows the row's original.
+WATCH_FOR_ORIGINAL = """row => {
+    window.__shownAt = null;
+    const shown = ORIGINAL_SHOWN;
+    const watch = () => { if (shown(row)) window.__shownAt = performance.now(); else requestAnimationFrame(watch); };
+    requestAnimationFrame(watch);
+}"""
 ORIGINAL_SHOWN = """row => [...document.querySelectorAll('.mg-pictures')].some(root =>
     (root.querySelector('h3')?.textContent || '').endsWith('row ' + row)
     && [...root.querySelectorAll('img')].some(image => image.complete && image.naturalWidth > 0))"""
 
 
-def browser_rows(checkpoints: Path, data: Path, sizes: list[int], clicks: int) -> list[dict[str, Any]]:
-    """The app on the 60,000-digit data set: for each size, the map after choosing it, and clicks on its dots."""
+def browser_rows(
+    checkpoints: Path, data: Path, sizes: list[int], clicks: int, hold_ms: int = 80, *, warm_up: bool = False
+) -> list[dict[str, Any]]:
+    """The app on the 60,000-digit data set: for each size, the map after choosing it, and clicks on its dots (the
+    time from the press, the button held ``hold_ms``, to the dot's original on screen). ``warm_up``: the app's warm-up
+    runs, and the sizes are chosen once it has kept the whole split's encodings (a server that has been up a while)."""
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import VIEWPORT, launch_chromium, start_app
-    from tests.e2e.test_browser import click_scatter_point, wait_for_latent_map, wait_until_idle
+    from tests.e2e.test_browser import hover_scatter_point, wait_for_latent_map, wait_until_idle
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="multigen-scale-app-") as scratch, sync_playwright() as playwright:
-        server = start_app([checkpoints], Path(scratch), env={"MULTIGEN_DATA": str(data), "MULTIGEN_WARM_UP": "0"})
+        server = start_app([checkpoints], Path(scratch), env={"MULTIGEN_DATA": str(data), "MULTIGEN_WARM_UP": str(int(warm_up))})
         chromium = launch_chromium(playwright)
         try:
             page = chromium.new_context(viewport=VIEWPORT, base_url=server.base_url).new_page()
@@ -178,6 +190,10 @@ def browser_rows(checkpoints: Path, data: Path, sizes: list[int], clicks: int) -
             page.goto("/")
             wait_for_latent_map(page)
             wait_until_idle(page)
+            if warm_up:  # the first map's encodings, then the whole split's
+                while len(list(Path(scratch, "cache", "encodings").glob("*.npz"))) < 2:
+                    time.sleep(0.5)
+                print("  the warm-up has encoded the whole split", file=sys.stderr)
             slider = page.locator(".st-key-explorer_points input[type=range]")
             for size in sizes:
                 current = slider.get_attribute("aria-valuetext") or ""
@@ -200,16 +216,22 @@ def browser_rows(checkpoints: Path, data: Path, sizes: list[int], clicks: int) -
                        "longest_task_ms": max((task["duration"] for task in tasks), default=0.0),
                        "long_tasks_ms": sum(task["duration"] for task in tasks), "from": current}
                 dots = page.eval_on_selector("[data-testid=stPlotlyChart] .js-plotly-plot", SPREAD_DOTS, clicks)
-                times, instant = [], []
+                times, after_release, instant = [], [], []
                 for dot in dots:
-                    click_scatter_point(page, dot)  # hovers the dot first, as a person does, then presses
-                    shown = page.wait_for_function(  # polled every animation frame: when it is on screen
-                        f"row => ({ORIGINAL_SHOWN})(row) && performance.now() - window.__releasedAt", arg=dot["row"])
-                    times.append(shown.json_value())
+                    hover_scatter_point(page, dot)  # as a person does, before pressing
+                    page.evaluate(WATCH_FOR_ORIGINAL.replace("ORIGINAL_SHOWN", ORIGINAL_SHOWN), dot["row"])
+                    page.mouse.down()
+                    page.wait_for_timeout(hold_ms)  # a person's click holds the button down a while
+                    page.mouse.up()
+                    page.wait_for_function("() => window.__shownAt !== null")
+                    shown, pressed, released = page.evaluate("() => [window.__shownAt, window.__pressedAt, window.__releasedAt]")
+                    times.append(shown - pressed)
+                    after_release.append(max(0.0, shown - released))
                     # One picture: the original fetched in the page at once; more: the rerun's answer came first.
                     instant.append(page.evaluate("() => document.querySelectorAll('.mg-pictures figure').length") == 1)
                     wait_until_idle(page)
                 row["click_ms"] = statistics.median(times) if times else None
+                row["after_release_ms"] = statistics.median(after_release) if after_release else None
                 row["clicks_shown_in_page"] = f"{sum(instant)} of {len(instant)}"
                 print(json.dumps(row), flush=True)
                 rows.append(row)
@@ -226,6 +248,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="the largest map whose scikit-learn t-SNE is timed (openTSNE, where installed: every size)")
     parser.add_argument("--browser", action="store_true", help="also time the app in headless Chromium")
     parser.add_argument("--clicks", type=int, default=5, help="dots clicked per map (--browser)")
+    parser.add_argument("--hold-ms", type=int, default=80,
+                        help="how long each click holds the button down (--browser; a person's click: about 100 ms)")
+    parser.add_argument("--warm-up", action="store_true",
+                        help="start the app with its warm-up and choose the sizes once it has encoded the whole split")
     parser.add_argument("--no-server", action="store_true", help="skip the in-process measurements")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -239,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
             only_vae16 = scratch / "browser-checkpoints"  # the explorer opens on its first VAE: the 16-D one
             only_vae16.mkdir()
             (only_vae16 / checkpoints[0].name).write_bytes(checkpoints[0].read_bytes())
-            browser_rows(only_vae16, data, args.sizes, args.clicks)
+            browser_rows(only_vae16, data, args.sizes, args.clicks, args.hold_ms, warm_up=args.warm_up)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,15 @@
 // map's raw file), without waiting for the rerun: the server's
 // answer for the same dot then draws the same pictures again (and anything a sheet cannot hold, such
 // as a decoded empty position, only comes from the server).
+//
+// "At once" means as the button goes down: the pictures of the dot under the pointer are made while it hovers,
+// and the press shows them, before plotly.js acts on the release (which restyles every point for the selection,
+// a long task on a large map). A press that turns into a drag (a zoom, a pan) gives the panel back its last answer.
 const atlases = (globalThis.__multigenAtlases ??= new Map());
 const ANSWER_WAIT_MS = 5000; // how long an instant view outranks server data about an older pick
 const canvas = document.createElement('canvas');
+const PREPARED = 64; // the pictures of this many hovered dots are kept ready
+const MINDRAG = 8; // plotly.js's own threshold (pixels in x or y) between a click and a drag
 
 function cut(atlas, sheet, row) {
   const image = atlas.sheets[sheet];
@@ -94,37 +100,99 @@ function rowOf(point) {
   return Number.isInteger(row) ? row : null;
 }
 
-async function onClick(root, event) {
+// The pictures of one dot, as data URLs already decoded (so an <img> given one paints in the same frame), or null
+// when a sheet is not loaded yet or a fetch failed. Kept per map and dot: hover, press and click share them.
+function prepared(state, row) {
+  const data = state.data;
+  const atlas = data.atlas && atlases.get(data.atlas);
+  if (!atlas || !data.instant.length) return null;
+  const key = `${data.atlas}:${row}:${data.instant.map(([, sheet]) => sheet).join()}`;
+  const kept = (state.prepared ??= new Map());
+  if (!kept.has(key)) {
+    const pictures = Promise.all(data.instant.map(async ([, sheet]) => {
+      const url = atlas.files ? await fetchRow(atlas, sheet, row) : cut(atlas, sheet, row);
+      if (!url) return null;
+      const image = new Image(); // kept with the URL: the decoded picture stays available to the page
+      image.src = url;
+      await image.decode().catch(() => {});
+      return { url, image };
+    })).then(made => (made.some(picture => !picture) ? (kept.delete(key), null) : made));
+    kept.set(key, pictures);
+    if (kept.size > PREPARED) kept.delete(kept.keys().next().value);
+  }
+  return kept.get(key);
+}
+
+function dotOf(point) {
+  const row = point ? rowOf(point) : null;
+  if (row === null || row < 0) return null; // empty space: only the server can decode a position
+  return { row, label: point.data ? point.data.meta : undefined };
+}
+
+async function show(root, dot) {
   const state = root.__multigen;
   const data = state.data;
-  const point = event && event.points && event.points[0];
-  const atlas = data.atlas && atlases.get(data.atlas);
-  if (!point || !atlas || !data.instant.length) return;
-  const row = rowOf(point);
-  if (row === null || row < 0) return; // empty space: only the server can decode a position
-  const label = point.data ? point.data.meta : undefined;
-  const title = `${data.titles[label] ?? ''} · row ${row}`.replace(/^ · /, '');
-  const pending = (state.pending = { row, at: performance.now() });
-  const urls = await Promise.all(data.instant.map(([, sheet]) =>
-    atlas.files ? fetchRow(atlas, sheet, row) : cut(atlas, sheet, row)));
+  const title = `${data.titles[dot.label] ?? ''} · row ${dot.row}`.replace(/^ · /, '');
+  if (state.pending && state.pending.row === dot.row && state.shown === JSON.stringify(
+    [title, data.instant.map(([caption]) => caption)])) return; // shown at the press already
+  const made = prepared(state, dot.row);
+  if (!made) return;
+  const pending = (state.pending = { row: dot.row, at: performance.now() });
+  const pictures = await made; // already made for a hovered dot: this runs on in the same task
   if (state.pending !== pending) return; // a newer click, or the server's answer, came first
-  if (urls.some(url => !url)) { state.pending = null; return; }
-  draw(root, title, data.instant.map(([caption], index) => ({ caption, url: urls[index] })), data.width);
+  if (!pictures) { state.pending = null; return; }
+  draw(root, title, data.instant.map(([caption], index) => ({ caption, url: pictures[index].url })), data.width);
+}
+
+function onPress(root, chart, event) {
+  if (event.button !== 0) return;
+  const hovered = chart._hoverdata; // the point plotly.js will report as clicked on the release
+  const dot = dotOf(hovered && hovered[0]);
+  const state = root.__multigen;
+  state.press = dot && { ...dot, x: event.clientX, y: event.clientY };
+  if (!dot) return;
+  // On the window: plotly.js covers the page with its own element while the button is down.
+  window.addEventListener('pointerup', release => onRelease(root, release), { capture: true, once: true });
+  show(root, dot);
+}
+
+function onRelease(root, event) {
+  const state = root.__multigen, press = state.press;
+  state.press = null;
+  if (!press) return;
+  const dragged = Math.max(Math.abs(event.clientX - press.x), Math.abs(event.clientY - press.y)) >= MINDRAG;
+  if (dragged && state.pending && state.pending.row === press.row) { // no click: back to the last answer
+    state.pending = null;
+    draw(root, state.data.title, state.data.pictures, state.data.width);
+  }
 }
 
 function attach(root) {
   const chart = document.querySelector(`.st-key-${root.__multigen.data.chart} .js-plotly-plot`);
   if (!chart || typeof chart.on !== 'function') return;
-  const listener = chart.__multigenListener;
+  const listeners = chart.__multigenListeners;
   // A chart that plotly.js drew anew (purge, newPlot) has lost its listeners but keeps our marks: ask
   // its event emitter whether ours is still there (where it cannot say, attach again: remove, then add).
-  const registered = chart._ev && typeof chart._ev.listeners === 'function'
-    && chart._ev.listeners('plotly_click').includes(listener);
-  if (listener && chart.__multigenRoot === root && registered) return;
-  if (listener && typeof chart.removeListener === 'function') chart.removeListener('plotly_click', listener);
+  const registered = listeners && chart._ev && typeof chart._ev.listeners === 'function'
+    && chart._ev.listeners('plotly_click').includes(listeners.click);
+  if (listeners && chart.__multigenRoot === root && registered) return;
+  if (listeners) {
+    if (typeof chart.removeListener === 'function') {
+      chart.removeListener('plotly_click', listeners.click);
+      chart.removeListener('plotly_hover', listeners.hover);
+    }
+    chart.removeEventListener('pointerdown', listeners.press, true);
+  }
   chart.__multigenRoot = root;
-  chart.__multigenListener = event => onClick(root, event);
-  chart.on('plotly_click', chart.__multigenListener);
+  chart.__multigenListeners = {
+    click: event => { const dot = dotOf(event && event.points && event.points[0]); if (dot) show(root, dot); },
+    hover: event => { const dot = dotOf(event && event.points && event.points[0]); if (dot) prepared(root.__multigen, dot.row); },
+    press: event => onPress(root, chart, event),
+  };
+  chart.on('plotly_click', chart.__multigenListeners.click);
+  chart.on('plotly_hover', chart.__multigenListeners.hover);
+  // Capture: before plotly.js's own handlers below (on a large map, its work on the release takes a while).
+  chart.addEventListener('pointerdown', chart.__multigenListeners.press, true);
 }
 
 export default function ({ data, parentElement }) {

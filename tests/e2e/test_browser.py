@@ -129,11 +129,17 @@ def isolated_scatter_points(page: Any, count: int = 1) -> list[dict[str, Any]]:
     )
 
 
-def click_scatter_point(page: Any, dot: dict[str, Any]) -> None:
-    """Hover a dot until Plotly reports it under the pointer, then click it.
+def shown_pictures(page: Any) -> list[tuple[str, list[int]]]:
+    """The explorer's clicked pictures: each one's caption and pixels."""
+    return [(figure.locator("figcaption").inner_text(), figure.locator("img").evaluate(IMAGE_PIXELS))
+            for figure in page.locator(".mg-pictures figure").all()]
+
+
+def hover_scatter_point(page: Any, dot: dict[str, Any]) -> None:
+    """Move the pointer onto a dot until Plotly reports it under the pointer.
 
     Plotly acts on a click with the point it last reported as hovered, and it throttles hover
-    updates; waiting for the hover makes the click land on this dot, as it does for a user who
+    updates; waiting for the hover makes a click land on this dot, as it does for a user who
     moves the mouse onto a dot before clicking.
     """
     page.mouse.move(dot["x"], dot["y"])
@@ -145,6 +151,11 @@ def click_scatter_point(page: Any, dot: dict[str, Any]) -> None:
         }""",
         arg=dot["row"],
     )
+
+
+def click_scatter_point(page: Any, dot: dict[str, Any]) -> None:
+    """Hover a dot (``hover_scatter_point``), then click it."""
+    hover_scatter_point(page, dot)
     page.mouse.down()
     page.mouse.up()
 
@@ -223,6 +234,37 @@ def test_a_click_on_a_dot_shows_that_digit_before_the_server_answers(page):
     # The explorer's default map: 2,000 training digits of mnist-5k (the same seeded sample as the page's).
     expected = to_uint8(subset(load_dataset("mnist-5k", "train"), 2000).images[dot["row"]])[0]
     assert pixels == expected.ravel().tolist()
+
+
+def test_a_dot_s_digit_shows_as_the_button_goes_down_and_a_drag_gives_the_last_answer_back(page):
+    """The press shows the hovered dot's pictures (plotly.js acts on the release, and on a large map its restyle
+    for the selection keeps the page busy for a while); a press that becomes a drag (a zoom) selects nothing, so the
+    panel shows the last answer again."""
+    open_app_page(page, "/", "Latent explorer")
+    wait_for_latent_map(page)
+    first, second = isolated_scatter_points(page, 2)
+    click_scatter_point(page, first)
+    heading = page.locator(".mg-pictures h3")
+    expect(heading).to_have_text(f"Digit {first['label']} · row {first['row']}")
+    wait_until_idle(page)
+    answer = shown_pictures(page)
+
+    hover_scatter_point(page, second)
+    page.mouse.down()  # and held
+    expect(heading).to_have_text(f"Digit {second['label']} · row {second['row']}")
+    original = page.locator(".mg-pictures figure").filter(has_text="Original").locator("img")
+    expect(original).to_have_js_property("complete", True)
+    assert shown_pictures(page)[0] not in answer
+    # Hold back what the page sends: the drag's own effect on the server (a box selection) stays out of the test.
+    page.evaluate("() => { window.__send = WebSocket.prototype.send; WebSocket.prototype.send = () => {}; }")
+    try:
+        page.mouse.move(second["x"] + 30, second["y"] + 30, steps=5)
+        page.mouse.up()
+        expect(heading).to_have_text(f"Digit {first['label']} · row {first['row']}")
+        expect(page.locator(".mg-pictures img").first).to_have_js_property("complete", True)
+        assert shown_pictures(page) == answer
+    finally:
+        page.evaluate("() => { WebSocket.prototype.send = window.__send; }")
 
 
 def test_a_large_maps_click_fetches_exactly_its_dots_digit_from_the_served_rows(page):
