@@ -91,27 +91,32 @@ def _flight(path: Path) -> threading.Lock:
         return _flights.setdefault(str(path), threading.Lock())
 
 
-def _read(path: Path, read: Callable[[Path], T]) -> T | None:
-    """The cached value, or None when there is none or the file cannot be read (then it is made again)."""
+def _read(path: Path, read: Callable[[Path], T], *, warn: bool = True) -> T | None:
+    """The cached value, or None when there is none or the file cannot be read (then it is made again; ``warn``: say
+    so in the log)."""
     if not path.is_file():
         return None
     try:
         return read(path)
     except Exception as error:  # noqa: BLE001 - a damaged cache file is recomputed, never fatal
-        logger.warning("Ignoring unreadable cache file %s (%s); it will be made again.", path, error)
+        if warn:
+            logger.warning("Ignoring unreadable cache file %s (%s); it will be made again.", path, error)
         return None
 
 
-def _cached(path: Path | None, read: Callable[[Path], T], write: Callable[[Path, T], None], make: Callable[[], T]) -> T:
+def _cached(
+    path: Path | None, read: Callable[[Path], T], write: Callable[[Path, T], None], make: Callable[[], T], *,
+    looked: bool = False,
+) -> T:
     """``read(path)`` if the file is there and sound, else ``make()`` once (other threads asking meanwhile wait for it)
-    and keep it with ``write``. No path: just ``make()``."""
+    and keep it with ``write``. No path: just ``make()``. ``looked``: the caller has just read it, in vain."""
     if path is None:
         return make()
-    found = _read(path, read)
+    found = None if looked else _read(path, read)
     if found is not None:
         return found
     with _flight(path):
-        found = _read(path, read)  # made by another thread while this one waited
+        found = _read(path, read, warn=False)  # made by another thread while this one waited (a damaged file: said)
         if found is not None:
             return found
         value = make()
@@ -194,8 +199,8 @@ def encodings(
         return found
     digits = load_dataset(dataset, split)
     if n_points is None or n_points >= len(digits):
-        return _cached(whole_path, read, write, lambda: encode_dataset(model, digits))
-    return _cached(path, read, write, lambda: encode_dataset(model, subset(digits, int(n_points))))
+        return _cached(whole_path, read, write, lambda: encode_dataset(model, digits), looked=True)
+    return _cached(path, read, write, lambda: encode_dataset(model, subset(digits, int(n_points))), looked=True)
 
 
 def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:
