@@ -164,3 +164,72 @@ def test_the_program_itself_ends_a_bad_file_in_one_line_and_exit_status_2(tmp_pa
 def test_gan_options_are_refused_in_one_line_for_other_models_or_bad_values(capsys, args, message):
     status, _, error = run_here(capsys, "train", *args)  # refused before any data is loaded or model built
     assert status == 2 and message in error and len(error.strip().splitlines()) == 1, error
+
+
+# -- the fitted prior of a VAE (multigen.models.prior) -------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_vae(tmp_path_factory):
+    import torch
+
+    from multigen.checkpoints import save_checkpoint
+    from multigen.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("vae", {"latent_dim": 3, "hidden_channels": 4, "hidden_features": 16})
+    return save_checkpoint(tmp_path_factory.mktemp("prior") / "vae.safetensors", model, metadata={"dataset": "mnist-5k"})
+
+
+def test_fit_prior_stores_a_mixture_that_sample_and_eval_then_draw_from_by_default(tiny_vae, tmp_path, capsys):
+    path = tmp_path / "vae.safetensors"
+    path.write_bytes(tiny_vae.read_bytes())
+    status, out, err = run_here(capsys, "fit-prior", str(path), "--components", "3", "--seed", "1")
+    assert status == 0, err
+    assert "3-component full-covariance Gaussian mixture" in out and "4500 mnist-5k training digits" in out
+    prior = json.loads(run_here(capsys, "info", str(path))[1])["prior"]
+    assert (prior["components"], prior["seed"], prior["covariance_type"], prior["dataset"]) == (3, 1, "full", "mnist-5k")
+
+    def drawn(*flags: str) -> np.ndarray:
+        npz = tmp_path / "s.npz"
+        status, out, err = run_here(capsys, "sample", str(path), "--n", "6", "--seed", "2", "--out", str(npz), *flags)
+        assert status == 0, err
+        return np.load(npz)["images"], out
+
+    (default, said), (fitted, _), (standard, said_standard) = drawn(), drawn("--prior", "fitted"), drawn("--prior", "standard")
+    assert np.array_equal(default, fitted) and not np.array_equal(default, standard)
+    assert "from the fitted prior" in said and "from the standard prior" in said_standard
+    figures = {}
+    for choice in ("fitted", "standard"):
+        status, out, err = run_here(capsys, "eval", str(path), "--samples", "20", "--prior", choice, "--device", "cpu")
+        assert status == 0, err
+        figures[choice] = json.loads(out)
+    assert figures["fitted"]["prior"] == "fitted" and figures["standard"]["prior"] == "standard"
+    assert figures["fitted"]["fid"] != figures["standard"]["fid"]
+    assert figures["fitted"]["negative_elbo"] == figures["standard"]["negative_elbo"]  # the prior changes no weight
+
+
+def test_fit_prior_with_out_leaves_the_checkpoint_as_it_was_and_remove_takes_the_prior_away(tiny_vae, tmp_path, capsys):
+    before = tiny_vae.read_bytes()
+    fitted = tmp_path / "fitted.safetensors"
+    assert run_here(capsys, "fit-prior", str(tiny_vae), "--components", "2", "--covariance", "diag", "--out", str(fitted))[0] == 0
+    assert tiny_vae.read_bytes() == before
+    assert json.loads(run_here(capsys, "info", str(fitted))[1])["prior"]["covariance_type"] == "diag"
+    assert run_here(capsys, "fit-prior", str(fitted), "--remove")[0] == 0
+    assert "prior" not in json.loads(run_here(capsys, "info", str(fitted))[1])
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    (("sample", "{vae}", "--prior", "fitted", "--out", "{tmp}/x.png"), "has no fitted prior: run `multigen fit-prior {vae}` first"),
+    (("eval", "{vae}", "--prior", "fitted"), "has no fitted prior: run `multigen fit-prior {vae}` first"),
+    (("sample", "{gan}", "--prior", "standard", "--out", "{tmp}/x.png"), "--prior is for VAEs and CVAEs"),
+    (("fit-prior", "{gan}"), "needs an encoder, which a gan lacks"),
+    (("fit-prior", "{vae}", "--components", "0"), "0 must be from 1 to 1,000"),
+    (("sample", "{vae}", "--prior", "best", "--out", "{tmp}/x.png"), "invalid choice: 'best'"),
+])
+def test_prior_flags_asked_of_the_wrong_checkpoint_end_in_one_line(tiny_vae, tmp_path, capsys, command, expected):
+    from multigen.checkpoints import save_checkpoint
+    from multigen.models import build_model
+
+    gan = save_checkpoint(tmp_path / "gan.safetensors", build_model("gan", {"noise_dim": 4}))
+    values = {"vae": tiny_vae, "gan": gan, "tmp": tmp_path}
+    status, _, err = run_here(capsys, *(part.format(**values) for part in command))
+    assert status == 2 and expected.format(**values) in err and err.count("\n") == 1, err

@@ -4,7 +4,9 @@ A checkpoint is one ``.safetensors`` file. Its tensors are named by what they ho
 
 - ``model/{state_dict key}``: the model's weights and buffers;
 - ``optimizer/{name}/...``: the tensors of each optimizer's ``state_dict()`` (optional);
-- ``extra/{name}``: anything else a caller wants back, such as RNG states or fixed noise (optional).
+- ``extra/{name}``: anything else a caller wants back, such as RNG states or fixed noise (optional);
+- ``prior/weights``, ``prior/means``, ``prior/scale_tril``: a VAE's fitted latent prior, a Gaussian mixture
+  (``multigen.models.prior``; optional, described by the metadata's ``"prior"``, kept by ``export``).
 
 The header's metadata holds, under the key ``"multigen"``, one JSON document: the format name and
 schema version, the model kind and config (enough to rebuild the model), dataset, epoch, step,
@@ -35,6 +37,7 @@ from multigen.checkpoints.format import (
     EXTRA_PREFIX,
     FORMAT,
     MODEL_PREFIX,
+    PRIOR_PREFIX,
     SAFETENSORS_DTYPES,
     SCHEMA_VERSION,
     CheckpointError,
@@ -43,6 +46,7 @@ from multigen.checkpoints.format import (
     decode_optimizer,
     encode_optimizer,
     multigen_version,
+    one_line,
     read_checkpoint,
     read_header,
     read_tensors,
@@ -51,7 +55,8 @@ from multigen.checkpoints.format import (
 )
 from multigen.device import resolve_device
 from multigen.errors import MultigenError
-from multigen.models import MODELS, TrainableModel, build_model, display_name, kinds
+from multigen.models import MODELS, GenerativeModel, TrainableModel, build_model, display_name, kinds
+from multigen.models.prior import MixturePrior
 
 # -- results -----------------------------------------------------------------------------------
 
@@ -70,6 +75,11 @@ class Checkpoint:
     def kind(self) -> str:
         """The model kind: ``"vae"``, ``"cvae"``, ``"gan"`` or ``"cgan"``."""
         return self.metadata["kind"]
+
+    @property
+    def prior(self) -> MixturePrior | None:
+        """The model's fitted latent prior (``multigen.models.prior``), or None: it samples from N(0, I)."""
+        return getattr(self.model, "fitted_prior", None)
 
 
 @dataclass
@@ -134,9 +144,15 @@ def save_checkpoint(
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"extra[{name!r}] must be a tensor, got {type(tensor).__name__}.")
         tensors[f"{EXTRA_PREFIX}{name}"] = cpu_tensor(tensor, seen)
+    prior = model.fitted_prior if isinstance(model, GenerativeModel) else None
+    if prior is not None:
+        tensors.update({f"{PRIOR_PREFIX}{name}": cpu_tensor(t, seen) for name, t in prior.tensors().items()})
     document: dict[str, Any] = {"dataset": None, "epoch": None, "step": None, "metrics": {}}
     document.update(metadata or {})
     document.pop("optimizers", None)  # describes this file's tensors only; rebuilt below
+    document.pop("prior", None)  # likewise
+    if prior is not None:
+        document["prior"] = prior.describe()
     document.update(
         format=FORMAT,
         schema_version=SCHEMA_VERSION,
@@ -153,12 +169,52 @@ def save_checkpoint(
     return write_checkpoint(path, tensors, document)
 
 
-def _validated(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], TrainableModel]:
+def damaged_prior(path: Path, reason: str) -> CheckpointError:
+    return CheckpointError(f"{path} has a damaged fitted prior ({one_line(reason)}): fit it again with "
+                           f"`multigen fit-prior {path}`.")
+
+
+def _check_prior_header(path: Path, metadata: Mapping[str, Any], shapes: Mapping[str, Any], model: TrainableModel) -> None:
+    """A stored prior's tensor names, shapes and dtypes against its description and the model, from the header."""
+    found = with_prefix(shapes, PRIOR_PREFIX)
+    description = metadata.get("prior")
+    if not found and description is None:
+        return
+    if not isinstance(model, GenerativeModel) or not model.has_encoder:
+        raise damaged_prior(path, f"a {metadata['kind']} has no latent prior to fit")
+    components = description.get("components") if isinstance(description, dict) else None
+    if isinstance(components, bool) or not isinstance(components, int) or components < 1:
+        raise damaged_prior(path, "its description in the metadata is missing or has no component count")
+    k, d = components, model.latent_dim
+    expected = {"weights": ((k,), "F32"), "means": ((k, d), "F32"), "scale_tril": ((k, d, d), "F32")}
+    for name, want in expected.items():
+        if name not in found:
+            raise damaged_prior(path, f"its tensor {PRIOR_PREFIX}{name} is missing")
+        if tuple(found[name][0]) != want[0] or found[name][1] != want[1]:
+            raise damaged_prior(path, f"its tensor {name} is {found[name][1]} {list(found[name][0])}, but {k} components of "
+                                      f"a latent of size {d} need {want[1]} {list(want[0])}")
+    if set(found) != set(expected):
+        raise damaged_prior(path, f"it has unexpected tensors {sorted(set(found) - set(expected))[:3]}")
+
+
+def _attach_prior(path: Path, metadata: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], model: TrainableModel) -> None:
+    """Set ``model.fitted_prior`` from the stored prior, checked in full (``MixturePrior``); none: nothing."""
+    stored = with_prefix(tensors, PRIOR_PREFIX)
+    if not stored:
+        return
+    try:
+        model.fitted_prior = MixturePrior.from_tensors(stored, metadata.get("prior"))
+    except (ValueError, TypeError, MultigenError) as error:
+        raise damaged_prior(path, str(error)) from None
+
+
+def _validated(path: Path, *, with_prior: bool = True) -> tuple[dict[str, Any], dict[str, torch.Tensor], TrainableModel]:
     """Everything ``load_checkpoint`` checks, in the order that keeps a hostile file cheap: the header's
     metadata; the config, each field typed and bounded; the weights' names, shapes and dtypes against the
-    model that config builds (on PyTorch's "meta" device, which allocates nothing); only then the tensors
-    themselves, their checksum, and that every weight is finite. Returns the metadata, the tensors and the
-    model, built (on the CPU) with its weights loaded."""
+    model that config builds (on PyTorch's "meta" device, which allocates nothing), and a fitted prior's
+    against its description; only then the tensors themselves, their checksum, that every weight is finite,
+    and the prior's values. Returns the metadata, the tensors and the model, built (on the CPU) with its
+    weights loaded and its prior attached (``with_prior=False`` leaves a stored prior unread and unchecked)."""
     metadata, shapes, checksum = read_header(path)
     kind = metadata["kind"]
     try:
@@ -175,25 +231,33 @@ def _validated(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], Tra
         if found[name] != want:
             raise corrupt(path, f"its weight {name} is {found[name][1]} {list(found[name][0])}, but its config needs "
                                 f"{want[1]} {list(want[0])}")
+    if with_prior:
+        _check_prior_header(path, metadata, shapes, skeleton)
     tensors = read_tensors(path, checksum)
     for name, tensor in with_prefix(tensors, MODEL_PREFIX).items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise corrupt(path, f"its weight {name} holds NaN or infinity (the run diverged before it was saved)")
     model = build_model(kind, metadata["config"])
     model.load_state_dict(with_prefix(tensors, MODEL_PREFIX), strict=True)
+    if with_prior:
+        _attach_prior(path, metadata, tensors, model)
     return metadata, tensors, model
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike[str], *, device: str | torch.device = "cpu", with_prior: bool = True
+) -> Checkpoint:
     """Load a checkpoint without unpickling: the rebuilt model in eval mode on ``device``, and the rest.
 
+    A VAE's fitted prior, when the file has one, is set as ``model.fitted_prior`` (it then samples from it by
+    default); ``with_prior=False`` leaves it out (what ``multigen fit-prior`` does to replace a damaged one).
     Optimizer states and extras stay on the CPU (``optimizer.load_state_dict`` moves them to the
     parameters' device). Any problem with the file raises ``CheckpointError``, before anything large is
     allocated (see ``_validated``).
     """
     path = Path(path)
     target = resolve_device(device)
-    metadata, tensors, model = _validated(path)
+    metadata, tensors, model = _validated(path, with_prior=with_prior)
     try:
         optimizer_states = {
             name: decode_optimizer(encoded, tensors) for name, encoded in (metadata.get("optimizers") or {}).items()
@@ -242,13 +306,31 @@ def list_checkpoints(*folders: str | os.PathLike[str], recursive: bool = True) -
 
 
 def export_checkpoint(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
-    """Copy a checkpoint for shipping: model weights and metadata only (no optimizer state or extras), atomically."""
+    """Copy a checkpoint for shipping: model weights, a fitted prior and metadata only (no optimizer state or
+    extras), atomically."""
     source, destination = Path(source), Path(destination)
     metadata, tensors, _ = _validated(source)  # what load refuses, export refuses
     metadata = {key: value for key, value in metadata.items() if key != "optimizers"}
     metadata["exported_from"] = source.name
-    weights = {name: tensor for name, tensor in tensors.items() if name.startswith(MODEL_PREFIX)}
+    weights = {name: tensor for name, tensor in tensors.items() if name.startswith((MODEL_PREFIX, PRIOR_PREFIX))}
     return write_checkpoint(destination, weights, metadata)
+
+
+def store_prior(
+    path: str | os.PathLike[str], prior: MixturePrior | None, *, out: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write ``path`` again (or to ``out``) with ``prior`` as its fitted prior, atomically, every other tensor
+    and metadata entry kept as they are; ``None`` removes a stored prior. A damaged stored prior is replaced
+    (it is not read). Returns the path written."""
+    path = Path(path)
+    metadata, tensors, model = _validated(path, with_prior=False)
+    model.fitted_prior = prior  # refuses a model without an encoder, or a prior of another latent size
+    tensors = {name: tensor for name, tensor in tensors.items() if not name.startswith(PRIOR_PREFIX)}
+    metadata = {key: value for key, value in metadata.items() if key != "prior"}
+    if prior is not None:
+        tensors.update({f"{PRIOR_PREFIX}{name}": tensor.detach().cpu().contiguous() for name, tensor in prior.tensors().items()})
+        metadata["prior"] = prior.describe()
+    return write_checkpoint(Path(out) if out is not None else path, tensors, metadata)
 
 
 __all__ = [
@@ -264,4 +346,5 @@ __all__ = [
     "load_checkpoint",
     "read_metadata",
     "save_checkpoint",
+    "store_prior",
 ]

@@ -1,4 +1,5 @@
-"""The ``multigen`` command line: train, sample, encode, export, info, eval, train-classifier and write.
+"""The ``multigen`` command line: train, sample, encode, export, info, eval, train-classifier, write, invert and
+fit-prior.
 
 ``parser`` holds the arguments, ``commands`` what each subcommand does. Bad arguments or files end with
 one line on stderr and exit status 2, never a traceback.

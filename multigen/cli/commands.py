@@ -157,6 +157,8 @@ def _sample(args: argparse.Namespace) -> int:
     if not isinstance(model, GenerativeModel):
         raise MultigenError(f"{args.checkpoint} holds a {model.display_name}, which draws nothing: sample a vae, cvae, gan or cgan.")
     if recipe is not None:
+        if args.prior is not None:
+            raise MultigenError("--prior conflicts with --recipe, which names its own noise: leave --prior out.")
         images, labels, what = _recipe_digit(model, recipe, args)
     else:
         n, seed = args.n or 64, args.seed or 0
@@ -166,9 +168,11 @@ def _sample(args: argparse.Namespace) -> int:
         elif args.label is not None:
             raise MultigenError(f"--label needs a conditional model (cvae or cgan); {args.checkpoint} holds a {model.kind}.")
         generator = torch.Generator(device=model.device).manual_seed(seed)
+        prior = _prior_choice(model, args.prior, args.checkpoint)
         with torch.no_grad():
-            images = to_uint8(model.sample(n, labels=None if labels is None else torch.as_tensor(labels), generator=generator))
-        what = f"{n} images"
+            images = to_uint8(model.sample(n, labels=None if labels is None else torch.as_tensor(labels), generator=generator,
+                                           prior=prior))
+        what = f"{n} images" + (f" from the {'fitted' if model.latent_prior(prior) else 'standard'} prior" if model.has_encoder else "")
     nearest = None if args.nearest is None else _copy_check(images, args.nearest, checkpoint.metadata.get("dataset"))
     if out.suffix.lower() == ".png":
         if nearest is not None:  # one row per sample: the sample, then its nearest training digits
@@ -184,6 +188,19 @@ def _sample(args: argparse.Namespace) -> int:
         np.savez_compressed(out, **arrays)
     print(f"wrote {what} to {out}")
     return 0
+
+
+def _prior_choice(model, prior: str | None, checkpoint: str) -> str | None:
+    """``--prior`` checked against the model: "fitted" needs a fitted prior, and a GAN has no prior to choose."""
+    if prior is None:
+        return None
+    if not getattr(model, "has_encoder", False):
+        raise MultigenError(f"--prior is for VAEs and CVAEs; {checkpoint} holds a {model.kind}, which has no latent "
+                            "prior to choose: leave --prior out.")
+    if prior == "fitted" and model.fitted_prior is None:
+        raise MultigenError(f"{checkpoint} has no fitted prior: run `multigen fit-prior {checkpoint}` first, "
+                            "or pass --prior standard.")
+    return prior
 
 
 def _read_recipe(args: argparse.Namespace):
@@ -284,10 +301,13 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from multigen.checkpoints import load_checkpoint
     from multigen.evaluation import evaluate
 
-    result = evaluate(args.checkpoint, samples=args.samples, seed=args.seed, device=args.device,
-                      classifier=args.classifier)
+    checkpoint = load_checkpoint(args.checkpoint, device=args.device)
+    model = checkpoint.model
+    prior = _prior_choice(model, args.prior, args.checkpoint)
+    result = evaluate(checkpoint, samples=args.samples, seed=args.seed, classifier=args.classifier, prior=prior)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -363,7 +383,31 @@ def _invert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_prior(args: argparse.Namespace) -> int:
+    from multigen.checkpoints import load_checkpoint, store_prior
+    from multigen.data import load_dataset
+    from multigen.models import require_encoder
+    from multigen.models.prior import fit_prior
+
+    out = _output(args.out, (".safetensors",))
+    # A stored prior is not read: it is replaced, so a damaged one can be fitted again.
+    checkpoint = load_checkpoint(args.checkpoint, device=args.device, with_prior=False)
+    model = require_encoder(checkpoint.model, f"A fitted prior ({args.checkpoint})")
+    if args.remove:
+        path = store_prior(args.checkpoint, None, out=out)
+        print(f"removed the fitted prior of {args.checkpoint} -> {path}: it samples from N(0, I)")
+        return 0
+    name = args.dataset or checkpoint.metadata.get("dataset") or "mnist-5k"
+    dataset = load_dataset(name, "train", data_dir=args.data_dir)
+    prior = fit_prior(model, dataset, components=args.components, covariance_type=args.covariance, seed=args.seed)
+    path = store_prior(args.checkpoint, prior, out=out)
+    print(f"fitted a {prior.components}-component {prior.covariance_type}-covariance Gaussian mixture to the latents "
+          f"of {prior.points} {name} training digits -> {path}")
+    return 0
+
+
 COMMANDS = {
     "train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info,
     "eval": _eval, "train-classifier": _train_classifier, "write": _write, "invert": _invert,
+    "fit-prior": _fit_prior,
 }

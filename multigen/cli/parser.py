@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classifier(commands, choices)
     _add_write(commands, choices)
     _add_invert(commands, choices)
+    _add_fit_prior(commands, choices)
     return parser
 
 
@@ -158,6 +159,7 @@ def _add_sample(commands: argparse._SubParsersAction, choices: dict) -> None:
     sample.add_argument("--seed", type=_seed, help="random seed (default 0; with --recipe, the recipe's)")
     sample.add_argument("--recipe", metavar="FILE",
                         help="draw the one digit of a recipe (.json or .png from the GAN page, `multigen invert`)")
+    _add_prior_choice(sample)
     sample.add_argument("--device", choices=choices["devices"], default="auto")
     sample.add_argument("--out", required=True, help=".png for a grid, .npz for arrays (images, labels)")
     sample.add_argument("--nearest", type=_count(50), metavar="K",
@@ -197,9 +199,30 @@ def _add_evaluate(commands: argparse._SubParsersAction, choices: dict) -> None:
     evaluate.add_argument("--samples", type=_count(100_000, low=10), default=5000,
                           help="samples to draw (default 5000, at most 100,000)")
     evaluate.add_argument("--seed", type=_seed, default=0)
+    _add_prior_choice(evaluate)
     evaluate.add_argument("--device", choices=choices["devices"], default="auto")
     evaluate.add_argument("--classifier", help="digit classifier (default checkpoints/classifier.safetensors)")
     evaluate.add_argument("--format", choices=("json", "table"), default="json", help="output (default json)")
+
+
+def _add_prior_choice(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--prior", choices=("standard", "fitted"),  # multigen.models.prior.PRIORS (no torch here)
+                         help="where a VAE's latents come from: fitted (the mixture `multigen fit-prior` stored; the "
+                              "default when the checkpoint has one) or standard (N(0, I), the default otherwise)")
+
+
+def _add_fit_prior(commands: argparse._SubParsersAction, choices: dict) -> None:
+    fit = commands.add_parser("fit-prior", help="fit a Gaussian mixture to a VAE's latents of its training digits "
+                                                "and store it in the checkpoint (sampling then draws from it)")
+    fit.add_argument("checkpoint", help="a vae or cvae checkpoint; written again in place unless --out is given")
+    fit.add_argument("--components", type=_count(1000), default=50, help="mixture components (default 50)")
+    fit.add_argument("--covariance", choices=("full", "diag"), default="full", help="covariance type (default full)")
+    fit.add_argument("--seed", type=_seed, default=0, help="random state of the fit (default 0)")
+    fit.add_argument("--dataset", choices=choices["datasets"], help="default: the checkpoint's data set (its training split)")
+    fit.add_argument("--data-dir", help="folder of the torchvision data sets (default data/ or $MULTIGEN_DATA)")
+    fit.add_argument("--device", choices=choices["devices"], default="auto")
+    fit.add_argument("--out", help="write the checkpoint with its prior here instead (default: in place)")
+    fit.add_argument("--remove", action="store_true", help="remove a stored prior instead of fitting one")
 
 
 def _add_classifier(commands: argparse._SubParsersAction, choices: dict) -> None:

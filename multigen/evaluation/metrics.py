@@ -286,10 +286,11 @@ def reconstruction_quality(
 # -- everything at once ----------------------------------------------------------------------------
 @torch.no_grad()
 def _generated_outputs(
-    model: torch.nn.Module, n: int, seed: int, classifier: DigitClassifier, keep: int = 0
+    model: torch.nn.Module, n: int, seed: int, classifier: DigitClassifier, keep: int = 0, prior: str | None = None
 ) -> tuple[_Outputs, Any, torch.Tensor]:
-    """Classifier outputs of ``n`` seeded samples (digits 0-9 in turn for conditional models), their labels,
-    and the first ``keep`` samples themselves (on the model's device)."""
+    """Classifier outputs of ``n`` seeded samples (digits 0-9 in turn for conditional models; latents from
+    ``prior``, see ``GenerativeModel.latent_prior``), their labels, and the first ``keep`` samples themselves
+    (on the model's device)."""
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     labels = torch.arange(n, device=device) % 10 if model.conditional else None
@@ -297,7 +298,7 @@ def _generated_outputs(
     for start in range(0, n, BATCH_SIZE):
         count = min(BATCH_SIZE, n - start)
         batch_labels = None if labels is None else labels[start : start + count]
-        images = model.sample(count, labels=batch_labels, generator=generator)
+        images = model.sample(count, labels=batch_labels, generator=generator, prior=prior)
         outputs = _run_classifier(images, classifier)
         features.append(outputs.features)
         log_probs.append(outputs.log_probs)
@@ -313,8 +314,12 @@ def evaluate(
     device: str | torch.device = "auto",
     classifier: str | os.PathLike[str] | DigitClassifier | None = None,
     perceptual: bool = True,
+    prior: str | None = None,
 ) -> dict[str, Any]:
     """All the figures for one checkpoint, JSON-ready.
+
+    A VAE's samples come from ``prior``: "fitted" (its fitted mixture, ``multigen.models.prior``), "standard"
+    (N(0, I)), or None, the fitted one when the checkpoint has one; ``prior`` in the result says which.
 
     Generative models: ``fid`` of ``samples`` seeded samples against the ``mnist-5k`` validation split,
     beside ``fid_floor`` (real training digits, as many as the samples up to 4,500, against the same
@@ -352,7 +357,11 @@ def evaluate(
         return result
 
     started = time.perf_counter()
-    generated, labels, shown = _generated_outputs(model, int(samples), seed, judge, keep=PERCEPTUAL_SAMPLES)
+    if model.has_encoder:  # the ELBO is the same whatever the prior: fitting one changes no weight
+        result["prior"] = "fitted" if model.latent_prior(prior) is not None else "standard"
+    elif prior is not None:
+        raise MultigenError(f"A {kind} has no latent prior to choose: leave prior out.")
+    generated, labels, shown = _generated_outputs(model, int(samples), seed, judge, keep=PERCEPTUAL_SAMPLES, prior=prior)
     result.update(_sample_figures(generated, labels, int(samples), seed, judge, validation))
     if perceptual:
         result.update(_perceptual_figures(model, shown, labels, judge, validation, copy_check=trained_on in (None, REFERENCE_DATASET)))

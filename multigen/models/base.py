@@ -21,6 +21,7 @@ from multigen.data import ImageDataset
 from multigen.distributed import SINGLE_PROCESS, Shard
 from multigen.errors import MultigenError
 from multigen.images import to_uint8
+from multigen.models.prior import PRIORS, MixturePrior
 
 DRAW_BATCH = 500  # vectors decoded per forward pass by ``draw``
 
@@ -129,13 +130,55 @@ class GenerativeModel(TrainableModel):
         """Images (n, 1, 28, 28) in [0, 1] from vectors z (n, latent_dim) (and labels (n,) when conditional)."""
         raise NotImplementedError
 
+    # -- where latents come from (multigen.models.prior) -------------------------------------------
+    @property
+    def fitted_prior(self) -> MixturePrior | None:
+        """The mixture fitted to the training digits' latents (``multigen.models.prior``), or None."""
+        return self.__dict__.get("_fitted_prior")
+
+    @fitted_prior.setter
+    def fitted_prior(self, prior: MixturePrior | None) -> None:
+        if prior is not None:
+            if not self.has_encoder:
+                raise MultigenError(f"A {self.kind} has no encoder whose latents a prior could be fitted to: "
+                                    "fitted priors are for VAEs and CVAEs.")
+            if not isinstance(prior, MixturePrior) or prior.latent_dim != self.latent_dim:
+                raise MultigenError(f"This {self.kind} draws vectors of size {self.latent_dim}, but the prior is "
+                                    f"{getattr(prior, 'latent_dim', type(prior).__name__)}-dimensional: fit it to this model.")
+        self.__dict__["_fitted_prior"] = prior
+
+    def latent_prior(self, prior: str | None = None) -> MixturePrior | None:
+        """The mixture latents are drawn from, or None for N(0, I). ``prior``: "standard" (N(0, I)), "fitted"
+        (the fitted mixture; an error without one), or None: the fitted one when the model has it."""
+        if prior is None:
+            return self.fitted_prior
+        if prior not in PRIORS:
+            raise MultigenError(f"Unknown prior {prior!r}: choose one of {', '.join(PRIORS)}.")
+        if prior == "standard":
+            return None
+        if self.fitted_prior is None:
+            raise MultigenError(f"This {self.kind} has no fitted prior: fit one with `multigen fit-prior CHECKPOINT`, "
+                                "or sample from the standard one.")
+        return self.fitted_prior
+
+    def sample_latent(
+        self, n: int, *, prior: str | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """n latent vectors (n, latent_dim) on the model's device from ``prior`` (see ``latent_prior``), drawn
+        from ``generator`` (on the model's device): the one place every sample's z comes from."""
+        mixture = self.latent_prior(prior)
+        if mixture is None:
+            return torch.randn((n, self.latent_dim), generator=generator, device=self.device)
+        return mixture.sample(n, generator=generator, device=self.device)
+
     @torch.no_grad()
     def sample(
-        self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+        prior: str | None = None,
     ) -> torch.Tensor:
-        """n images from z ~ N(0, I), pixels in [0, 1]."""
-        z = torch.randn((n, self.latent_dim), generator=generator, device=self.device)
-        return self.generate(z, labels)
+        """n images, pixels in [0, 1], from z drawn by ``sample_latent``: the fitted prior when the model has one
+        (``prior=None``), else N(0, I); ``prior="standard"`` or ``"fitted"`` chooses."""
+        return self.generate(self.sample_latent(n, prior=prior, generator=generator), labels)
 
     def label_tensor(self, labels: Any, n: int) -> torch.Tensor | None:
         """Labels (one, or one per vector) as a checked (n,) long tensor on the model's device; None for an

@@ -22,6 +22,7 @@ from multigen.models.fields import number, whole
 
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
+LATENT_BATCH = 500  # digits encoded per forward pass by ``latent_means``
 
 
 @dataclass
@@ -182,11 +183,15 @@ class VAE(GenerativeModel):
         """mu(x) (n, latent_dim) of ``dataset``'s digits (the trainer's snapshots of the forming map)."""
         was_training = self.training
         self.eval()
+        rows = []
         try:
-            mu, _ = self.encode(dataset.images.to(self.device), dataset.labels.to(self.device) if self.conditional else None)
+            for start in range(0, len(dataset), LATENT_BATCH):
+                images = dataset.images[start : start + LATENT_BATCH].to(self.device)
+                labels = dataset.labels[start : start + LATENT_BATCH].to(self.device) if self.conditional else None
+                rows.append(self.encode(images, labels)[0].float().cpu())
         finally:
             self.train(was_training)
-        return mu.float().cpu().numpy()
+        return torch.cat(rows).numpy() if rows else np.zeros((0, self.latent_dim), np.float32)
 
 
 class ConditionalVAE(VAE):
