@@ -51,6 +51,7 @@ class GANConfig:
     categorical_code: int = 0  # categories of a code read from the noise vector (InfoGAN, or clusters; 0: off)
     info_weight: float = 1.0  # InfoGAN's lambda: weight of the code's mutual-information term (not with clusters)
     cluster_code: bool = False  # the code's categories are clusters of the training digits (self-conditioned GAN)
+    mode_seeking: float = 0.0  # MSGAN's lambda (Mao et al., 2019): pushes two noises' fakes of one condition apart (0: off)
 
     def __post_init__(self) -> None:
         whole("noise_dim", self.noise_dim, 1, 512)
@@ -67,6 +68,7 @@ class GANConfig:
         whole("categorical_code", self.categorical_code, 0, 64)
         number("info_weight", self.info_weight, 0, 100)
         flag("cluster_code", self.cluster_code)
+        number("mode_seeking", self.mode_seeking, 0, 100)
         if self.categorical_code > self.noise_dim or self.categorical_code == 1:
             raise ValueError(
                 f"categorical_code must be 0 (off) or 2 to min(noise_dim, 64), got {self.categorical_code}."
@@ -94,6 +96,15 @@ def information_loss(code_logits: torch.Tensor, code: torch.Tensor) -> torch.Ten
     """-E log Q(c | G(z, c)): the variational lower bound of the mutual information I(c; G(z, c)) up to
     the constant H(c), Chen et al. (2016), eq. 5 (a categorical Q, so a cross-entropy)."""
     return F.cross_entropy(code_logits.float(), code)
+
+
+def mode_seeking_loss(fake: torch.Tensor, other_fake: torch.Tensor, z: torch.Tensor, other_z: torch.Tensor) -> torch.Tensor:
+    """1 / (d(G(z1, c), G(z2, c)) / d(z1, z2) + eps), with d the mean absolute difference: the mode-seeking term of
+    Mao et al. (2019), "Mode Seeking Generative Adversarial Networks for Diverse Image Synthesis", eq. 3 (as their
+    code minimises it). It grows when two noise vectors of one condition give near-identical images, so the
+    generator spreads a condition's noise over more of its digits instead of collapsing onto a few."""
+    ratio = (fake.float() - other_fake.float()).abs().mean() / (z.float() - other_z.float()).abs().mean()
+    return 1.0 / (ratio + 1e-5)
 
 
 def categorical_code(z: torch.Tensor, categories: int) -> torch.Tensor:
@@ -407,7 +418,11 @@ class GAN(GenerativeModel):
 
         fooled_logits, info = judged(fake)
         g_loss = generator_loss(fooled_logits)
-        _descend(g_opt, g_loss + self.config.info_weight * info)
+        seeking = torch.zeros((), device=images.device)
+        if self.config.mode_seeking:  # a second noise for each fake's condition (label, or cluster code)
+            other_z = self._training_noise(images, labels, shard, generator)
+            seeking = mode_seeking_loss(fake, generator_net(other_z, cond), z, other_z)
+        _descend(g_opt, g_loss + self.config.info_weight * info + self.config.mode_seeking * seeking)
         self._update_average()
         losses = {
             "loss": (d_loss + g_loss).detach(),
@@ -416,6 +431,8 @@ class GAN(GenerativeModel):
             "real_score": torch.sigmoid(real_logits).mean().detach(),
             "fake_score": torch.sigmoid(fake_logits).mean().detach(),
         }
+        if self.config.mode_seeking:
+            losses["mode_seeking"] = seeking.detach()  # 1 / (image distance / noise distance): lower is more varied
         if read_code:
             losses["information"] = info.detach()  # -log Q(c | G(z)): 0 when every code is read back
         return losses
