@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 mkdir -p runs/shipped
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p checkpoints/samples
+# The unconditional VAEs then sample from a 50-component Gaussian mixture fitted to their training digits' latent
+# means (multigen fit-prior; ex-post density estimation, Ghosh et al. 2020; a few seconds), stored in the file.
 ship() { python -m multigen export "runs/shipped/$1.safetensors" --out "checkpoints/$1.safetensors"
+         if [[ $1 == vae-* ]]; then python -m multigen fit-prior "checkpoints/$1.safetensors" --components 50 --covariance full --seed 0; fi
          python -m multigen sample "checkpoints/$1.safetensors" --n 100 --seed 1 --out "checkpoints/samples/$1.png"; }
 train() { name=$1; shift; python -m multigen train "$@" --seed 0 --quiet --out "runs/shipped/$name.safetensors"; ship "$name"; }
 # Continue a run with --resume: the same weights as one uninterrupted run of that many epochs.

@@ -52,6 +52,19 @@ def encode_dataset(model: GenerativeModel, dataset: ImageDataset, *, batch_size:
     )
 
 
+def prior_latents(model: GenerativeModel, n: int, *, seed: int = 0, prior: str | None = None) -> np.ndarray:
+    """n latent vectors (n, latent_dim) float32 for ``model.draw``, drawn on the CPU (the same for a seed on every
+    device) from ``prior``: "standard", "fitted" or None, the fitted one when the model has it
+    (``GenerativeModel.latent_prior``). N(0, I) rows are ``noise.noise_vector(seed, n * latent_dim)`` reshaped,
+    so a page's grid from that noise stays the same for a model without a fitted prior."""
+    if int(n) < 0 or int(seed) < 0:
+        raise MultigenError(f"Need a count and a seed of 0 or more, got {n} and {seed}.")
+    mixture = model.latent_prior(prior)
+    if mixture is None:
+        return np.random.default_rng(int(seed)).standard_normal((int(n), model.latent_dim)).astype(np.float32)
+    return mixture.sample(int(n), generator=torch.Generator().manual_seed(int(seed))).numpy()
+
+
 def reconstruct(model: GenerativeModel, images: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
     """decode(mu(x)): uint8 images (n, 28, 28) or one (28, 28) in, their reconstructions in the same shape out."""
     require_encoder(model, "A reconstruction")

@@ -152,6 +152,27 @@ class Projection:
         return out
 
 
+def place_gaussians(
+    projection: Projection, means: np.ndarray, covariances: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussians of the latent space (means (k, d), covariances (k, d, d), e.g. a fitted prior's ``means`` and
+    ``covariances``) on a raw or PCA map: their centres (k, 2) and 2 x 2 covariances (k, 2, 2) in the map's
+    coordinates, float64, the exact linear images A m and A S A^T (an ellipse of radius r is the points x with
+    (x - c)^T C^-1 (x - c) = r^2). t-SNE has no linear map, so it has no ellipses: draw them on PCA or raw."""
+    # Tensors too (this module imports no torch): a CPU tensor converts as an array does.
+    m = np.asarray(means.detach().cpu() if hasattr(means, "detach") else means, dtype=np.float64)
+    s = np.asarray(covariances.detach().cpu() if hasattr(covariances, "detach") else covariances, dtype=np.float64)
+    if projection.method == "tsne":
+        raise MultigenError("A t-SNE map has no linear image of a Gaussian: show the prior's ellipses on the PCA or raw map.")
+    if m.ndim != 2 or s.shape != (len(m), m.shape[1], m.shape[1]) or m.shape[1] != projection.latent_dim:
+        raise MultigenError(f"Expected means (k, {projection.latent_dim}) and covariances (k, {projection.latent_dim}, "
+                            f"{projection.latent_dim}), got {m.shape} and {s.shape}.")
+    if projection.method == "raw":
+        return m, s
+    axes = projection.components.astype(np.float64)  # (2, d)
+    return (m - projection.mean.astype(np.float64)) @ axes.T, axes @ s @ axes.T
+
+
 def _check_method(method: str) -> None:
     if method not in PROJECTIONS:
         raise MultigenError(f"Unknown projection {method!r}: choose one of {', '.join(PROJECTIONS)}.")

@@ -69,3 +69,19 @@ def test_manifold_grid_of_a_conditional_vae_draws_the_chosen_digit_label(tiny_va
                               manifold_grid(model, (-1, 1), (-1, 1), n=3, labels=8))
     with pytest.raises(MultigenError, match="label"):
         manifold_grid(model, (-1, 1), (-1, 1), n=3)
+
+
+def test_prior_latents_are_seeded_and_come_from_the_fitted_prior_when_the_model_has_one():
+    from multigen.explore.latent import prior_latents
+    from multigen.explore.noise import noise_vector
+    from multigen.models import build_model
+    from multigen.models.prior import fit_mixture
+
+    model = build_model("vae", {"latent_dim": 3, "hidden_channels": 4, "hidden_features": 16}).eval()
+    standard = prior_latents(model, 5, seed=7)
+    assert standard.dtype == np.float32 and np.array_equal(standard, noise_vector(7, 15).reshape(5, 3))
+    model.fitted_prior = fit_mixture(np.random.default_rng(0).normal(5.0, 0.1, (100, 3)), components=2)
+    fitted = prior_latents(model, 5, seed=7)
+    assert np.array_equal(fitted, prior_latents(model, 5, seed=7)) and np.allclose(fitted, 5.0, atol=1.0)
+    assert np.array_equal(prior_latents(model, 5, seed=7, prior="standard"), standard)
+    assert model.draw(fitted).shape == (5, 28, 28)

@@ -223,3 +223,27 @@ def test_t_sne_jobs_of_one_group_run_one_at_a_time_and_only_the_last_request_wai
     assert jobs.wait(other, 60).state == "done" and jobs.wait(keys[0], 60).state == "done"
     assert sorted(started) == [5, 5, 15]  # the cancelled setting never ran
     assert jobs.request(keys[1], codes4.mu, "tsne", perplexity=10, group="m:val").state == "running"  # asked again: runs
+
+
+def test_a_fitted_priors_gaussians_land_on_the_pca_and_raw_maps_where_their_samples_do():
+    import torch
+
+    from multigen.explore.projection import place_gaussians
+    from multigen.models.prior import MixturePrior, fit_mixture
+
+    rng = np.random.default_rng(0)
+    latents = np.concatenate([rng.normal(-2, 0.5, (300, 4)), rng.normal(2, 1.0, (300, 4))]).astype(np.float32)
+    prior = fit_mixture(latents, components=2)
+    pca = project(latents, "pca")
+    centres, covariances = place_gaussians(pca, prior.means, prior.covariances)
+    assert centres.shape == (2, 2) and covariances.shape == (2, 2, 2)
+    for k in range(2):  # the samples of each component alone, placed on the map, have its centre and covariance
+        alone = MixturePrior(torch.ones(1), prior.means[k : k + 1], prior.scale_tril[k : k + 1])
+        placed = pca.place(alone.sample(20_000, generator=torch.Generator().manual_seed(k)).numpy())
+        assert np.allclose(placed.mean(0), centres[k], atol=0.05)
+        assert np.allclose(np.cov(placed, rowvar=False), covariances[k], atol=0.05)
+    flat = fit_mixture(latents[:, :2], components=2)
+    raw_centres, raw_covariances = place_gaussians(project(latents[:, :2], "raw"), flat.means, flat.covariances)
+    assert np.allclose(raw_centres, flat.means.numpy(), atol=1e-6) and np.allclose(raw_covariances, flat.covariances.numpy(), atol=1e-6)
+    with pytest.raises(MultigenError, match="Expected means"):
+        place_gaussians(pca, flat.means, flat.covariances)
