@@ -248,9 +248,9 @@ def style_directions(checkpoint: Checkpoint, *, cache_dir: str | os.PathLike[str
 
 
 # -- the Compare page's evaluations ---------------------------------------------------------------
-def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0) -> str:
-    """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed)``: the checkpoint's content, the settings
-    and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
+def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None) -> str:
+    """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's content,
+    the settings and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
     from multigen.evaluation import classifier as instrument
 
     try:
@@ -258,7 +258,7 @@ def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: in
     except (MultigenError, OSError):
         judge = "none"
     return cache_key(checkpoint_sha256(checkpoint), "evaluation", samples=int(samples), seed=int(seed),
-                     classifier=judge, version=EVALUATION_VERSION)
+                     prior=prior, classifier=judge, version=EVALUATION_VERSION)
 
 
 def _read_evaluation(path: Path) -> dict[str, Any]:
@@ -269,22 +269,24 @@ def _read_evaluation(path: Path) -> dict[str, Any]:
 
 
 def evaluation(
-    checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, device: str = "auto",
+    checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None, device: str = "auto",
     cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR,
 ) -> dict[str, Any]:
     """``evaluate``'s figures for a checkpoint file, measured once per content and settings and kept in
-    ``cache_dir/evaluations`` (the JSON ``multigen eval --format json`` prints). Raises what ``evaluate`` raises."""
+    ``cache_dir/evaluations`` (the JSON ``multigen eval --format json`` prints). ``prior``: a VAE's, as ``evaluate``
+    takes it (None: its fitted prior where it has one). Raises what ``evaluate`` raises."""
     from multigen.evaluation import evaluate
 
-    key = evaluation_key(checkpoint, samples=samples, seed=seed)
+    key = evaluation_key(checkpoint, samples=samples, seed=seed, prior=prior)
     return _cached(_entry(cache_dir, "evaluations", key, ".json"), _read_evaluation, _write_json,
-                   lambda: evaluate(checkpoint, samples=int(samples), seed=int(seed), device=device))
+                   lambda: evaluate(checkpoint, samples=int(samples), seed=int(seed), prior=prior, device=device))
 
 
-def recorded_figures(metadata: dict[str, Any], *, samples: int, seed: int = 0) -> dict[str, Any]:
+def recorded_figures(metadata: dict[str, Any], *, samples: int, seed: int = 0, prior: str | None = None) -> dict[str, Any]:
     """The figures a training run recorded for its last epoch (``--eval-samples``), when they were measured with
-    these settings (a run measures with seed 0); else nothing. FID, IS, accuracy and -ELBO only: a run leaves out
-    the perceptual figures."""
+    these settings (a run measures with seed 0, sampling from N(0, I): not what a VAE with a fitted prior draws
+    unless ``prior`` is "standard"); else nothing. FID, IS, accuracy and -ELBO only: a run leaves out the perceptual
+    figures."""
     history = metadata.get("history")
     training = metadata.get("training")
     if not (isinstance(history, list) and history and isinstance(history[-1], dict) and isinstance(training, dict)):
@@ -292,20 +294,22 @@ def recorded_figures(metadata: dict[str, Any], *, samples: int, seed: int = 0) -
     last = history[-1]
     if seed != 0 or training.get("eval_samples") != samples or last.get("epoch") != metadata.get("epoch"):
         return {}
+    if metadata.get("prior") and prior != "standard":  # fitted after the run: its samples are other digits
+        return {}
     return {name: last[name] for name in RECORDED_FIGURES if isinstance(last.get(name), (int, float))}
 
 
 def known_evaluation(
-    checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, metadata: dict[str, Any] | None = None,
-    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR,
+    checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None,
+    metadata: dict[str, Any] | None = None, cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR,
 ) -> tuple[dict[str, Any], bool]:
     """What is known of a checkpoint's figures without measuring anything: ``(figures, complete)``. Complete: the
     cached evaluation; else what its training run recorded (``recorded_figures``, from ``metadata``), or nothing."""
-    path = _entry(cache_dir, "evaluations", evaluation_key(checkpoint, samples=samples, seed=seed), ".json")
+    path = _entry(cache_dir, "evaluations", evaluation_key(checkpoint, samples=samples, seed=seed, prior=prior), ".json")
     cached = None if path is None else _read(path, _read_evaluation)
     if cached is not None:
         return cached, True
-    return recorded_figures(metadata or {}, samples=samples, seed=seed), False
+    return recorded_figures(metadata or {}, samples=samples, seed=seed, prior=prior), False
 
 
 # -- computing in the background --------------------------------------------------------------------

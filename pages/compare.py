@@ -31,6 +31,7 @@ run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/s
 SAMPLE_COUNTS = loaders.EVALUATION_SAMPLES  # the first is measured for the shipped checkpoints at server start
 GRID_COLUMNS = 4  # sample grids per row of the page
 COMPARE = page("compare")
+PRIORS = {"fitted": "the fitted prior (where a VAE has one)", "standard": "N(0, I), the prior it was trained with"}
 
 
 def metrics_row(info: CheckpointInfo, figures: dict[str, Any] | None) -> dict[str, Any]:
@@ -90,6 +91,15 @@ selected = [by_path[path] for path in chosen]
 if not selected:
     st.info("Pick one or more checkpoints to compare.")
     st.stop()
+with_prior = [name_of(info) for info in selected if info.metadata.get("prior")]
+prior = "fitted"
+if with_prior:
+    prior = st.radio(
+        "VAE samples from", list(PRIORS), key="compare_prior", format_func=PRIORS.get, horizontal=True,
+        help=f"{', '.join(with_prior)} also keep(s) a Gaussian mixture fitted to where the encoder puts the training "
+        "digits (`multigen fit-prior`; Ghosh et al., 2020). N(0, I), the prior the VAE was trained with, has holes "
+        "where no digit's code lies, and decodes them as blurred blends.",
+    )
 
 # -- metrics ----------------------------------------------------------------------------------------
 st.subheader("Metrics")
@@ -119,9 +129,9 @@ def measured() -> tuple[list[dict[str, Any]], list[str], list[str]]:
     the problems of evaluations that failed, and the checkpoints still being measured in the background."""
     rows, problems, pending = [], [], []
     for info in selected:
-        figures, complete = loaders.known_figures(info, samples)
+        figures, complete = loaders.known_figures(info, samples, loaders.prior_for(info, prior))
         if not complete:  # measured in the background, one checkpoint at a time, kept on disk for the next server
-            job = loaders.measure_in_background(info, samples)
+            job = loaders.measure_in_background(info, samples, loaders.prior_for(info, prior))
             if job.state == "done":
                 figures = job.result
             elif job.state == "failed":
@@ -168,12 +178,13 @@ st.caption(
 
 # -- sample grids -----------------------------------------------------------------------------------
 st.subheader("Samples")
-st.caption(f"{loaders.GRID_DIGITS} digits from seed {loaders.GRID_SEED} each; conditional models draw the digits 0–9 in turn.")
+st.caption(f"{loaders.GRID_DIGITS} digits from seed {loaders.GRID_SEED} each; conditional models draw the digits 0–9 in turn"
+           + (f"; {', '.join(with_prior)} from {PRIORS[prior]}." if with_prior else "."))
 for start in range(0, len(selected), GRID_COLUMNS):
     columns = st.columns(GRID_COLUMNS)
     for column, info in zip(columns, selected[start : start + GRID_COLUMNS]):
         try:
-            grid = loaders.sample_grid(info)
+            grid = loaders.sample_grid(info, loaders.prior_for(info, prior))
         except (MultigenError, OSError) as error:
             column.warning(f"{name_of(info)}: {error}")
             continue

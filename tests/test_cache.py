@@ -170,8 +170,8 @@ def test_an_evaluation_is_kept_per_checkpoint_and_settings(vae, tmp_path, monkey
 
     measured = []
 
-    def fake_evaluate(path, *, samples, seed, device):
-        measured.append(samples)
+    def fake_evaluate(path, *, samples, seed, device, prior=None):
+        measured.append(samples if prior is None else (samples, prior))
         return {"kind": "vae", "fid": 12.5, "samples": samples}
 
     monkeypatch.setattr(multigen.evaluation, "evaluate", fake_evaluate)
@@ -181,12 +181,15 @@ def test_an_evaluation_is_kept_per_checkpoint_and_settings(vae, tmp_path, monkey
     assert cache.evaluation(vae.path, samples=100, cache_dir=folder)["fid"] == 12.5
     assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder) == ({"kind": "vae", "fid": 12.5, "samples": 100}, True)
     assert cache.known_evaluation(vae.path, samples=200, cache_dir=folder)[1] is False  # other settings: not known
-    assert measured == [100]
+    assert cache.known_evaluation(vae.path, samples=100, prior="standard", cache_dir=folder)[1] is False  # nor prior
+    cache.evaluation(vae.path, samples=100, prior="standard", cache_dir=folder)
+    assert measured == [100, (100, "standard")]
+    (folder / "evaluations" / f"{cache.evaluation_key(vae.path, samples=100, prior='standard')}.json").unlink()
     (file,) = (folder / "evaluations").glob("*.json")
     file.write_text("{ half a docu")  # damaged: not known, measured again
     assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder)[1] is False
     cache.evaluation(vae.path, samples=100, cache_dir=folder)
-    assert measured == [100, 100] and json.loads(file.read_text())["fid"] == 12.5
+    assert measured == [100, (100, "standard"), 100] and json.loads(file.read_text())["fid"] == 12.5
 
 
 def test_the_figures_a_training_run_recorded_are_known_without_measuring(tmp_path):

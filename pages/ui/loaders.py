@@ -20,8 +20,7 @@ from multigen import cache
 from multigen.checkpoints import Checkpoint, CheckpointInfo, load_checkpoint
 from multigen.device import describe_device, resolve_device
 from multigen.errors import MultigenError
-from multigen.explore.latent import LatentCodes, manifold_grid
-from multigen.explore.noise import noise_vector
+from multigen.explore.latent import LatentCodes, manifold_grid, prior_latents
 from multigen.explore.projection import Projection, ProjectionJobs, project, projection_key
 from multigen.images import image_grid
 from multigen.training import TrainingJob
@@ -170,29 +169,37 @@ def evaluation_jobs() -> cache.BackgroundJobs:
     return cache.BackgroundJobs("evaluations")
 
 
-def known_figures(info: CheckpointInfo, samples: int) -> tuple[dict[str, Any], bool]:
+def known_figures(info: CheckpointInfo, samples: int, prior: str | None = None) -> tuple[dict[str, Any], bool]:
     """What is known of a checkpoint's figures without measuring: (figures, complete) from the disk cache, else
-    what its training run recorded (``multigen.cache.known_evaluation``). Cheap enough for every rerun."""
-    return cache.known_evaluation(info.path, samples=int(samples), metadata=info.metadata, cache_dir=cache_dir())
+    what its training run recorded (``multigen.cache.known_evaluation``). Cheap enough for every rerun. ``prior``: a
+    VAE's ("standard", "fitted"; None: the fitted one where it has one)."""
+    return cache.known_evaluation(info.path, samples=int(samples), prior=prior, metadata=info.metadata,
+                                  cache_dir=cache_dir())
 
 
-def measure_in_background(info: CheckpointInfo, samples: int) -> cache.JobStatus:
+def measure_in_background(info: CheckpointInfo, samples: int, prior: str | None = None) -> cache.JobStatus:
     """Queue ``evaluate`` of one checkpoint (once per content and settings; the result is kept on disk) and say
     where it stands."""
-    key = cache.evaluation_key(info.path, samples=int(samples))
+    key = cache.evaluation_key(info.path, samples=int(samples), prior=prior)
     path, device, folder = str(info.path), inference_device(), cache_dir()
     return evaluation_jobs().request(
-        key, lambda: cache.evaluation(path, samples=int(samples), device=device, cache_dir=folder))
+        key, lambda: cache.evaluation(path, samples=int(samples), prior=prior, device=device, cache_dir=folder))
+
+
+def prior_for(info: CheckpointInfo, choice: str) -> str | None:
+    """What to sample a checkpoint's latents from when the page asks for ``choice`` ("fitted" or "standard"): the
+    choice for a VAE with a fitted prior (its header says), None (the model's own) for every other."""
+    return choice if info.metadata.get("prior") else None
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _sample_grid(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.ndarray:
+def _sample_grid(path: str, mtime_ns: int, prior: str | None, _checkpoint: Checkpoint) -> np.ndarray:
     model = _checkpoint.model
-    z = noise_vector(GRID_SEED, model.latent_dim * GRID_DIGITS).reshape(GRID_DIGITS, model.latent_dim)
+    z = prior_latents(model, GRID_DIGITS, seed=GRID_SEED, prior=prior)
     labels = np.arange(GRID_DIGITS) % 10 if model.conditional else None  # conditional: digits 0-9 in turn
     return image_grid(model.draw(z, labels), nrow=10)
 
 
-def sample_grid(info: CheckpointInfo) -> np.ndarray:
-    """GRID_DIGITS digits of a checkpoint from a fixed seed, as one picture."""
-    return _sample_grid(str(info.path), _mtime(info.path), load_model(info))
+def sample_grid(info: CheckpointInfo, prior: str | None = None) -> np.ndarray:
+    """GRID_DIGITS digits of a checkpoint from a fixed seed, as one picture (a VAE's latents from ``prior``)."""
+    return _sample_grid(str(info.path), _mtime(info.path), prior, load_model(info))

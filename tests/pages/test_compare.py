@@ -107,7 +107,7 @@ def test_a_run_s_recorded_figures_show_while_the_rest_is_measured_behind_a_progr
                               "training": {"model": "vae", "eval_samples": 1000}})
     release = threading.Event()
 
-    def slow_evaluate(checkpoint, *, samples, seed, device):
+    def slow_evaluate(checkpoint, *, samples, seed, device, prior=None):
         assert release.wait(60)
         return {"kind": "vae", "fid": 54.0, "inception_score": 4.5, "diversity": 0.3, "negative_elbo": 139.0}
 
@@ -124,3 +124,47 @@ def test_a_run_s_recorded_figures_show_while_the_rest_is_measured_behind_a_progr
     measured(at)
     table = at.dataframe[0].value
     assert table["FID"][0] == 54.0 and table["diversity"][0] == 0.3 and not at.get("progress")
+
+
+def test_a_vae_with_a_fitted_prior_samples_from_it_unless_asked_for_n01(app_env, monkeypatch):
+    """The table and the grid follow the choice; what the training run recorded (sampled from N(0, I)) is shown only
+    for N(0, I), and each choice is measured and kept on its own."""
+    from multigen.checkpoints import store_prior
+    from multigen.data import load_dataset, subset
+    from multigen.models.prior import fit_prior
+
+    path = app_env["runs"] / "vae-prior.safetensors"
+    torch.manual_seed(3)
+    model = build_model("vae", {"latent_dim": 2, "hidden_channels": 4, "hidden_features": 16}).eval()
+    history = [{"epoch": 2, "loss": 150.0, "fid": 60.0, "inception_score": 4.0, "negative_elbo": 140.0}]
+    save_checkpoint(path, model, metadata={"dataset": "mnist-5k", "epoch": 2, "step": 20, "history": history,
+                                           "training": {"model": "vae", "eval_samples": 1000}})
+    store_prior(path, fit_prior(model, subset(load_dataset("mnist-5k", "train"), 300), components=3, seed=0))
+    asked = []
+
+    def evaluate(checkpoint, *, samples, seed, device, prior=None):
+        asked.append(prior)
+        return {"kind": "vae", "fid": 30.0 if prior == "fitted" else 61.0, "inception_score": 5.0}
+
+    monkeypatch.setattr(multigen.evaluation, "evaluate", evaluate)
+    at = open_app(COMPARE)
+    at.multiselect(key="compare_checkpoints").set_value([str(path), str(app_env["checkpoints"] / "dcgan.safetensors")]).run()
+    assert not at.exception and at.radio(key="compare_prior").value == "fitted"
+    table = at.dataframe[0].value
+    assert list(table["checkpoint"]) == ["run · vae-prior", "dcgan"]
+    assert table["FID"].isna()[0]  # the run's 60.0 came from N(0, I): not shown for the fitted prior
+    measured(at)
+    assert at.dataframe[0].value["FID"][0] == 30.0 and asked[0] == "fitted"
+    assert asked.count(None) <= 1  # the DCGAN (unless an earlier test left its figures): no prior to choose
+    fitted_grid = at.image[0].value  # the VAE's grid comes first
+    at.radio(key="compare_prior").set_value("standard").run()
+    assert at.dataframe[0].value["FID"][0] == 60.0  # the run's own figure at once, measured behind it
+    measured(at)
+    assert at.dataframe[0].value["FID"][0] == 61.0 and asked.count("standard") == 1
+    assert at.image[0].value != fitted_grid and "from N(0, I)" in " ".join(c.value for c in at.caption)
+
+
+def test_without_a_fitted_prior_the_page_offers_no_choice(app_env):
+    at = open_app(COMPARE)
+    at.multiselect(key="compare_checkpoints").set_value([str(app_env["checkpoints"] / "dcgan.safetensors")]).run()
+    assert not at.exception and not at.get("radio")
