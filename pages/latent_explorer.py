@@ -18,7 +18,7 @@ from multigen.data import SPLITS
 from multigen.errors import MultigenError
 from multigen.evaluation import reconstruction_quality
 from multigen.explore.latent import interpolate
-from multigen.explore.projection import tsne_engine
+from multigen.explore.projection import place_gaussians, tsne_engine
 from multigen.images import image_grid, image_strip
 from multigen.preprocess import MAX_BYTES, read_digit_image, strokes_digit
 from pages.ui import charts, finding, live_digit, loaders, picture_panel, selection
@@ -168,6 +168,13 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
         help="WebGL draws all the dots on one canvas, which redraws faster after a click than one SVG element per "
         "dot. Turn it off if your browser shows no map.",
     )
+    prior = model.fitted_prior  # a Gaussian mixture fitted to where the training digits' codes lie (fit-prior)
+    show_prior = prior is not None and right.toggle(
+        "Show the fitted prior", value=False, key="explorer_show_prior", persist_state="session",
+        disabled=method == "tsne",
+        help=f"The {prior.components} Gaussians the VAE's samples are drawn from (`multigen fit-prior`), each as its "
+        "2-standard-deviation ellipse. Only on the PCA and raw maps: t-SNE bends distances, so it has no ellipses.",
+    ) and method != "tsne"
     condition = AUTO
     if conditional:
         condition = left.selectbox(
@@ -416,12 +423,14 @@ with yours_tab:
 with map_column:
     axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
     # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
-    figure_key = [*context, webgl]
+    figure_key = [*context, webgl, show_prior]
     cached = st.session_state.get("explorer_figure")
     if cached is None or cached[0] != figure_key:
         figure = charts.latent_map_figure(
             points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl
         )
+        if show_prior:
+            charts.add_prior_ellipses(figure, *place_gaussians(projection, prior.means, prior.covariances))
         st.session_state["explorer_figure"] = (figure_key, figure)
     figure = st.session_state["explorer_figure"][1]
     st.plotly_chart(
@@ -431,6 +440,9 @@ with map_column:
     st.caption(
         f"{n_points:,} {SPLIT_NAMES[split].lower()} of {plain(dataset)}, encoded by {literal(info.path.name)} "
         f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
+        + (f" Ellipses: the {prior.components} Gaussians of the fitted prior the VAE samples from, seen through this "
+           "projection (2 standard deviations); N(0, I) also draws in the gaps between them, which decode as blends."
+           if show_prior else "")
     )
     if atlas is not None:  # after the map, which a first visit then sees before the sheets are made
         picture_panel.dot_atlas(atlas, dot_sheets, key="explorer_atlas")

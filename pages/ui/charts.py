@@ -14,6 +14,7 @@ DIGIT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
+ELLIPSE_POINTS = 49  # points on each drawn ellipse of a fitted prior
 BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
 WEBGL_ABOVE = 5000  # maps that do not say draw through WebGL above this many points, else SVG (works everywhere)
 MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
@@ -81,6 +82,25 @@ def latent_map_figure(
         height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend=legend, hovermode="closest",
         plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
     )
+    return figure
+
+
+def add_prior_ellipses(figure: go.Figure, centres: np.ndarray, covariances: np.ndarray, *, radius: float = 2.0) -> go.Figure:
+    """Draw a fitted prior's components on a latent map: for each, the ellipse (x - c)^T C^-1 (x - c) = radius^2 of
+    its centre ``c`` and 2 x 2 covariance ``C`` in the map's coordinates (``multigen.explore.projection.place_gaussians``),
+    all as one line trace that neither hovers nor selects (a click goes through to the dots)."""
+    angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_POINTS)
+    circle = np.stack([np.cos(angles), np.sin(angles)])  # (2, n)
+    xs, ys = [], []
+    for centre, covariance in zip(np.asarray(centres, np.float64), np.asarray(covariances, np.float64)):
+        values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
+        outline = centre[:, None] + radius * (vectors * np.sqrt(np.clip(values, 0.0, None))) @ circle
+        xs.extend([*outline[0], None])  # None: a gap between two ellipses
+        ys.extend([*outline[1], None])
+    figure.add_trace(go.Scatter(
+        x=xs, y=ys, mode="lines", name=f"fitted prior ({radius:g}σ)", hoverinfo="skip",
+        line={"color": "rgba(40, 40, 40, 0.55)", "width": 1}, showlegend=True,
+    ))
     return figure
 
 

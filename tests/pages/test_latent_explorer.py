@@ -271,3 +271,40 @@ def test_a_bad_upload_is_one_line_and_keeps_the_digit_on_the_pad(app_env):
         assert len(at.error) == 1 and message in at.error[0].value and "\n" not in at.error[0].value
         assert at.session_state["explorer_yours"] is kept
 
+
+
+def map_traces(at: AppTest) -> list[dict]:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+
+
+@needs_shipped
+def test_the_fitted_prior_s_components_show_as_ellipses_on_the_map_where_it_has_them(shipped_env):
+    at = open_app()  # vae-2, on its raw 2-D latent map
+    assert at.radio(key="explorer_projection").value == "raw"
+    assert at.toggle(key="explorer_show_prior").value is False
+    assert not [trace for trace in map_traces(at) if trace.get("name", "").startswith("fitted prior")]
+    at.toggle(key="explorer_show_prior").set_value(True).run()
+    assert not at.exception
+    (ellipses,) = [trace for trace in map_traces(at) if trace.get("name", "").startswith("fitted prior")]
+    prior = load_checkpoint("checkpoints/vae-2.safetensors").model.fitted_prior
+    xs, ys = np.array(ellipses["x"], dtype=float), np.array(ellipses["y"], dtype=float)  # None: a gap
+    gaps = np.flatnonzero(np.isnan(xs))
+    assert len(gaps) == prior.components == 50
+    starts = np.concatenate([[0], gaps[:-1] + 1])
+    # Each ellipse is 2 standard deviations around its component's mean: its points average to the mean (the last
+    # point repeats the first) and lie at Mahalanobis distance 2.
+    means, covariances = prior.means.numpy(), prior.covariances.numpy()
+    for k in (0, 17, 49):
+        outline = np.stack([xs[starts[k]:gaps[k] - 1], ys[starts[k]:gaps[k] - 1]], axis=1)
+        np.testing.assert_allclose(outline.mean(0), means[k], atol=1e-6)
+        offsets = outline - means[k]
+        distances = np.einsum("ni,ij,nj->n", offsets, np.linalg.inv(covariances[k]), offsets)
+        np.testing.assert_allclose(distances, 4.0, rtol=1e-4)
+    assert "Ellipses: the 50 Gaussians" in " ".join(caption.value for caption in at.caption)
+    at.radio(key="explorer_projection").set_value("pca").run()  # on PCA too, through its axes
+    assert [trace for trace in map_traces(at) if trace.get("name", "").startswith("fitted prior")]
+
+
+def test_a_vae_without_a_fitted_prior_has_no_ellipses_to_show(app_env):
+    at = open_app()
+    assert not at.exception and not [toggle for toggle in at.toggle if toggle.key == "explorer_show_prior"]
