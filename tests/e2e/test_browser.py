@@ -105,7 +105,7 @@ def isolated_scatter_points(page: Any, count: int = 1) -> list[dict[str, Any]]:
             const box = plot.getBoundingClientRect();
             const all = [], dots = [];
             for (const trace of plot._fullData) {
-                if (trace.visible !== true || !trace.x) continue;
+                if (trace.visible !== true || !trace.x || !trace.customdata) continue;  // dots and the background
                 for (let i = 0; i < trace.x.length; i++) {
                     const px = xaxis.l2p(trace.x[i]) + xaxis._offset, py = yaxis.l2p(trace.y[i]) + yaxis._offset;
                     const row = Number(trace.customdata[i]), label = Number(trace.meta);
