@@ -159,6 +159,8 @@ def test_the_program_itself_ends_a_bad_file_in_one_line_and_exit_status_2(tmp_pa
         (["--model", "gan", "--categorical-code", "1"], "categorical_code must be 0 (off) or 2 to min(noise_dim, 64)"),
         (["--model", "gan", "--cluster-code"], "cluster_code needs a categorical_code (--categorical-code K)"),
         (["--model", "cgan", "--cluster-code", "--categorical-code", "10"], "--cluster-code is for gan models, not cgan"),
+        (["--model", "vae", "--mode-seeking", "1"], "--mode-seeking is for gan and cgan models, not vae"),
+        (["--model", "cgan", "--mode-seeking", "-1"], "mode_seeking"),
     ],
 )
 def test_gan_options_are_refused_in_one_line_for_other_models_or_bad_values(capsys, args, message):

@@ -86,6 +86,7 @@ MODEL_FLAGS = (
     ("--d-lr", "discriminator_learning_rate", _GANS),
     ("--categorical-code", "categorical_code", _GANS),
     ("--cluster-code", "cluster_code", _PLAIN_GANS),
+    ("--mode-seeking", "mode_seeking", _GANS),
 )
 
 
@@ -136,6 +137,9 @@ def _add_train(commands: argparse._SubParsersAction, choices: dict) -> None:
     train.add_argument("--cluster-code", action="store_true", default=None,
                        help="GAN: the code's K categories are clusters of the training digits, found without "
                             "labels, and the discriminator is told them (self-conditioned GAN; default off)")
+    train.add_argument("--mode-seeking", type=float, metavar="LAMBDA",
+                       help="GAN: weight of MSGAN's mode-seeking term, which spreads one condition's noise over more "
+                            "of its digits, e.g. 1 (Mao et al., 2019; default off)")
     train.add_argument("--lr-decay-from", type=_count(100_000, low=0), metavar="EPOCH",
                        help="after this epoch the learning rates fall linearly to 0 at the last epoch (default: constant)")
     train.add_argument("--seed", type=_seed, help="random seed (default 0)")
