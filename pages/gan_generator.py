@@ -19,6 +19,7 @@ from multigen.errors import MultigenError
 from multigen.explore.noise import (
     MAX_RECIPE_BYTES,
     MAX_SEED,
+    SLIDER_RANGE,
     apply_sliders,
     code_of,
     make_recipe,
@@ -44,7 +45,6 @@ from pages.ui.text import literal, plain
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
 SLIDERS = loaders.GAN_SLIDERS  # directions offered (fewer when the noise vector is smaller)
-SLIDER_RANGE = 3.0
 VARIATIONS = 8
 NEAREST = 3  # training digits shown beside the generated one (the copy check)
 PNG_SCALE = 8  # the downloaded PNG is the 28x28 digit enlarged 8x (224 px), each pixel a crisp block

@@ -20,6 +20,7 @@ from multigen.explore.handwriting import (
     DIGIT_SIZE,
     MAX_DIGITS,
     STYLE_NAMES,
+    STYLE_RANGE,
     make_write_recipe,
     parse_number,
     strip_png,
@@ -40,7 +41,7 @@ from pages.ui.text import literal, plain
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
 MAX_SEED = 2**31 - 1
-SLIDER_RANGE = 3.0
+SLIDER_RANGE = STYLE_RANGE  # the range the style directions' lengths are measured for (every position legible)
 SCREEN_SCALE = 6  # the strip on screen: each pixel a 6x6 block
 PNG_SCALE = 4  # the downloaded PNG: 112 px per digit
 SEED, CLICKED = "Seed", "Clicked digit"

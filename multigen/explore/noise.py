@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from multigen.errors import MultigenError
+from multigen.explore.legibility import calibrated
 from multigen.images import opened_upload, png_bytes
 from multigen.models import GENERATIVE_KINDS, GenerativeModel
 from multigen.models.gan import GAN, categorical_code, with_categorical_code
@@ -28,7 +29,8 @@ MAX_RECIPE_BYTES = 2_000_000  # a recipe PNG of a strip of 12 digits enlarged 16
 MAX_RECIPE_PIXELS = 4096 * 4096
 RECIPE_CHUNK = "multigen-recipe"  # the PNG text chunk that holds the recipe JSON
 PAGE_SLIDERS = 10  # the GANSpace sliders the GAN page offers (fewer when z is smaller)
-SLIDER_RANGE = 3.0  # each slider runs from -3 to 3 on the GAN page
+SLIDER_RANGE = 3.0  # each slider runs from -3 to 3 on the GAN page (what the directions' lengths are measured for)
+CALIBRATION_SEEDS = 200  # seeded noise vectors (a cGAN's: 20 seeds times the ten digits) that measure each slider's reach
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -72,8 +74,10 @@ def with_code(z: np.ndarray, category: int, categories: int) -> np.ndarray:
 # -- GANSpace sliders ------------------------------------------------------------------------------
 
 
-def slider_directions(model: GAN, k: int = 10, *, seed: int = 0, samples: int = 2000) -> np.ndarray:
-    """k unit directions (k, d) in noise space along which the generated digit changes the most.
+def slider_directions(
+    model: GAN, k: int = 10, *, seed: int = 0, samples: int = 2000, calibrate: bool = True
+) -> np.ndarray:
+    """k directions (k, d) in noise space along which the generated digit changes the most.
 
     GANSpace: Härkönen, Hertzmann, Lehtinen & Paris, "GANSpace: Discovering Interpretable GAN
     Controls", NeurIPS 2020. Sample z, take the generator's first-layer activations
@@ -82,7 +86,12 @@ def slider_directions(model: GAN, k: int = 10, *, seed: int = 0, samples: int = 
     the PCA coordinates x = V^T (y - mu), U = argmin sum ||U x_i - z_i||^2, and use U's columns.
     A cGAN's samples cycle through labels 0..9. Deterministic for a given seed; the model must be
     in eval mode (a loaded checkpoint is), or BatchNorm would update its running statistics.
-    For a cGAN (and an InfoGAN's code) the components are taken within each label (code), see below.
+    For a cGAN (and an InfoGAN's code) the components are taken within each label (code), see below, and
+    the directions leave an InfoGAN's code entries (the first ``code_categories`` of z) alone: a slider
+    never changes the code, which the page offers as its own choice (moving it turned the shipped DCGAN's
+    digits into others: at +-3 only 55-82% were still read as at 0). The directions have unit length;
+    ``calibrate`` (with the digit classifier) then shortens each to the length at which ``CALIBRATION_SEEDS``
+    seeded digits stay legible at both ends of +-``SLIDER_RANGE`` (``multigen.explore.legibility``).
     """
     if not isinstance(model, GAN):
         raise MultigenError(f"A {getattr(model, 'kind', 'model')} has no generator to steer: load a GAN or cGAN checkpoint.")
@@ -118,10 +127,16 @@ def slider_directions(model: GAN, k: int = 10, *, seed: int = 0, samples: int = 
     coordinates = pca.fit_transform(activations)  # (samples, k), x_i = V^T (y_i - mu)
     # Least squares z ~ x U^T: row j of the solution is U's column j, the z direction of component j.
     solution, *_ = np.linalg.lstsq(coordinates, z.double().numpy(), rcond=None)
+    solution[:, :categories] = 0.0  # the code is picked apart (``with_code``), never slid
     norms = np.linalg.norm(solution, axis=1, keepdims=True)
     if not np.all(norms > 0) or not np.isfinite(solution).all():
         raise MultigenError("The generator's activations do not vary with z: check the checkpoint is a trained GAN.")
-    return (solution / norms).astype(np.float32)
+    directions = (solution / norms).astype(np.float32)
+    if not calibrate:
+        return directions
+    starts = np.random.default_rng([int(seed), 1]).standard_normal((CALIBRATION_SEEDS, dim)).astype(np.float32)
+    labels = (np.arange(CALIBRATION_SEEDS) % model.config.num_classes) if model.conditional else None
+    return calibrated(model, directions, starts, labels, reach=SLIDER_RANGE, together=1)
 
 
 def apply_sliders(z: np.ndarray, directions: np.ndarray, values: Sequence[float]) -> np.ndarray:

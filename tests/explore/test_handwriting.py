@@ -19,6 +19,7 @@ from multigen.errors import MultigenError
 from multigen.explore.handwriting import (
     MAX_DIGITS,
     STYLE_NAMES,
+    STYLE_RANGE,
     make_write_recipe,
     measure_style,
     parse_number,
@@ -166,7 +167,8 @@ def test_each_slider_of_the_shipped_cvae_changes_what_its_name_says():
         return float(measure_style(digits)[:, index].mean())
 
     for index, name in enumerate(STYLE_NAMES):
-        assert mean_measure(index, 2.0) > mean_measure(index, -2.0) * 1.2 + 0.1, name
+        # at the slider's ends (directions shortened to where digits stay legible): still 15% or more apart
+        assert mean_measure(index, STYLE_RANGE) > mean_measure(index, -STYLE_RANGE) * 1.15 + 0.05, name
 
 
 # -- recipes ---------------------------------------------------------------------------------------
