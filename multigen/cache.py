@@ -44,6 +44,7 @@ from multigen.errors import MultigenError
 from multigen.explore.latent import LatentCodes, encode_dataset
 
 DEFAULT_CACHE_DIR = ".cache"
+DIRECTIONS_VERSION = 2  # part of a direction's key: 2, each slider's length measured for legible digits (issue 19)
 EVALUATION_VERSION = 1  # part of an evaluation's key: raise it when evaluate()'s figures change meaning
 # What a training run records in its history each epoch (multigen.training.trainer's EPOCH_METRICS, measured by
 # evaluate() on ``eval_samples`` samples with seed 0): the Compare page shows these before the rest is measured.
@@ -212,7 +213,7 @@ def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:
 # -- directions of the GAN and Write pages ----------------------------------------------------------
 def _directions(checkpoint: Checkpoint, what: str, shape: tuple[int, int], make: Callable[[], np.ndarray],
                 cache_dir: str | os.PathLike[str] | None) -> np.ndarray:
-    key = cache_key(checkpoint_sha256(checkpoint.path), what, shape=list(shape))
+    key = cache_key(checkpoint_sha256(checkpoint.path), what, shape=list(shape), version=DIRECTIONS_VERSION)
 
     def read(path: Path) -> np.ndarray:
         directions = np.load(path, allow_pickle=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ os.environ.setdefault("MULTIGEN_OFFLINE", "1")
 # The app's warm-up of the caches (pages/ui/warmup.py) would compete with the tests for the 2 cores; the tests of the
 # warm-up turn it on themselves. The servers of the browser tests inherit this.
 os.environ.setdefault("MULTIGEN_WARM_UP", "0")
+# What the commands measure once per checkpoint (slider directions, kept by multigen.cache) goes to a folder of this
+# test run, never to the repository's .cache/ (the pages' tests point the app at folders of their own).
+os.environ.setdefault("MULTIGEN_CACHE_DIR", tempfile.mkdtemp(prefix="multigen-test-cache-"))
 
 TINY_MODEL = {
     "vae": {"hidden_channels": 4, "hidden_features": 16},

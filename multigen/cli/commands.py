@@ -159,7 +159,7 @@ def _sample(args: argparse.Namespace) -> int:
     if recipe is not None:
         if args.prior is not None:
             raise MultigenError("--prior conflicts with --recipe, which names its own noise: leave --prior out.")
-        images, labels, what = _recipe_digit(model, recipe, args)
+        images, labels, what = _recipe_digit(checkpoint, recipe, args)
     else:
         n, seed = args.n or 64, args.seed or 0
         labels = None
@@ -224,14 +224,22 @@ def _read_recipe(args: argparse.Namespace):
     return recipe
 
 
-def _recipe_digit(model, recipe, args: argparse.Namespace):
+def _recipe_digit(checkpoint, recipe, args: argparse.Namespace):
     """The recipe's digit as the GAN page draws it once the recipe is loaded: images (1, 28, 28) uint8, labels
     (1,) or None, and what was drawn, in words."""
     import numpy as np
 
-    from multigen.explore.noise import recipe_noise
+    from multigen import cache
+    from multigen.explore.noise import PAGE_SLIDERS, recipe_noise
 
-    z = recipe_noise(model, recipe)  # refuses a recipe of another kind, noise size or code count
+    model = checkpoint.model
+
+    def directions(recipe):  # the page's slider directions, measured once and kept in .cache/ (as the app does)
+        if not any(recipe.sliders) or not hasattr(model, "code_categories"):
+            return None
+        return cache.gan_directions(checkpoint, min(PAGE_SLIDERS, model.latent_dim), cache_dir=_cache_dir())
+
+    z = recipe_noise(model, recipe, directions(recipe))  # refuses a recipe of another kind, noise size or code count
     label = recipe.label if recipe.label is not None else args.label
     if model.conditional and label is None:
         raise MultigenError(f"The recipe names no digit and {args.checkpoint} holds a {model.kind}: pass --label.")
@@ -334,16 +342,27 @@ def _train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_dir() -> str:
+    """Where the commands keep what they measure once per checkpoint: the app's cache folder when it is set
+    (``$MULTIGEN_CACHE_DIR``), else ``.cache`` in the working folder."""
+    from multigen.cache import DEFAULT_CACHE_DIR
+
+    return os.environ.get("MULTIGEN_CACHE_DIR") or DEFAULT_CACHE_DIR
+
+
 def _write(args: argparse.Namespace) -> int:
+    from multigen import cache
     from multigen.checkpoints import load_checkpoint
     from multigen.explore import handwriting
 
     number = "".join(str(digit) for digit in handwriting.parse_number(args.text))  # fails before loading a model
     out = _output(args.out, (".png",))
-    model = load_checkpoint(args.ckpt, device=args.device).model
+    checkpoint = load_checkpoint(args.ckpt, device=args.device)
+    model = checkpoint.model
     style = handwriting.style_from_seed(model, args.style_seed)
     sliders = [getattr(args, name) for name in handwriting.STYLE_NAMES]
-    directions = handwriting.style_directions(model) if any(sliders) else None
+    # Measured once per checkpoint (seconds: each slider's legible length) and kept in .cache/, as the app does.
+    directions = cache.style_directions(checkpoint, cache_dir=_cache_dir()) if any(sliders) else None
     strip = handwriting.write_number(model, number, style, sliders=sliders, directions=directions)
     recipe = handwriting.make_write_recipe(args.ckpt, model.kind, number, style, sliders=sliders,
                                            directions=directions, seed=args.style_seed)

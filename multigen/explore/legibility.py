@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 LEGIBLE_SHARE = 0.97  # the share of digits a slider may never go below, at any position (issue 19)
 CALIBRATION_SHARE = 0.985  # asked of the calibration's own digits: a margin for the digits it never saw
 CONFIDENT = 0.9  # an unconditional digit takes part when read at 0 with at least this probability
+MIN_KINDS = 8  # of the ten digits, read among an unconditional model's starting digits: else it is not measured
 MIN_SCALE = 0.05  # no direction is shortened below this (a slider that still moves a little)
 SEARCH_STEPS = 4  # of bisection between MIN_SCALE and 1 in log scale: each step halves the ratio's logarithm
 READ_BATCH = 1000  # digits drawn and read at once
@@ -114,6 +115,10 @@ def slider_scales(
     keep = read == tags if tags is not None else confidence >= CONFIDENT
     if keep.mean() < 0.5:
         raise MultigenError(f"Only {keep.mean():.0%} of the starting digits are legible at 0, too few to measure the "
+                            "sliders by: check the checkpoint is trained.")
+    kinds = len(np.unique(read[keep]))
+    if tags is None and kinds < MIN_KINDS:  # an untrained generator can be read "confidently" as one digit throughout
+        raise MultigenError(f"The starting digits are read as {kinds} of the ten digits only, too few to measure the "
                             "sliders by: check the checkpoint is trained.")
     vectors, reference = vectors[keep], read[keep]
     tags = None if tags is None else tags[keep]

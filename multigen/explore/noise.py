@@ -329,11 +329,12 @@ def _recipe_noise(z: Any, refusal: str) -> tuple[float, ...]:
     return tuple(float(v) for v in z)
 
 
-def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe) -> np.ndarray:
+def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np.ndarray | None = None) -> np.ndarray:
     """The noise vector (d,) the GAN page feeds the generator once ``recipe`` is loaded: the found z of an
     inversion recipe, else the seed's (``noise_vector``); then the recipe's first ``PAGE_SLIDERS`` slider
-    values, each held to +-``SLIDER_RANGE``, along ``slider_directions(model, min(PAGE_SLIDERS, d))``; then
-    its code. A recipe of another kind of model, noise size or code count is refused in one line."""
+    values, each held to +-``SLIDER_RANGE``, along ``directions`` (``slider_directions(model, min(PAGE_SLIDERS, d))``,
+    measured here when not given: ``multigen.cache.gan_directions`` keeps them); then its code. A recipe of another
+    kind of model, noise size or code count is refused in one line."""
     where = f" ({recipe.checkpoint})" if recipe.checkpoint else ""
     if not isinstance(model, GAN):
         raise MultigenError(f"A recipe draws with a gan or cgan checkpoint, not a {model.kind}: load the one it was made with{where}.")
@@ -349,7 +350,9 @@ def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe) -> np.ndarray:
     start = noise_vector(recipe.seed, model.latent_dim) if recipe.found is None else np.asarray(recipe.found, np.float32)
     count = min(PAGE_SLIDERS, model.latent_dim)
     values = [max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]]
-    z = apply_sliders(start, slider_directions(model, count), values) if any(values) else start
+    if any(values) and directions is None:
+        directions = slider_directions(model, count)
+    z = apply_sliders(start, directions[:count], values) if any(values) else start
     return z if recipe.code is None else with_code(z, recipe.code, categories)
 
 

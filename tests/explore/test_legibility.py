@@ -72,3 +72,17 @@ def test_a_model_whose_digits_are_unreadable_at_zero_is_refused():
     z, labels = _starts()
     with pytest.raises(MultigenError, match="legible"):
         slider_scales(model, np.eye(3), z, labels, reach=3.0, classifier=PixelReader())
+
+
+def test_an_unconditional_model_that_draws_one_kind_of_digit_is_not_measured():
+    """An untrained generator's blobs can be read confidently, all as one digit: no sign of a trained model."""
+
+    class OneDigit(BreakingModel):
+        conditional = False
+
+        def draw(self, z, labels):
+            return super().draw(z, np.full(len(z), 8))
+
+    z, _ = _starts()
+    with pytest.raises(MultigenError, match="read as 1 of the ten digits only"):
+        slider_scales(OneDigit(lambda z: np.ones(len(z), bool)), np.eye(3), z, reach=3.0, classifier=PixelReader())
