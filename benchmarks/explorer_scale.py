@@ -202,6 +202,8 @@ def browser_rows(
                 # release debounce into one rerun).
                 before, started = received[0], time.perf_counter()
                 mark = page.evaluate("() => performance.now()")
+                if size >= TRAIN_SIZE:
+                    slider.press("End")
                 for _ in range(40):
                     text = (slider.get_attribute("aria-valuetext") or "").replace(",", "").replace("all ", "")
                     if text.isdigit() and int(text) >= size:
