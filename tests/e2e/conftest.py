@@ -223,7 +223,9 @@ def browser() -> Iterator[Any]:
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
     """The app, served once for the whole session and always terminated at its end."""
     scratch = tmp_path_factory.mktemp("e2e")
-    server = start_app(checkpoint_folders(scratch), scratch)
+    # The disk caches of the test run (tests/conftest.py), which the pages' tests read too: what is measured once per
+    # shipped checkpoint (its calibrated slider directions, seconds each) is measured once per run.
+    server = start_app(checkpoint_folders(scratch), scratch, env={"MULTIGEN_CACHE_DIR": os.environ["MULTIGEN_CACHE_DIR"]})
     try:
         yield server
     finally:

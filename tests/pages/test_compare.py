@@ -140,25 +140,34 @@ def test_a_vae_with_a_fitted_prior_samples_from_it_unless_asked_for_n01(app_env,
     save_checkpoint(path, model, metadata={"dataset": "mnist-5k", "epoch": 2, "step": 20, "history": history,
                                            "training": {"model": "vae", "eval_samples": 1000}})
     store_prior(path, fit_prior(model, subset(load_dataset("mnist-5k", "train"), 300), components=3, seed=0))
-    asked = []
+    asked, release = [], threading.Event()  # each evaluation waits for the test, which first reads the table
 
     def evaluate(checkpoint, *, samples, seed, device, prior=None):
         asked.append(prior)
+        assert release.wait(60)
         return {"kind": "vae", "fid": 30.0 if prior == "fitted" else 61.0, "inception_score": 5.0}
 
     monkeypatch.setattr(multigen.evaluation, "evaluate", evaluate)
-    at = open_app(COMPARE)
-    at.multiselect(key="compare_checkpoints").set_value([str(path), str(app_env["checkpoints"] / "dcgan.safetensors")]).run()
-    assert not at.exception and at.radio(key="compare_prior").value == "fitted"
-    table = at.dataframe[0].value
-    assert list(table["checkpoint"]) == ["run · vae-prior", "dcgan"]
-    assert table["FID"].isna()[0]  # the run's 60.0 came from N(0, I): not shown for the fitted prior
+    try:
+        at = open_app(COMPARE)
+        at.multiselect(key="compare_checkpoints").set_value(
+            [str(path), str(app_env["checkpoints"] / "dcgan.safetensors")]).run()
+        assert not at.exception and at.radio(key="compare_prior").value == "fitted"
+        table = at.dataframe[0].value
+        assert list(table["checkpoint"]) == ["run · vae-prior", "dcgan"]
+        assert table["FID"].isna()[0]  # the run's 60.0 came from N(0, I): not shown for the fitted prior
+    finally:
+        release.set()
     measured(at)
     assert at.dataframe[0].value["FID"][0] == 30.0 and asked[0] == "fitted"
     assert asked.count(None) <= 1  # the DCGAN (unless an earlier test left its figures): no prior to choose
     fitted_grid = at.image[0].value  # the VAE's grid comes first
-    at.radio(key="compare_prior").set_value("standard").run()
-    assert at.dataframe[0].value["FID"][0] == 60.0  # the run's own figure at once, measured behind it
+    release.clear()
+    try:
+        at.radio(key="compare_prior").set_value("standard").run()
+        assert at.dataframe[0].value["FID"][0] == 60.0  # the run's own figure at once, measured behind it
+    finally:
+        release.set()
     measured(at)
     assert at.dataframe[0].value["FID"][0] == 61.0 and asked.count("standard") == 1
     assert at.image[0].value != fitted_grid and "from N(0, I)" in " ".join(c.value for c in at.caption)
