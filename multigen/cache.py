@@ -211,8 +211,34 @@ def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:
 
 
 # -- directions of the GAN and Write pages ----------------------------------------------------------
+_said_unusable: set[tuple[str, str]] = set()
+
+
+def _stored_directions(checkpoint: Checkpoint, name: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The directions ``name`` stored in the checkpoint (``multigen calibrate-sliders``), or None when it has none of
+    this shape and measurement version (then they are measured as if it had none; said once in the log)."""
+    stored = checkpoint.directions.get(name)
+    if stored is None:
+        return None
+    about = (checkpoint.metadata.get("directions") or {}).get(name)
+    version = about.get("version") if isinstance(about, dict) else None
+    if (tuple(stored.shape) == shape and stored.dtype == torch.float32 and version == DIRECTIONS_VERSION
+            and bool(torch.isfinite(stored).all())):
+        return stored.numpy().copy()
+    if (str(checkpoint.path), name) not in _said_unusable:
+        _said_unusable.add((str(checkpoint.path), name))
+        logger.warning("Measuring the %s slider directions of %s again: the stored ones are %s %s of version %s, not "
+                       "float32 %s of version %s (`multigen calibrate-sliders %s` stores them anew).", name,
+                       checkpoint.path, stored.dtype, list(stored.shape), version, list(shape), DIRECTIONS_VERSION,
+                       checkpoint.path)
+    return None
+
+
 def _directions(checkpoint: Checkpoint, what: str, shape: tuple[int, int], make: Callable[[], np.ndarray],
                 cache_dir: str | os.PathLike[str] | None) -> np.ndarray:
+    stored = _stored_directions(checkpoint, what.removesuffix("-directions"), shape)
+    if stored is not None:  # measured when the checkpoint was made: nothing to compute or keep
+        return stored
     key = cache_key(checkpoint_sha256(checkpoint.path), what, shape=list(shape), version=DIRECTIONS_VERSION)
 
     def read(path: Path) -> np.ndarray:
@@ -230,7 +256,8 @@ def _directions(checkpoint: Checkpoint, what: str, shape: tuple[int, int], make:
 
 
 def gan_directions(checkpoint: Checkpoint, k: int, *, cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR) -> np.ndarray:
-    """A GAN's ``k`` GANSpace slider directions (``multigen.explore.noise.slider_directions``), kept on disk."""
+    """A GAN's ``k`` GANSpace slider directions (``multigen.explore.noise.slider_directions``): those stored in the
+    checkpoint, else measured once and kept on disk."""
     from multigen.explore.noise import slider_directions
 
     model = checkpoint.model
@@ -239,13 +266,35 @@ def gan_directions(checkpoint: Checkpoint, k: int, *, cache_dir: str | os.PathLi
 
 
 def style_directions(checkpoint: Checkpoint, *, cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR) -> np.ndarray:
-    """A CVAE's or cGAN's slant, thickness and width directions (``multigen.explore.handwriting``), kept on disk."""
+    """A CVAE's or cGAN's slant, thickness and width directions (``multigen.explore.handwriting``): those stored in
+    the checkpoint, else measured once and kept on disk."""
     from multigen.explore.handwriting import STYLE_NAMES
     from multigen.explore.handwriting import style_directions as measure
 
     model = checkpoint.model
     return _directions(checkpoint, "style-directions", (len(STYLE_NAMES), model.latent_dim),
                        lambda: measure(model), cache_dir)
+
+
+def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
+    """Every set of slider directions the pages use for this checkpoint, measured now (no cache) with the digit
+    classifier, for ``multigen.checkpoints.store_directions``: ``gan`` for a GAN or cGAN (the GAN page's sliders),
+    ``style`` for a CVAE or cGAN (the Write page's). Refuses without the classifier, which sets their lengths."""
+    from multigen.evaluation.classifier import load_classifier
+    from multigen.explore.handwriting import style_directions as measure_style
+    from multigen.explore.noise import PAGE_SLIDERS, slider_directions
+    from multigen.models import GAN
+
+    model = checkpoint.model
+    load_classifier()  # raises the one-line "train the classifier" error: uncalibrated directions are not stored
+    measured = {}
+    if isinstance(model, GAN):
+        measured["gan"] = slider_directions(model, min(PAGE_SLIDERS, model.latent_dim))
+    if getattr(model, "conditional", False):
+        measured["style"] = measure_style(model)
+    if not measured:
+        raise MultigenError(f"A {checkpoint.kind} has no sliders to calibrate: pass a GAN, cGAN or CVAE checkpoint.")
+    return measured
 
 
 # -- the Compare page's evaluations ---------------------------------------------------------------

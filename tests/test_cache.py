@@ -8,14 +8,16 @@ import json
 import logging
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from multigen import cache
-from multigen.checkpoints import load_checkpoint, save_checkpoint
+from multigen.checkpoints import Checkpoint, load_checkpoint, save_checkpoint, store_directions
 from multigen.checkpoints.format import read_header
+from multigen.errors import MultigenError
 from multigen.explore import latent, noise
 from multigen.models import build_model
 
@@ -137,6 +139,39 @@ def test_a_cache_file_of_another_shape_is_made_again(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="multigen.cache"):
         assert np.array_equal(cache.gan_directions(gan, 3, cache_dir=folder), directions)
     assert "expected finite float32 (3, 8)" in caplog.text
+
+
+def test_directions_stored_in_the_checkpoint_are_read_not_measured_unless_of_another_shape_or_version(tmp_path, caplog, monkeypatch):
+    gan = tiny_checkpoint(tmp_path / "gan.safetensors", kind="gan")
+    stored = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    measured = []
+    monkeypatch.setattr(noise, "slider_directions", lambda model, k: measured.append(k) or np.ones((k, 8), np.float32))
+    folder = tmp_path / "cache"
+    with_them = load_checkpoint(store_directions(gan.path, {"gan": stored}, version=cache.DIRECTIONS_VERSION))
+    assert np.array_equal(cache.gan_directions(with_them, 3, cache_dir=folder), stored)
+    assert measured == [] and not folder.exists()  # nothing computed, nothing kept
+    assert np.array_equal(cache.gan_directions(with_them, 2, cache_dir=folder), np.ones((2, 8)))  # other count: measured
+    old = load_checkpoint(store_directions(gan.path, {"gan": stored}, version=cache.DIRECTIONS_VERSION - 1))
+    with caplog.at_level(logging.WARNING, logger="multigen.cache"):
+        for _ in range(2):
+            assert np.array_equal(cache.gan_directions(old, 3, cache_dir=folder), np.ones((3, 8)))
+    assert measured == [2, 3] and caplog.text.count("Measuring the gan slider directions") == 1
+    assert f"multigen calibrate-sliders {gan.path}" in caplog.text
+
+
+def test_measure_directions_gives_each_page_s_directions_of_a_model():
+    from multigen.explore import handwriting
+
+    torch.manual_seed(0)
+    cgan = Checkpoint(path=Path("cgan.safetensors"), model=build_model("cgan", {"noise_dim": 4}).eval(),
+                      metadata={"kind": "cgan"})
+    found = cache.measure_directions(cgan)
+    assert set(found) == {"gan", "style"}
+    assert np.array_equal(found["gan"], noise.slider_directions(cgan.model, 4))  # PAGE_SLIDERS, at most the noise size
+    assert np.array_equal(found["style"], handwriting.style_directions(cgan.model))
+    vae = Checkpoint(path=Path("vae.safetensors"), model=build_model("vae", TINY["vae"]).eval(), metadata={"kind": "vae"})
+    with pytest.raises(MultigenError, match="A vae has no sliders to calibrate"):
+        cache.measure_directions(vae)
 
 
 def test_writes_are_atomic_and_leave_no_temporary_files(vae, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,9 @@ from multigen.checkpoints import (
     load_checkpoint,
     read_metadata,
     save_checkpoint,
+    store_directions,
 )
+from multigen.errors import MultigenError
 from multigen.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -511,6 +514,36 @@ def test_export_drops_optimizer_state_and_extras_and_makes_a_smaller_loadable_fi
     assert checkpoint.metadata["exported_from"] == "run.safetensors"
     assert (checkpoint.metadata["epoch"], checkpoint.metadata["dataset"]) == (2, "mnist-5k")
     assert "optimizers" not in checkpoint.metadata
+
+
+def test_stored_slider_directions_round_trip_and_go_with_export_but_not_with_new_weights(tmp_path):
+    model = tiny_model("cgan")
+    gan, style = torch.randn(2, 3), torch.randn(3, 3)
+    source = save_checkpoint(tmp_path / "run.safetensors", model, optimizers=train_one_step(model), metadata={"epoch": 4})
+    stored = store_directions(source, {"gan": gan}, version=7)
+    stored = store_directions(stored, {"style": style.numpy()}, version=7)  # a second name joins the first
+    checkpoint = load_checkpoint(stored)
+    assert set(checkpoint.directions) == {"gan", "style"}
+    assert torch.equal(checkpoint.directions["gan"], gan) and torch.equal(checkpoint.directions["style"], style)
+    assert checkpoint.metadata["directions"] == {"gan": {"shape": [2, 3], "version": 7}, "style": {"shape": [3, 3], "version": 7}}
+    assert checkpoint.optimizer_states and checkpoint.metadata["epoch"] == 4  # everything else kept
+    assert torch.equal(load_checkpoint(export_checkpoint(stored, tmp_path / "shipped.safetensors")).directions["gan"], gan)
+    # Saving weights again (a resumed run) drops them: they were measured for the old weights.
+    resaved = load_checkpoint(save_checkpoint(tmp_path / "again.safetensors", checkpoint.model, metadata=checkpoint.metadata))
+    assert resaved.directions == {} and "directions" not in resaved.metadata
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (torch.zeros(2, 4), "must be float32 (k, 3)"),
+    (torch.zeros(2, 3, dtype=torch.float64), "must be float32 (k, 3)"),
+    (torch.full((2, 3), float("nan")), "NaN or infinity"),
+])
+def test_directions_that_do_not_fit_the_model_are_refused_and_the_file_kept(tmp_path, value, message):
+    path = save_checkpoint(tmp_path / "gan.safetensors", tiny_model("cgan"))
+    before = path.read_bytes()
+    with pytest.raises(MultigenError, match=re.escape(message)):
+        store_directions(path, {"gan": value}, version=1)
+    assert path.read_bytes() == before
 
 
 def test_reading_metadata_is_cheap_and_gives_the_same_metadata_as_loading(tmp_path, monkeypatch):

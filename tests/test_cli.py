@@ -219,6 +219,24 @@ def test_fit_prior_with_out_leaves_the_checkpoint_as_it_was_and_remove_takes_the
     assert "prior" not in json.loads(run_here(capsys, "info", str(fitted))[1])
 
 
+def test_calibrate_sliders_stores_the_pages_directions_in_the_checkpoint(tiny_vae, tmp_path, capsys):
+    from multigen import cache
+    from multigen.checkpoints import load_checkpoint, save_checkpoint
+    from multigen.models import build_model
+
+    gan = save_checkpoint(tmp_path / "cgan.safetensors", build_model("cgan", {"noise_dim": 4}).eval())
+    before = gan.read_bytes()
+    out_path = tmp_path / "calibrated.safetensors"
+    status, out, err = run_here(capsys, "calibrate-sliders", str(gan), "--out", str(out_path))
+    assert status == 0, err
+    assert gan.read_bytes() == before and "stored the slider directions" in out and "style:" in out
+    checkpoint = load_checkpoint(out_path)
+    assert {name: about["shape"] for name, about in checkpoint.metadata["directions"].items()} == {"gan": [4, 4], "style": [3, 4]}
+    assert np.array_equal(cache.style_directions(checkpoint, cache_dir=None), checkpoint.directions["style"].numpy())
+    status, _, err = run_here(capsys, "calibrate-sliders", str(tiny_vae))
+    assert status == 2 and "A vae has no sliders to calibrate" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("command", "expected"), [
     (("sample", "{vae}", "--prior", "fitted", "--out", "{tmp}/x.png"), "has no fitted prior: run `multigen fit-prior {vae}` first"),
     (("eval", "{vae}", "--prior", "fitted"), "has no fitted prior: run `multigen fit-prior {vae}` first"),

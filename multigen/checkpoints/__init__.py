@@ -6,7 +6,9 @@ A checkpoint is one ``.safetensors`` file. Its tensors are named by what they ho
 - ``optimizer/{name}/...``: the tensors of each optimizer's ``state_dict()`` (optional);
 - ``extra/{name}``: anything else a caller wants back, such as RNG states or fixed noise (optional);
 - ``prior/weights``, ``prior/means``, ``prior/scale_tril``: a VAE's fitted latent prior, a Gaussian mixture
-  (``multigen.models.prior``; optional, described by the metadata's ``"prior"``, kept by ``export``).
+  (``multigen.models.prior``; optional, described by the metadata's ``"prior"``, kept by ``export``);
+- ``directions/gan``, ``directions/style``: the slider directions the GAN and Write pages measure for these
+  weights (``store_directions``; optional, described by the metadata's ``"directions"``, kept by ``export``).
 
 The header's metadata holds, under the key ``"multigen"``, one JSON document: the format name and
 schema version, the model kind and config (enough to rebuild the model), dataset, epoch, step,
@@ -34,6 +36,7 @@ from torch import nn
 
 from multigen.checkpoints.format import (
     CHECKPOINT_SUFFIX,
+    DIRECTIONS_PREFIX,
     EXTRA_PREFIX,
     FORMAT,
     MODEL_PREFIX,
@@ -70,6 +73,7 @@ class Checkpoint:
     metadata: dict[str, Any]  # the full JSON metadata
     optimizer_states: dict[str, dict[str, Any]] = field(default_factory=dict)  # for optimizer.load_state_dict
     extra: dict[str, torch.Tensor] = field(default_factory=dict)  # the extra tensors, on the CPU
+    directions: dict[str, torch.Tensor] = field(default_factory=dict)  # stored slider directions, on the CPU
 
     @property
     def kind(self) -> str:
@@ -151,6 +155,7 @@ def save_checkpoint(
     document.update(metadata or {})
     document.pop("optimizers", None)  # describes this file's tensors only; rebuilt below
     document.pop("prior", None)  # likewise
+    document.pop("directions", None)  # measured for other weights (store_directions adds them to these)
     if prior is not None:
         document["prior"] = prior.describe()
     document.update(
@@ -270,6 +275,7 @@ def load_checkpoint(
         metadata=metadata,
         optimizer_states=optimizer_states,
         extra=with_prefix(tensors, EXTRA_PREFIX),
+        directions=with_prefix(tensors, DIRECTIONS_PREFIX),  # checked where they are used (multigen.cache)
     )
 
 
@@ -306,13 +312,14 @@ def list_checkpoints(*folders: str | os.PathLike[str], recursive: bool = True) -
 
 
 def export_checkpoint(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
-    """Copy a checkpoint for shipping: model weights, a fitted prior and metadata only (no optimizer state or
-    extras), atomically."""
+    """Copy a checkpoint for shipping: model weights, a fitted prior, stored slider directions and metadata only (no
+    optimizer state or extras), atomically."""
     source, destination = Path(source), Path(destination)
     metadata, tensors, _ = _validated(source)  # what load refuses, export refuses
     metadata = {key: value for key, value in metadata.items() if key != "optimizers"}
     metadata["exported_from"] = source.name
-    weights = {name: tensor for name, tensor in tensors.items() if name.startswith((MODEL_PREFIX, PRIOR_PREFIX))}
+    weights = {name: tensor for name, tensor in tensors.items()
+               if name.startswith((MODEL_PREFIX, PRIOR_PREFIX, DIRECTIONS_PREFIX))}
     return write_checkpoint(destination, weights, metadata)
 
 
@@ -333,6 +340,29 @@ def store_prior(
     return write_checkpoint(Path(out) if out is not None else path, tensors, metadata)
 
 
+def store_directions(
+    path: str | os.PathLike[str], directions: Mapping[str, Any], *, version: int, out: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write ``path`` again (or to ``out``) with ``directions`` (name -> float32 array (k, latent_dim), such as
+    ``multigen.cache.measure_directions`` gives) stored beside its weights, atomically; directions of other names
+    and everything else are kept. ``version`` is the measurement's (``multigen.cache.DIRECTIONS_VERSION``): a reader
+    uses only directions of the version it measures. Returns the path written."""
+    path = Path(path)
+    metadata, tensors, model = _validated(path, with_prior=False)
+    latent_dim = getattr(model, "latent_dim", None)
+    described = dict(metadata.get("directions") or {})
+    for name, value in directions.items():
+        tensor = torch.as_tensor(value).detach().cpu().contiguous()
+        if tensor.dtype != torch.float32 or tensor.ndim != 2 or tensor.shape[1] != latent_dim:
+            raise MultigenError(f"Directions {name!r} must be float32 (k, {latent_dim}), got {tensor.dtype} {list(tensor.shape)}.")
+        if not bool(torch.isfinite(tensor).all()):
+            raise MultigenError(f"Directions {name!r} hold NaN or infinity.")
+        tensors[f"{DIRECTIONS_PREFIX}{name}"] = tensor
+        described[name] = {"shape": list(tensor.shape), "version": int(version)}
+    metadata["directions"] = described
+    return write_checkpoint(Path(out) if out is not None else path, tensors, metadata)
+
+
 __all__ = [
     "CHECKPOINT_SUFFIX",
     "FORMAT",
@@ -346,5 +376,6 @@ __all__ = [
     "load_checkpoint",
     "read_metadata",
     "save_checkpoint",
+    "store_directions",
     "store_prior",
 ]

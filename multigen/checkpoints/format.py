@@ -35,6 +35,7 @@ MODEL_PREFIX = "model/"
 OPTIMIZER_PREFIX = "optimizer/"
 EXTRA_PREFIX = "extra/"
 PRIOR_PREFIX = "prior/"  # a VAE's fitted latent prior (multigen.models.prior): weights, means, scale_tril
+DIRECTIONS_PREFIX = "directions/"  # the pages' slider directions, measured for these weights (store_directions)
 TENSOR_MARKER = "__tensor__"  # {"__tensor__": name} stands for a tensor stored under that name
 FALLBACK_VERSION = "0.1.0"
 READ_ERRORS = (SafetensorError, OSError, ValueError, RuntimeError)  # what reading a damaged file can raise

@@ -1,5 +1,5 @@
-"""The ``multigen`` command line: train, sample, encode, export, info, eval, train-classifier, write, invert and
-fit-prior.
+"""The ``multigen`` command line: train, sample, encode, export, info, eval, train-classifier, write, invert,
+fit-prior and calibrate-sliders.
 
 ``parser`` holds the arguments, ``commands`` what each subcommand does. Bad arguments or files end with
 one line on stderr and exit status 2, never a traceback.

@@ -425,8 +425,25 @@ def _fit_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_sliders(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from multigen import cache
+    from multigen.checkpoints import load_checkpoint, store_directions
+
+    out = _output(args.out, (".safetensors",))
+    checkpoint = load_checkpoint(args.checkpoint, device=args.device)
+    directions = cache.measure_directions(checkpoint)
+    path = store_directions(args.checkpoint, directions,
+                            version=cache.DIRECTIONS_VERSION, out=out)
+    lengths = "; ".join(f"{name}: {', '.join(f'{n:.2f}' for n in np.linalg.norm(values, axis=1))}"
+                        for name, values in directions.items())
+    print(f"stored the slider directions of {args.checkpoint} (lengths {lengths}) -> {path}")
+    return 0
+
+
 COMMANDS = {
     "train": _train, "sample": _sample, "encode": _encode, "export": _export, "info": _info,
     "eval": _eval, "train-classifier": _train_classifier, "write": _write, "invert": _invert,
-    "fit-prior": _fit_prior,
+    "fit-prior": _fit_prior, "calibrate-sliders": _calibrate_sliders,
 }

@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_write(commands, choices)
     _add_invert(commands, choices)
     _add_fit_prior(commands, choices)
+    _add_calibrate_sliders(commands, choices)
     return parser
 
 
@@ -227,6 +228,16 @@ def _add_fit_prior(commands: argparse._SubParsersAction, choices: dict) -> None:
     fit.add_argument("--device", choices=choices["devices"], default="auto")
     fit.add_argument("--out", help="write the checkpoint with its prior here instead (default: in place)")
     fit.add_argument("--remove", action="store_true", help="remove a stored prior instead of fitting one")
+
+
+def _add_calibrate_sliders(commands: argparse._SubParsersAction, choices: dict) -> None:
+    calibrate = commands.add_parser(
+        "calibrate-sliders", help="measure the GAN and Write pages' slider directions of a checkpoint, each as long as "
+                                  "keeps its digits legible, and store them in it (the pages then need not measure them)")
+    calibrate.add_argument("checkpoint", help="a gan, cgan or cvae checkpoint; written again in place unless --out is given")
+    calibrate.add_argument("--device", choices=choices["devices"], default="cpu",
+                           help="where to measure (default cpu, as the app does)")
+    calibrate.add_argument("--out", help="write the checkpoint with its directions here instead (default: in place)")
 
 
 def _add_classifier(commands: argparse._SubParsersAction, choices: dict) -> None:
