@@ -1,8 +1,9 @@
 """Is every digit a slider can reach still a legible digit? The share read right over each slider's range.
 
 For the Write page (the CVAE and the cGAN: slant, thickness and width, ``style_directions``) and the GAN
-page (the cGAN and the DCGAN: ten GANSpace directions, ``slider_directions``), as the library at this
-checkout makes them (run it from an older checkout for the "before" figures): seeded starting vectors
+page (the cGAN and the DCGAN: ten GANSpace directions, ``slider_directions``), as the pages use them (those
+the checkpoint stores, ``multigen calibrate-sliders``, when they are of this checkout's measurement; else as the
+library at this checkout makes them) (run it from an older checkout for the "before" figures): seeded starting vectors
 other than the ones the calibration measured (styles ``style_from_seed(model, 1000 + i)`` written as all
 ten digits; GAN noise ``noise_vector(1000 + i)``, a cGAN's as all ten digits), each slider moved alone
 over -3 .. 3 in steps of 0.5, then every corner: the Write page's three sliders at their ends in every
@@ -38,6 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from multigen import cache
 from multigen.checkpoints import load_checkpoint
 from multigen.evaluation import load_classifier
 from multigen.explore import handwriting, noise
@@ -133,15 +135,16 @@ def main() -> None:
     for what in args.models:
         started = time.perf_counter()
         name = what.removeprefix("gan-")
-        model = load_checkpoint(CHECKPOINTS[name]).model
+        checkpoint = load_checkpoint(CHECKPOINTS[name])
+        model = checkpoint.model
         if what in ("cvae", "cgan"):
-            directions = handwriting.style_directions(model)
+            directions = cache.style_directions(checkpoint, cache_dir=None)  # the stored ones, as the page uses
             styles = np.stack([handwriting.style_from_seed(model, HELD_OUT + i) for i in range(args.styles)])
             starts, labels = np.repeat(styles, 10, axis=0), np.tile(np.arange(10), args.styles)
             names, page, pair_rows = list(handwriting.STYLE_NAMES), "Write", None
         else:
             count = min(noise.PAGE_SLIDERS, model.latent_dim)
-            directions = noise.slider_directions(model, count)
+            directions = cache.gan_directions(checkpoint, count, cache_dir=None)
             n = args.styles if model.conditional else args.seeds
             seeds = np.stack([noise.noise_vector(HELD_OUT + i, model.latent_dim) for i in range(n)])
             if model.conditional:

@@ -26,7 +26,7 @@ only=${1:-all}
 # the slider lengths are measured with it (a new classifier needs `multigen calibrate-sliders` again).
 [[ $only == all || $only == classifier ]] && OMP_NUM_THREADS=1 python -m multigen train-classifier --seed 0 --quiet --out checkpoints/classifier.safetensors
 [[ $only == all || $only == vae-2 ]]  && train vae-2  --model vae  --latent-dim 2  --epochs 50 --batch-size 64
-[[ $only == all || $only == vae-16 ]] && train vae-16 --model vae  --latent-dim 16 --epochs 50 --batch-size 64
+[[ $only == all || $only == vae-16 ]] && train vae-16 --model vae  --latent-dim 16 --epochs 100 --lr-decay-from 50 --batch-size 64
 [[ $only == all || $only == cvae ]]   && train cvae   --model cvae --latent-dim 16 --beta 3 --epochs 50 --batch-size 64 --eval-samples 0 && more cvae 100
 # The DCGAN is self-conditioned: 20 clusters of the training digits, found without labels (see README).
 [[ $only == all || $only == dcgan ]]  && train dcgan  --model gan  --categorical-code 20 --cluster-code --epochs 90 --lr-decay-from 45 --batch-size 64
