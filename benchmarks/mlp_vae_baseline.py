@@ -24,14 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from multigen.checkpoints import load_checkpoint
 from multigen.data import load_dataset
 from multigen.evaluation import vae_negative_elbo
+from multigen.models.base import GenerativeModel
 from multigen.models.vae import VAE, vae_loss
 
 
-class ClassicMLPVAE(nn.Module):
-    """The VAE of pytorch/examples, with the method names multigen's metrics call."""
+class ClassicMLPVAE(GenerativeModel):
+    """The VAE of pytorch/examples, with the method names multigen's metrics call (a ``GenerativeModel`` with an
+    encoder, which ``vae_negative_elbo`` asks for)."""
 
     kind: ClassVar[str] = "vae"
     conditional: ClassVar[bool] = False
+    has_encoder: ClassVar[bool] = True
 
     def __init__(self, hidden: int = 400, latent_dim: int = 20) -> None:
         super().__init__()
