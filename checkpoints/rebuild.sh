@@ -31,4 +31,4 @@ only=${1:-all}
 # The DCGAN is self-conditioned: 20 clusters of the training digits, found without labels (see README).
 [[ $only == all || $only == dcgan ]]  && train dcgan  --model gan  --categorical-code 20 --cluster-code --epochs 90 --lr-decay-from 45 --batch-size 64
 # The cGAN spreads each digit's noise over more of its shapes with MSGAN's mode-seeking term (Mao et al., 2019).
-[[ $only == all || $only == cgan ]]   && train cgan   --model cgan --mode-seeking 0.1 --epochs 80 --lr-decay-from 40 --batch-size 64 --eval-samples 0
+[[ $only == all || $only == cgan ]]   && train cgan   --model cgan --mode-seeking 0.15 --epochs 80 --lr-decay-from 40 --batch-size 64 --eval-samples 0
