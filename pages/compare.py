@@ -92,10 +92,11 @@ if not selected:
     st.info("Pick one or more checkpoints to compare.")
     st.stop()
 with_prior = [name_of(info) for info in selected if info.metadata.get("prior")]
-prior = "fitted"
+prior = loaders.DEFAULT_PRIOR
 if with_prior:
     prior = st.radio(
-        "VAE samples from", list(PRIORS), key="compare_prior", format_func=PRIORS.get, horizontal=True,
+        "VAE samples from", list(PRIORS), index=list(PRIORS).index(prior), key="compare_prior", format_func=PRIORS.get,
+        horizontal=True,
         help=f"{', '.join(with_prior)} also keep(s) a Gaussian mixture fitted to where the encoder puts the training "
         "digits (`multigen fit-prior`; Ghosh et al., 2020). N(0, I), the prior the VAE was trained with, has holes "
         "where no digit's code lies, and decodes them as blurred blends.",

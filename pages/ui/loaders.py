@@ -34,6 +34,7 @@ TSNE_SEED = 0  # every t-SNE map of the app is seeded alike, so a map is compute
 EXPLORER_POINTS = 2_000  # digits on a first latent map (of the first split, "train")
 GAN_SLIDERS = 10  # direction sliders of the GAN page (fewer when the noise vector is smaller)
 EVALUATION_SAMPLES = (1000, 5000)  # the Compare page's sample counts, the first one by default
+DEFAULT_PRIOR = "fitted"  # what Compare draws a VAE with a fitted prior from until asked (the warm-up measures it)
 GRID_DIGITS = 20  # digits in a checkpoint's sample grid on the Compare page, 10 per row
 GRID_SEED = 0
 

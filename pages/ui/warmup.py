@@ -136,8 +136,10 @@ def warm_up_tasks() -> Iterator[tuple[str, Callable[[], Any]]]:
             yield from whole_split(info) if key == "explorer" else ()
     loaded.clear()  # the evaluations load their own models
     for info in [info for info in available_checkpoints(kinds()) if not is_run(info)]:
+        # The evaluation Compare asks for first: a VAE with a fitted prior is measured drawing from it.
         yield f"the evaluation of {name_of(info)}", lambda info=info: cache.evaluation(
-            info.path, samples=loaders.EVALUATION_SAMPLES[0], device=device, cache_dir=folder)
+            info.path, samples=loaders.EVALUATION_SAMPLES[0], prior=loaders.prior_for(info, loaders.DEFAULT_PRIOR),
+            device=device, cache_dir=folder)
 
 
 def start_warm_up(
