@@ -117,13 +117,14 @@ def test_sample_with_a_gan_page_recipe_draws_the_seed_with_its_sliders_and_code_
         make_recipe,
         noise_vector,
         recipe_png,
-        slider_directions,
         with_code,
     )
 
-    cgan = load_checkpoint(SHIPPED / "cgan.safetensors").model
+    # The page's directions: those the shipped checkpoints store (multigen calibrate-sliders), which `sample` reads too
+    cgan = load_checkpoint(SHIPPED / "cgan.safetensors")
+    directions, cgan = cgan.directions["gan"].numpy(), cgan.model
     values = [1.5, -0.5] + [0.0] * 8  # as the page: ten sliders, z = seed's noise moved along ten directions
-    z = apply_sliders(noise_vector(7, cgan.latent_dim), slider_directions(cgan, 10), values)
+    z = apply_sliders(noise_vector(7, cgan.latent_dim), directions, values)
     recipe = make_recipe("checkpoints/cgan.safetensors", 7, z, label=3, sliders=values, kind="cgan")
     (tmp_path / "digit.json").write_text(json.dumps(recipe))
     (tmp_path / "digit.png").write_bytes(recipe_png(np.kron(cgan.draw(z, 3), np.ones((8, 8), np.uint8)), recipe))
@@ -132,9 +133,10 @@ def test_sample_with_a_gan_page_recipe_draws_the_seed_with_its_sliders_and_code_
         assert main(["sample", str(SHIPPED / "cgan.safetensors"), "--recipe", str(tmp_path / name), "--out", str(out)]) == 0
         assert np.array_equal(np.asarray(Image.open(out)), cgan.draw(z, 3)), name
     assert "seed 7, label 3" in capsys.readouterr().out
-    dcgan = load_checkpoint(SHIPPED / "dcgan.safetensors").model  # self-conditioned: a cluster code, 20 of them
+    dcgan = load_checkpoint(SHIPPED / "dcgan.safetensors")  # self-conditioned: a cluster code, 20 of them
+    directions, dcgan = dcgan.directions["gan"].numpy(), dcgan.model
     values = [0.0, 0.0, 0.7] + [0.0] * 7
-    z = with_code(apply_sliders(noise_vector(3, 100), slider_directions(dcgan, 10), values), 4, dcgan.code_categories)
+    z = with_code(apply_sliders(noise_vector(3, 100), directions, values), 4, dcgan.code_categories)
     (tmp_path / "coded.json").write_text(json.dumps(make_recipe("dcgan", 3, z, sliders=values, kind="gan", code=4)))
     assert main(["sample", str(SHIPPED / "dcgan.safetensors"), "--recipe", str(tmp_path / "coded.json"),
                  "--out", str(tmp_path / "coded.png")]) == 0
