@@ -215,23 +215,42 @@ def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:
 _said_unusable: set[tuple[str, str]] = set()
 
 
+def classifier_checksum() -> str:
+    """The digit classifier's own checksum ("none" when it is missing): part of the key of what it measured."""
+    from multigen.evaluation import classifier as instrument
+
+    try:
+        return checkpoint_sha256(instrument.DEFAULT_CLASSIFIER)
+    except (MultigenError, OSError):
+        return "none"
+
+
+def directions_measurement() -> dict[str, Any]:
+    """What slider directions measured now are measured with: the measurement's version and the classifier that set
+    their lengths (``store_directions`` keeps it beside them; stored ones of another measurement are not used)."""
+    return {"version": DIRECTIONS_VERSION, "classifier": classifier_checksum()}
+
+
 def _stored_directions(checkpoint: Checkpoint, name: str, shape: tuple[int, int]) -> np.ndarray | None:
     """The directions ``name`` stored in the checkpoint (``multigen calibrate-sliders``), or None when it has none of
-    this shape and measurement version (then they are measured as if it had none; said once in the log)."""
+    this shape and measurement (then they are measured as if it had none; said once in the log)."""
     stored = checkpoint.directions.get(name)
     if stored is None:
         return None
-    about = (checkpoint.metadata.get("directions") or {}).get(name)
-    version = about.get("version") if isinstance(about, dict) else None
-    if (tuple(stored.shape) == shape and stored.dtype == torch.float32 and version == DIRECTIONS_VERSION
+    described = checkpoint.metadata.get("directions")
+    about = described.get(name) if isinstance(described, dict) else None  # a hostile header: as if undescribed
+    about = about if isinstance(about, dict) else {}
+    wanted = directions_measurement()
+    measured = {key: about.get(key) for key in wanted}
+    if (tuple(stored.shape) == shape and stored.dtype == torch.float32 and measured == wanted
             and bool(torch.isfinite(stored).all())):
         return stored.numpy().copy()
-    if (str(checkpoint.path), name) not in _said_unusable:
-        _said_unusable.add((str(checkpoint.path), name))
-        logger.warning("Measuring the %s slider directions of %s again: the stored ones are %s %s of version %s, not "
-                       "float32 %s of version %s (`multigen calibrate-sliders %s` stores them anew).", name,
-                       checkpoint.path, stored.dtype, list(stored.shape), version, list(shape), DIRECTIONS_VERSION,
-                       checkpoint.path)
+    said = (str(checkpoint.path), name, tuple(stored.shape), json.dumps(measured, sort_keys=True, default=str))
+    if said not in _said_unusable:
+        _said_unusable.add(said)
+        logger.warning("Measuring the %s slider directions of %s again: the stored ones are %s %s measured as %s, not "
+                       "float32 %s measured as %s (`multigen calibrate-sliders %s` stores them anew).", name,
+                       checkpoint.path, stored.dtype, list(stored.shape), measured, list(shape), wanted, checkpoint.path)
     return None
 
 
@@ -240,7 +259,7 @@ def _directions(checkpoint: Checkpoint, what: str, shape: tuple[int, int], make:
     stored = _stored_directions(checkpoint, what.removesuffix("-directions"), shape)
     if stored is not None:  # measured when the checkpoint was made: nothing to compute or keep
         return stored
-    key = cache_key(checkpoint_sha256(checkpoint.path), what, shape=list(shape), version=DIRECTIONS_VERSION)
+    key = cache_key(checkpoint_sha256(checkpoint.path), what, shape=list(shape), **directions_measurement())
 
     def read(path: Path) -> np.ndarray:
         directions = np.load(path, allow_pickle=False)
@@ -302,14 +321,8 @@ def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
 def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None) -> str:
     """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's content,
     the settings and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
-    from multigen.evaluation import classifier as instrument
-
-    try:
-        judge = checkpoint_sha256(instrument.DEFAULT_CLASSIFIER)
-    except (MultigenError, OSError):
-        judge = "none"
     return cache_key(checkpoint_sha256(checkpoint), "evaluation", samples=int(samples), seed=int(seed),
-                     prior=prior, classifier=judge, version=EVALUATION_VERSION)
+                     prior=prior, classifier=classifier_checksum(), version=EVALUATION_VERSION)
 
 
 def _read_evaluation(path: Path) -> dict[str, Any]:

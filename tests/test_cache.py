@@ -141,22 +141,40 @@ def test_a_cache_file_of_another_shape_is_made_again(tmp_path, caplog):
     assert "expected finite float32 (3, 8)" in caplog.text
 
 
-def test_directions_stored_in_the_checkpoint_are_read_not_measured_unless_of_another_shape_or_version(tmp_path, caplog, monkeypatch):
+def test_directions_stored_in_the_checkpoint_are_read_not_measured_unless_of_another_shape_or_measurement(
+        tmp_path, caplog, monkeypatch):
     gan = tiny_checkpoint(tmp_path / "gan.safetensors", kind="gan")
     stored = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     measured = []
     monkeypatch.setattr(noise, "slider_directions", lambda model, k: measured.append(k) or np.ones((k, 8), np.float32))
     folder = tmp_path / "cache"
-    with_them = load_checkpoint(store_directions(gan.path, {"gan": stored}, version=cache.DIRECTIONS_VERSION))
+    now = cache.directions_measurement()
+    assert now == {"version": cache.DIRECTIONS_VERSION, "classifier": cache.classifier_checksum()} and now["classifier"] != "none"
+    with_them = load_checkpoint(store_directions(gan.path, {"gan": stored}, measurement=now))
     assert np.array_equal(cache.gan_directions(with_them, 3, cache_dir=folder), stored)
     assert measured == [] and not folder.exists()  # nothing computed, nothing kept
     assert np.array_equal(cache.gan_directions(with_them, 2, cache_dir=folder), np.ones((2, 8)))  # other count: measured
-    old = load_checkpoint(store_directions(gan.path, {"gan": stored}, version=cache.DIRECTIONS_VERSION - 1))
-    with caplog.at_level(logging.WARNING, logger="multigen.cache"):
-        for _ in range(2):
-            assert np.array_equal(cache.gan_directions(old, 3, cache_dir=folder), np.ones((3, 8)))
-    assert measured == [2, 3] and caplog.text.count("Measuring the gan slider directions") == 1
-    assert f"multigen calibrate-sliders {gan.path}" in caplog.text
+    # An older measurement, or lengths set by another classifier: measured again, each said once in the log.
+    for other in ({**now, "version": now["version"] - 1}, {**now, "classifier": "another"}):
+        old = load_checkpoint(store_directions(gan.path, {"gan": stored}, measurement=other))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="multigen.cache"):
+            for _ in range(2):
+                assert np.array_equal(cache.gan_directions(old, 3, cache_dir=folder), np.ones((3, 8)))
+        assert caplog.text.count("Measuring the gan slider directions") == 1, caplog.text
+        assert f"multigen calibrate-sliders {gan.path}" in caplog.text
+    assert f"'version': {now['version'] - 1}" not in caplog.text and "'classifier': 'another'" in caplog.text
+    assert measured == [2, 3]  # the same weights: the (3, 8) measured once is kept in the folder and read after
+
+
+def test_a_damaged_description_of_stored_directions_is_as_if_they_were_not_there(tmp_path, monkeypatch):
+    """A hostile header (its "directions" a list, not a mapping) gets its directions measured, not a traceback."""
+    gan = tiny_checkpoint(tmp_path / "gan.safetensors", kind="gan")
+    path = store_directions(gan.path, {"gan": np.zeros((3, 8), np.float32)}, measurement=cache.directions_measurement())
+    checkpoint = load_checkpoint(path)
+    checkpoint.metadata["directions"] = ["gan"]
+    monkeypatch.setattr(noise, "slider_directions", lambda model, k: np.ones((k, 8), np.float32))
+    assert np.array_equal(cache.gan_directions(checkpoint, 3, cache_dir=None), np.ones((3, 8)))
 
 
 def test_measure_directions_gives_each_page_s_directions_of_a_model():

@@ -520,8 +520,8 @@ def test_stored_slider_directions_round_trip_and_go_with_export_but_not_with_new
     model = tiny_model("cgan")
     gan, style = torch.randn(2, 3), torch.randn(3, 3)
     source = save_checkpoint(tmp_path / "run.safetensors", model, optimizers=train_one_step(model), metadata={"epoch": 4})
-    stored = store_directions(source, {"gan": gan}, version=7)
-    stored = store_directions(stored, {"style": style.numpy()}, version=7)  # a second name joins the first
+    stored = store_directions(source, {"gan": gan}, measurement={"version": 7})
+    stored = store_directions(stored, {"style": style.numpy()}, measurement={"version": 7})  # a second name joins the first
     checkpoint = load_checkpoint(stored)
     assert set(checkpoint.directions) == {"gan", "style"}
     assert torch.equal(checkpoint.directions["gan"], gan) and torch.equal(checkpoint.directions["style"], style)
@@ -542,8 +542,22 @@ def test_directions_that_do_not_fit_the_model_are_refused_and_the_file_kept(tmp_
     path = save_checkpoint(tmp_path / "gan.safetensors", tiny_model("cgan"))
     before = path.read_bytes()
     with pytest.raises(MultigenError, match=re.escape(message)):
-        store_directions(path, {"gan": value}, version=1)
+        store_directions(path, {"gan": value}, measurement={"version": 1})
     assert path.read_bytes() == before
+
+
+def test_directions_measured_on_a_file_that_changed_since_are_refused(tmp_path):
+    """A run saving the checkpoint while its directions were measured: they belong to the old weights."""
+    path = save_checkpoint(tmp_path / "gan.safetensors", tiny_model("cgan", seed=1))
+    measured_from = checkpoints.format.read_header(path)[2]
+    save_checkpoint(path, tiny_model("cgan", seed=2))  # new weights meanwhile
+    before = path.read_bytes()
+    with pytest.raises(MultigenError, match="changed while its slider directions were measured"):
+        store_directions(path, {"gan": torch.zeros(2, 3)}, measurement={"version": 1}, measured_from=measured_from)
+    assert path.read_bytes() == before
+    stored = store_directions(path, {"gan": torch.zeros(2, 3)}, measurement={"version": 1},
+                              measured_from=checkpoints.format.read_header(path)[2])
+    assert load_checkpoint(stored).directions["gan"].shape == (2, 3)
 
 
 def test_reading_metadata_is_cheap_and_gives_the_same_metadata_as_loading(tmp_path, monkeypatch):

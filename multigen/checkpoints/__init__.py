@@ -341,16 +341,23 @@ def store_prior(
 
 
 def store_directions(
-    path: str | os.PathLike[str], directions: Mapping[str, Any], *, version: int, out: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str], directions: Mapping[str, Any], *, measurement: Mapping[str, Any],
+    measured_from: str | None = None, out: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write ``path`` again (or to ``out``) with ``directions`` (name -> float32 array (k, latent_dim), such as
     ``multigen.cache.measure_directions`` gives) stored beside its weights, atomically; directions of other names
-    and everything else are kept. ``version`` is the measurement's (``multigen.cache.DIRECTIONS_VERSION``): a reader
-    uses only directions of the version it measures. Returns the path written."""
+    and everything else are kept. ``measurement`` (JSON values; ``multigen.cache.directions_measurement``) is kept
+    with each: a reader uses only directions of the measurement it makes. ``measured_from``: the tensor checksum
+    of the file the directions were measured on (its header's); a file that has changed since is refused, not
+    given directions of other weights. Returns the path written."""
     path = Path(path)
+    if measured_from is not None and read_header(path)[2] != measured_from:
+        raise MultigenError(f"{path} changed while its slider directions were measured (a run saved it?): "
+                            "measure them again.")
     metadata, tensors, model = _validated(path, with_prior=False)
     latent_dim = getattr(model, "latent_dim", None)
-    described = dict(metadata.get("directions") or {})
+    described = metadata.get("directions")
+    described = dict(described) if isinstance(described, dict) else {}  # a damaged description is replaced
     for name, value in directions.items():
         tensor = torch.as_tensor(value).detach().cpu().contiguous()
         if tensor.dtype != torch.float32 or tensor.ndim != 2 or tensor.shape[1] != latent_dim:
@@ -358,7 +365,7 @@ def store_directions(
         if not bool(torch.isfinite(tensor).all()):
             raise MultigenError(f"Directions {name!r} hold NaN or infinity.")
         tensors[f"{DIRECTIONS_PREFIX}{name}"] = tensor
-        described[name] = {"shape": list(tensor.shape), "version": int(version)}
+        described[name] = {"shape": list(tensor.shape), **measurement}
     metadata["directions"] = described
     return write_checkpoint(Path(out) if out is not None else path, tensors, metadata)
 

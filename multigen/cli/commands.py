@@ -432,10 +432,11 @@ def _calibrate_sliders(args: argparse.Namespace) -> int:
     from multigen.checkpoints import load_checkpoint, store_directions
 
     out = _output(args.out, (".safetensors",))
+    weights = cache.checkpoint_sha256(args.checkpoint)  # refused on writing if a run saves the file meanwhile
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     directions = cache.measure_directions(checkpoint)
-    path = store_directions(args.checkpoint, directions,
-                            version=cache.DIRECTIONS_VERSION, out=out)
+    path = store_directions(args.checkpoint, directions, measurement=cache.directions_measurement(),
+                            measured_from=weights, out=out)
     lengths = "; ".join(f"{name}: {', '.join(f'{n:.2f}' for n in np.linalg.norm(values, axis=1))}"
                         for name, values in directions.items())
     print(f"stored the slider directions of {args.checkpoint} (lengths {lengths}) -> {path}")
