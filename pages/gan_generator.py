@@ -104,8 +104,8 @@ def load_recipe() -> None:
 st.title("GAN generator")
 st.caption(
     "A seed picks a noise vector and the generator turns it into a digit. Each slider moves the vector "
-    "along a direction in which the picture changes most (found by GANSpace); the image updates when you "
-    "release a slider. Download any picture with the recipe that makes it again."
+    "along a direction in which the picture changes most (found by GANSpace), each only as far as keeps the digit "
+    "legible; the digit follows a slider while you drag it. Download any picture with the recipe that makes it again."
 )
 
 info, checkpoint = loaders.require_model(page("generator"))
