@@ -235,6 +235,8 @@ def test_calibrate_sliders_stores_the_pages_directions_in_the_checkpoint(tiny_va
     assert np.array_equal(cache.style_directions(checkpoint, cache_dir=None), checkpoint.directions["style"].numpy())
     status, _, err = run_here(capsys, "calibrate-sliders", str(tiny_vae))
     assert status == 2 and "A vae has no sliders to calibrate" in err and err.count("\n") == 1
+    status, _, err = run_here(capsys, "calibrate-sliders", str(tmp_path / "missing.safetensors"))
+    assert status == 2 and "does not exist" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(("command", "expected"), [

@@ -432,8 +432,8 @@ def _calibrate_sliders(args: argparse.Namespace) -> int:
     from multigen.checkpoints import load_checkpoint, store_directions
 
     out = _output(args.out, (".safetensors",))
+    checkpoint = load_checkpoint(args.checkpoint, device=args.device)  # a missing or bad file: its one-line error
     weights = cache.checkpoint_sha256(args.checkpoint)  # refused on writing if a run saves the file meanwhile
-    checkpoint = load_checkpoint(args.checkpoint, device=args.device)
     directions = cache.measure_directions(checkpoint)
     path = store_directions(args.checkpoint, directions, measurement=cache.directions_measurement(),
                             measured_from=weights, out=out)
