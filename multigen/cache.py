@@ -212,7 +212,7 @@ def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:
 
 
 # -- directions of the GAN and Write pages ----------------------------------------------------------
-_said_unusable: set[tuple[str, str]] = set()
+_said_unusable: set[tuple[str, str, tuple[int, ...], str]] = set()  # (path, name, shape, measurement) said once
 
 
 def classifier_checksum() -> str:
