@@ -1,7 +1,8 @@
 """Disk caches of what a page computes from a checkpoint before it can draw, so that a new server shows it at once.
 
-Each result is a file named by a hash of the checkpoint's content (the SHA-256 of its tensors that its header
-holds, so a retrained or re-saved checkpoint gets new entries and a copied or renamed one keeps them) and of the
+Each result is a file named by a hash of the checkpoint's weights (``weights_sha256``: the SHA-256 of its ``model/``
+tensors, with its fitted prior's for an evaluation; so a retrained checkpoint gets new entries, while a copied,
+renamed or exported one keeps them, as does one whose slider directions or prior are stored later) and of the
 settings that made it. Under one cache folder (the app's is ``.cache/`` next to ``app.py``, or
 ``$MULTIGEN_CACHE_DIR``; the t-SNE maps of ``multigen.explore.projection`` live beside these in ``projections/``):
 
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 
 from multigen.checkpoints import Checkpoint
-from multigen.checkpoints.format import read_header, write_atomically
+from multigen.checkpoints.format import MODEL_PREFIX, PRIOR_PREFIX, read_header, tensors_checksum, write_atomically
 from multigen.data import DEFAULT_DATASET, default_data_dir, load_dataset, subset, subset_rows
 from multigen.device import single_threaded
 from multigen.errors import MultigenError
@@ -56,24 +57,43 @@ logger = logging.getLogger(__name__)
 
 
 # -- keys and files ---------------------------------------------------------------------------------
-_checksums: dict[tuple[str, int, int], str] = {}
+_checksums: dict[tuple[Any, ...], str] = {}
 _checksums_lock = threading.Lock()
+WEIGHTS = (MODEL_PREFIX,)  # the tensors that draw and encode: what the pages' results depend on
+WEIGHTS_AND_PRIOR = (MODEL_PREFIX, PRIOR_PREFIX)  # and the fitted prior a VAE samples from
 
 
-def checkpoint_sha256(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a checkpoint's tensors, from its header (remembered per file version, so reruns read nothing).
-
-    Raises ``CheckpointError`` for a file that is not a readable checkpoint."""
+def _remembered(path: str | os.PathLike[str], what: tuple[str, ...], compute: Callable[[Path], str]) -> str:
+    """``compute(path)``, remembered per file version (path, modification time, size) and ``what``."""
     path = Path(path)
     stat = path.stat()
-    version = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    version = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, what)
     with _checksums_lock:
         known = _checksums.get(version)
     if known is None:
-        known = read_header(path)[2]
+        known = compute(path)
         with _checksums_lock:
             _checksums[version] = known
     return known
+
+
+def checkpoint_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of all of a checkpoint's tensors, from its header (remembered per file version, so reruns read
+    nothing): what changes whenever the file's content does.
+
+    Raises ``CheckpointError`` for a file that is not a readable checkpoint."""
+    return _remembered(path, (), lambda file: read_header(file)[2])
+
+
+def weights_sha256(path: str | os.PathLike[str], *, with_prior: bool = False) -> str:
+    """The SHA-256 of a checkpoint's weights (``model/`` tensors; with its fitted prior's too when ``with_prior``),
+    remembered per file version: the key of what is computed from them, which a file keeps when slider directions
+    or a fitted prior are stored in it (``calibrate-sliders``, ``fit-prior``) or when it is exported from a run's
+    checkpoint with its optimizer state. For a file of weights alone it is the header's checksum.
+
+    Raises ``CheckpointError`` for a file that is not a readable checkpoint."""
+    parts = WEIGHTS_AND_PRIOR if with_prior else WEIGHTS
+    return _remembered(path, parts, lambda file: tensors_checksum(file, parts))
 
 
 def cache_key(sha256: str, what: str, **settings: Any) -> str:
@@ -178,7 +198,7 @@ def encodings(
     so a cached map needs no data set loaded. Once the whole split is kept (the app's warm-up encodes it), every size
     is cut from it (``subset_rows``): a map of 60,000 digits is then as quick to open as one of 2,000."""
     model = checkpoint.model
-    sha256 = checkpoint_sha256(checkpoint.path)
+    sha256 = weights_sha256(checkpoint.path)
     # Two folders can hold different copies of a downloaded data set; the bundled one is the same everywhere.
     folder = {} if dataset == DEFAULT_DATASET else {"data": str(default_data_dir().resolve())}
 
@@ -259,7 +279,7 @@ def _directions(checkpoint: Checkpoint, what: str, shape: tuple[int, int], make:
     stored = _stored_directions(checkpoint, what.removesuffix("-directions"), shape)
     if stored is not None:  # measured when the checkpoint was made: nothing to compute or keep
         return stored
-    key = cache_key(checkpoint_sha256(checkpoint.path), what, shape=list(shape), **directions_measurement())
+    key = cache_key(weights_sha256(checkpoint.path), what, shape=list(shape), **directions_measurement())
 
     def read(path: Path) -> np.ndarray:
         directions = np.load(path, allow_pickle=False)
@@ -321,7 +341,7 @@ def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
 def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None) -> str:
     """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's content,
     the settings and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
-    return cache_key(checkpoint_sha256(checkpoint), "evaluation", samples=int(samples), seed=int(seed),
+    return cache_key(weights_sha256(checkpoint, with_prior=True), "evaluation", samples=int(samples), seed=int(seed),
                      prior=prior, classifier=classifier_checksum(), version=EVALUATION_VERSION)
 
 

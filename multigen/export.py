@@ -10,8 +10,8 @@ moving the largest of those entries into its place (``multigen.explore.noise.wit
 maps ``images`` (n, 1, 28, 28) in [0, 1] (and ``labels`` for a CVAE) to ``mu`` and ``logvar`` (n, d).
 
 What goes in and comes out is written into the file's metadata (``metadata_props["multigen"]``, JSON),
-so a page can check the file before it runs it. ``cached_onnx`` exports once per checkpoint content
-(the SHA-256 of its tensors) and part, into a folder every session of the app shares.
+so a page can check the file before it runs it. ``cached_onnx`` exports once per checkpoint's weights
+(the SHA-256 of its ``model/`` tensors) and part, into a folder every session of the app shares.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from multigen.cache import weights_sha256
 from multigen.checkpoints import load_checkpoint
 from multigen.checkpoints.format import read_header, write_atomically
 from multigen.errors import MultigenError
@@ -101,7 +102,7 @@ def export_onnx(
         "conditional": model.conditional, "num_classes": int(model.config.num_classes) if model.conditional else 0,
         "code_categories": model.code_categories, "code_from_clusters": model.code_from_clusters,
         "inputs": inputs, "outputs": outputs, "checkpoint": source.name, "dataset": loaded.metadata.get("dataset"),
-        "checkpoint_sha256": read_header(source)[2],
+        "checkpoint_sha256": read_header(source)[2], "weights_sha256": weights_sha256(source),
     }
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
@@ -138,10 +139,11 @@ _cache_guard = threading.Lock()
 
 def cached_onnx(checkpoint: str | os.PathLike[str], *, part: str = "decoder", cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> Path:
     """The ONNX export of ``part`` of a checkpoint, made once per checkpoint content and part and kept in
-    ``cache_dir`` as ``<sha256 of its tensors>-<part>.onnx`` (sessions asking at once wait for one export)."""
+    ``cache_dir`` as ``<sha256 of its weights>-<part>.onnx`` (sessions asking at once wait for one export; slider
+    directions or a prior stored in the file later keep the export, which holds the weights alone)."""
     if part not in PARTS:
         raise MultigenError(f"Unknown part {part!r}: choose one of {', '.join(PARTS)}.")
-    checksum = read_header(Path(checkpoint))[2]
+    checksum = weights_sha256(checkpoint)
     path = Path(cache_dir) / f"{checksum[:32]}-{part}.onnx"
     with _cache_guard:
         lock = _cache_locks.setdefault(str(path), threading.Lock())

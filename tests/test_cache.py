@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from multigen import cache
-from multigen.checkpoints import Checkpoint, load_checkpoint, save_checkpoint, store_directions
+from multigen.checkpoints import Checkpoint, load_checkpoint, save_checkpoint, store_directions, store_prior
 from multigen.checkpoints.format import read_header
 from multigen.errors import MultigenError
 from multigen.explore import latent, noise
@@ -53,6 +53,42 @@ def test_the_sha256_of_a_checkpoint_is_its_headers_and_changes_with_its_weights(
     assert first == read_header(path)[2] and len(first) == 64
     tiny_checkpoint(path, seed=1)  # retrained in place
     assert cache.checkpoint_sha256(path) != first
+
+
+def test_the_weights_checksum_stays_when_directions_or_a_prior_are_stored_and_changes_with_the_weights(tmp_path):
+    from multigen.models.prior import fit_prior
+
+    path = tmp_path / "model.safetensors"
+    vae = tiny_checkpoint(path, seed=0)
+    weights = cache.weights_sha256(path)
+    assert weights == read_header(path)[2] == cache.weights_sha256(path, with_prior=True)  # weights alone: the header's
+    prior = fit_prior(vae.model, digits(60), components=2, seed=0)
+    content = cache.checkpoint_sha256(path)
+    store_prior(path, prior)
+    assert cache.checkpoint_sha256(path) != content  # the file's content changed ...
+    assert cache.weights_sha256(path) == weights  # ... its weights did not
+    with_prior = cache.weights_sha256(path, with_prior=True)
+    assert with_prior != weights  # what samples from the prior is measured again
+    # A run's checkpoint (optimizer state, random states) and the weights exported from it share the weights' key.
+    run = tmp_path / "run.safetensors"
+    torch.manual_seed(0)
+    model = build_model("vae", TINY["vae"]).eval()
+    save_checkpoint(run, model, optimizers={"adam": torch.optim.Adam(model.parameters())},
+                    extra={"rng/torch": torch.get_rng_state()}, metadata={"dataset": "mnist-5k"})
+    assert cache.weights_sha256(run) == weights != read_header(run)[2]
+    tiny_checkpoint(path, seed=1)  # retrained in place
+    assert cache.weights_sha256(path) != weights
+
+
+def test_storing_a_prior_keeps_the_map_s_encodings(vae, tmp_path, monkeypatch):
+    from multigen.models.prior import fit_prior
+
+    folder = tmp_path / "cache"
+    codes = cache.encodings(vae, "mnist-5k", "val", 40, cache_dir=folder)
+    store_prior(vae.path, fit_prior(vae.model, digits(60), components=2, seed=0))
+    again = load_checkpoint(vae.path)
+    monkeypatch.setattr(cache, "encode_dataset", refuse)
+    assert np.array_equal(cache.encodings(again, "mnist-5k", "val", 40, cache_dir=folder).mu, codes.mu)
 
 
 def test_encodings_are_computed_once_then_read_from_disk(vae, tmp_path, monkeypatch):
@@ -243,6 +279,21 @@ def test_an_evaluation_is_kept_per_checkpoint_and_settings(vae, tmp_path, monkey
     assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder)[1] is False
     cache.evaluation(vae.path, samples=100, cache_dir=folder)
     assert measured == [100, (100, "standard"), 100] and json.loads(file.read_text())["fid"] == 12.5
+
+
+def test_an_evaluation_outlives_stored_directions_but_not_a_newly_fitted_prior(vae, tmp_path, monkeypatch):
+    import multigen.evaluation
+    from multigen.models.prior import fit_prior
+
+    monkeypatch.setattr(multigen.evaluation, "evaluate", lambda path, **_: {"kind": "gan", "fid": 3.0})
+    folder = tmp_path / "cache"
+    gan = tiny_checkpoint(tmp_path / "gan.safetensors", kind="gan")
+    cache.evaluation(gan.path, samples=100, cache_dir=folder)
+    store_directions(gan.path, {"gan": np.zeros((3, 8), np.float32)}, measurement=cache.directions_measurement())
+    assert cache.known_evaluation(gan.path, samples=100, cache_dir=folder) == ({"kind": "gan", "fid": 3.0}, True)
+    cache.evaluation(vae.path, samples=100, cache_dir=folder)
+    store_prior(vae.path, fit_prior(vae.model, digits(60), components=2, seed=0))
+    assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder)[1] is False  # samples from the prior now
 
 
 def test_the_figures_a_training_run_recorded_are_known_without_measuring(tmp_path):

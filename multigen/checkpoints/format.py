@@ -304,6 +304,21 @@ def read_header(path: Path) -> tuple[dict[str, Any], dict[str, tuple[tuple[int, 
     return metadata, shapes, header[CHECKSUM_KEY]
 
 
+def tensors_checksum(path: Path, prefixes: tuple[str, ...]) -> str:
+    """The SHA-256 of the file's tensors whose names start with one of ``prefixes``, as the header's checksum is
+    made (so a file holding only those tensors gives its header's checksum); only those tensors are read.
+
+    What a page computes from the weights alone (an encoding, an evaluation) is keyed by this, not by the whole
+    file's checksum: storing slider directions or a fitted prior in the file then leaves those results valid."""
+    read_header(path)  # a missing, pickled or damaged file is named in one line before anything is read
+    try:
+        with safe_open(path, framework="pt", device="cpu") as handle:
+            names = [name for name in handle.keys() if name.startswith(prefixes)]  # noqa: SIM118 - not iterable
+            return _tensor_checksum({name: handle.get_tensor(name) for name in names})
+    except READ_ERRORS as error:
+        raise _explain_unreadable(path, error) from None
+
+
 def read_tensors(path: Path, checksum: str) -> dict[str, torch.Tensor]:
     """Every tensor of the file (on the CPU), verified against the header's checksum."""
     try:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 import streamlit as st
 
-from multigen.cache import checkpoint_sha256
+from multigen.cache import weights_sha256
 from multigen.checkpoints import Checkpoint, CheckpointInfo, describe_checkpoint, list_checkpoints
 from pages.ui.folders import checkpoint_dirs, runs_dir
 from pages.ui.site import Page
@@ -77,5 +77,5 @@ def selected_checkpoint(page: Page) -> CheckpointInfo | None:
 
 
 def fingerprint(info: CheckpointInfo | Checkpoint) -> str:
-    """What identifies a checkpoint's contents for disk caches: the SHA-256 of its tensors, from its header."""
-    return checkpoint_sha256(info.path)
+    """What identifies a checkpoint's weights for disk caches (the t-SNE maps): the SHA-256 of its ``model/`` tensors."""
+    return weights_sha256(info.path)
