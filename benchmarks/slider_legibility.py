@@ -8,7 +8,10 @@ other than the ones the calibration measured (styles ``style_from_seed(model, 10
 ten digits; GAN noise ``noise_vector(1000 + i)``, a cGAN's as all ten digits), each slider moved alone
 over -3 .. 3 in steps of 0.5, then every corner: the Write page's three sliders at their ends in every
 combination of two or three (20), the GAN page's sliders at their ends two at a time (180 pairs, on the first
-``--pair-starts`` digits). Each digit is read by the project's classifier (``multigen.evaluation``,
+``--pair-starts`` digits), and ``--settings`` random settings of all of the GAN page's sliders at once (uniform
+over -3 .. 3 each). The GAN page's corners and settings are held together as the page holds them
+(``noise.held_together``: the sliders share one reach) where this checkout has it; ``--not-held`` applies them
+as set. Each digit is read by the project's classifier (``multigen.evaluation``,
 the one behind ``eval``'s conditional accuracy):
 
 - a conditional model's digit is legible when read as its label;
@@ -92,7 +95,10 @@ def corner_positions(k: int, together: int) -> list[np.ndarray]:
     return found
 
 
-def sweep(probe: Probe, names: list[str], pairs_rows: int | None, measure: bool) -> list[dict]:
+def sweep(probe: Probe, names: list[str], pairs_rows: int | None, measure: bool, hold=None, settings: int = 0) -> list[dict]:
+    """One row per slider (its worst position over GRID), one for the corners and, with ``settings``, one for that
+    many random settings of every slider; ``hold`` maps set values to those applied (the GAN page's)."""
+    hold = hold or (lambda values: values)
     k = len(names)
     rows = []
     for index, name in enumerate(names):
@@ -110,12 +116,16 @@ def sweep(probe: Probe, names: list[str], pairs_rows: int | None, measure: bool)
     corners = []
     together = k if k <= 3 else 2
     for position in corner_positions(k, together):
-        kept, everything, _ = probe.at(position * 3.0, pairs_rows)
+        kept, everything, _ = probe.at(hold(position * 3.0), pairs_rows)
         corners.append((kept, everything, position))
     worst = min(corners, key=lambda c: c[0])
     text = ", ".join(f"{names[i]} {int(3 * worst[2][i]):+d}" for i in np.flatnonzero(worst[2]))
     rows.append({"slider": f"corners ({len(corners)})", "kept_min": worst[0], "at": text,
                  "all_min": min(c[1] for c in corners), "ends": None, "style": (None, None)})
+    if settings:
+        shares = [probe.at(hold(values), pairs_rows)[:2] for values in np.random.default_rng(0).uniform(-3, 3, (settings, k))]
+        rows.append({"slider": f"all at random ({settings})", "kept_min": min(s[0] for s in shares), "at": "–",
+                     "all_min": min(s[1] for s in shares), "ends": None, "style": (None, None)})
     return rows
 
 
@@ -125,7 +135,9 @@ def main() -> None:
                         choices=["cvae", "cgan", "gan-cgan", "gan-dcgan"], help="cvae/cgan: Write page; gan-*: GAN page")
     parser.add_argument("--styles", type=int, default=30, help="styles (Write page) or cGAN seeds, each as ten digits")
     parser.add_argument("--seeds", type=int, default=300, help="DCGAN noise seeds")
-    parser.add_argument("--pair-starts", type=int, default=100, help="digits measured at each pair of GAN sliders")
+    parser.add_argument("--pair-starts", type=int, default=300, help="digits measured at each pair of GAN sliders")
+    parser.add_argument("--settings", type=int, default=50, help="random settings of all the GAN page's sliders")
+    parser.add_argument("--not-held", action="store_true", help="apply the GAN page's sliders as set, not held together")
     args = parser.parse_args()
     torch.manual_seed(0)
     classifier = load_classifier()
@@ -154,7 +166,8 @@ def main() -> None:
             names, page, pair_rows = [f"direction {i + 1}" for i in range(count)], "GAN", args.pair_starts
         lengths = np.linalg.norm(directions, axis=1)
         probe = Probe(model, directions, starts, labels, classifier)
-        for row in sweep(probe, names, pair_rows, page == "Write"):
+        hold = None if page == "Write" or args.not_held else getattr(noise, "held_together", None)
+        for row in sweep(probe, names, pair_rows, page == "Write", hold, args.settings if page == "GAN" else 0):
             at = f"{row['at']:+g}" if isinstance(row["at"], float) else row["at"]
             ends = "–" if row["ends"] is None else f"{row['ends'][0]:.1%} / {row['ends'][1]:.1%}"
             style = "–" if row["style"][0] is None else f"{row['style'][0]:.2f} / {row['style'][1]:.2f}"

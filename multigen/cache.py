@@ -319,7 +319,9 @@ def style_directions(checkpoint: Checkpoint, *, cache_dir: str | os.PathLike[str
 def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
     """Every set of slider directions the pages use for this checkpoint, measured now (no cache) with the digit
     classifier, for ``multigen.checkpoints.store_directions``: ``gan`` for a GAN or cGAN (the GAN page's sliders),
-    ``style`` for a CVAE or cGAN (the Write page's). Refuses without the classifier, which sets their lengths."""
+    ``style`` for a CVAE or cGAN (the Write page's). Refuses without the classifier, which sets their lengths, and a
+    model too untrained to measure them by (a page would use them at full length, but they are not stored as
+    measured)."""
     from multigen.evaluation.classifier import load_classifier
     from multigen.explore.handwriting import style_directions as measure_style
     from multigen.explore.noise import PAGE_SLIDERS, slider_directions
@@ -329,9 +331,9 @@ def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
     load_classifier()  # raises the one-line "train the classifier" error: uncalibrated directions are not stored
     measured = {}
     if isinstance(model, GAN):
-        measured["gan"] = slider_directions(model, min(PAGE_SLIDERS, model.latent_dim))
+        measured["gan"] = slider_directions(model, min(PAGE_SLIDERS, model.latent_dim), strict=True)
     if getattr(model, "conditional", False):
-        measured["style"] = measure_style(model)
+        measured["style"] = measure_style(model, strict=True)
     if not measured:
         raise MultigenError(f"A {checkpoint.kind} has no sliders to calibrate: pass a GAN, cGAN or CVAE checkpoint.")
     return measured

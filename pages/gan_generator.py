@@ -22,6 +22,7 @@ from multigen.explore.noise import (
     SLIDER_RANGE,
     apply_sliders,
     code_of,
+    held_together,
     make_recipe,
     noise_vector,
     read_recipe,
@@ -148,7 +149,8 @@ with control_column:
             help=f"{meaning} None picked: the one the seed's noise carries (the largest of its first {categories} values).",
         )
     st.markdown("**Directions**")
-    st.caption("Direction 1 changes the picture most, the last one least.")
+    st.caption("Direction 1 changes the picture most, the last one least. The sliders share one reach: when their "
+               f"sizes add up to more than {SLIDER_RANGE:g}, all are applied scaled down together, so the digit stays legible.")
     halves = st.columns(2)
     values = [
         halves[index % 2].slider(
@@ -183,9 +185,11 @@ try:
         """The vectors with the picked InfoGAN code (as they are without one)."""
         return vectors if code is None else with_code(vectors, code, categories)
 
+    applied = held_together(values)  # several sliders far out: held to one reach together (the digit stays legible)
+
     def slid(vectors):
         """The vectors moved by the sliders (as they are with every slider at 0)."""
-        return vectors if directions is None else apply_sliders(vectors, directions, values)
+        return vectors if directions is None else apply_sliders(vectors, directions, applied)
 
     z = coded(slid(start))
     image = model.draw(z, digit)
@@ -218,12 +222,15 @@ with picture_column:
         png, recipe, name, keys=("download_png", "download_json"), what="digit", scale=PNG_SCALE,
         recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
-    st.caption(f"{literal(info.path.name)} · a noise vector of {model.latent_dim} numbers · {count} directions")
+    held = "" if np.array_equal(applied, np.float32(values)) else (
+        f" · the sliders applied at {np.abs(applied).sum() / np.abs(values).sum():.0%} of their settings (they share one reach)")
+    st.caption(f"{literal(info.path.name)} · a noise vector of {model.latent_dim} numbers · {count} directions{held}")
     with live:
         try:
             live_digit(info.path, start=start, directions=loaders.gan_directions(checkpoint, count), values=values,
                        key="gan_live", sliders=[f"Direction {index + 1}" for index in range(len(values))],
-                       labels=[digit] if conditional else None, code=code, categories=categories)
+                       labels=[digit] if conditional else None, code=code, categories=categories,
+                       reach=SLIDER_RANGE)
         except MultigenError as error:
             st.caption(f"The sliders update the digit when released: {plain(error)}")
     st.markdown("**Nearest training digits**")

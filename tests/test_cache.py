@@ -213,12 +213,15 @@ def test_a_damaged_description_of_stored_directions_is_as_if_they_were_not_there
     assert np.array_equal(cache.gan_directions(checkpoint, 3, cache_dir=None), np.ones((3, 8)))
 
 
-def test_measure_directions_gives_each_page_s_directions_of_a_model():
-    from multigen.explore import handwriting
+def test_measure_directions_gives_each_page_s_directions_of_a_model(monkeypatch):
+    from multigen.explore import handwriting, legibility
 
     torch.manual_seed(0)
     cgan = Checkpoint(path=Path("cgan.safetensors"), model=build_model("cgan", {"noise_dim": 4}).eval(),
                       metadata={"kind": "cgan"})
+    with pytest.raises(MultigenError, match="too few to measure the sliders by"):  # untrained: not stored as measured
+        cache.measure_directions(cgan)
+    monkeypatch.setattr(legibility, "slider_scales", lambda model, directions, *_, **__: np.full(len(directions), 0.5))
     found = cache.measure_directions(cgan)
     assert set(found) == {"gan", "style"}
     assert np.array_equal(found["gan"], noise.slider_directions(cgan.model, 4))  # PAGE_SLIDERS, at most the noise size

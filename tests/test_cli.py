@@ -219,17 +219,24 @@ def test_fit_prior_with_out_leaves_the_checkpoint_as_it_was_and_remove_takes_the
     assert "prior" not in json.loads(run_here(capsys, "info", str(fitted))[1])
 
 
-def test_calibrate_sliders_stores_the_pages_directions_in_the_checkpoint(tiny_vae, tmp_path, capsys):
+def test_calibrate_sliders_stores_the_pages_directions_in_the_checkpoint(tiny_vae, tmp_path, capsys, monkeypatch):
     from multigen import cache
     from multigen.checkpoints import load_checkpoint, save_checkpoint
+    from multigen.explore import legibility
     from multigen.models import build_model
 
     gan = save_checkpoint(tmp_path / "cgan.safetensors", build_model("cgan", {"noise_dim": 4}).eval())
     before = gan.read_bytes()
     out_path = tmp_path / "calibrated.safetensors"
+    # An untrained generator's digits are too few legible to measure the sliders by: nothing stored as measured.
+    status, _, err = run_here(capsys, "calibrate-sliders", str(gan), "--out", str(out_path))
+    assert status == 2 and "too few to measure the sliders by" in err and err.count("\n") == 1
+    assert not out_path.exists() and gan.read_bytes() == before
+    # As if trained: the classifier's measurement (here, half of each length) is what is stored.
+    monkeypatch.setattr(legibility, "slider_scales", lambda model, directions, *_, **__: np.full(len(directions), 0.5))
     status, out, err = run_here(capsys, "calibrate-sliders", str(gan), "--out", str(out_path))
     assert status == 0, err
-    assert gan.read_bytes() == before and "stored the slider directions" in out and "style:" in out
+    assert gan.read_bytes() == before and "stored the slider directions" in out and "style: 0.50, 0.50, 0.50" in out
     checkpoint = load_checkpoint(out_path)
     assert {name: about["shape"] for name, about in checkpoint.metadata["directions"].items()} == {"gan": [4, 4], "style": [3, 4]}
     assert np.array_equal(cache.style_directions(checkpoint, cache_dir=None), checkpoint.directions["style"].numpy())

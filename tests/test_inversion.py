@@ -114,6 +114,7 @@ def test_sample_with_a_gan_page_recipe_draws_the_seed_with_its_sliders_and_code_
     from multigen.cli import main
     from multigen.explore.noise import (
         apply_sliders,
+        held_together,
         make_recipe,
         noise_vector,
         recipe_png,
@@ -123,8 +124,9 @@ def test_sample_with_a_gan_page_recipe_draws_the_seed_with_its_sliders_and_code_
     # The page's directions: those the shipped checkpoints store (multigen calibrate-sliders), which `sample` reads too
     cgan = load_checkpoint(SHIPPED / "cgan.safetensors")
     directions, cgan = cgan.directions["gan"].numpy(), cgan.model
-    values = [1.5, -0.5] + [0.0] * 8  # as the page: ten sliders, z = seed's noise moved along ten directions
-    z = apply_sliders(noise_vector(7, cgan.latent_dim), directions, values)
+    values = [3.0, -1.5] + [0.0] * 8  # as the page: ten sliders, z = seed's noise moved along ten directions ...
+    assert held_together(values)[:2].tolist() == [2.0, -1.0]  # ... by at most one slider's reach together
+    z = apply_sliders(noise_vector(7, cgan.latent_dim), directions, held_together(values))
     recipe = make_recipe("checkpoints/cgan.safetensors", 7, z, label=3, sliders=values, kind="cgan")
     (tmp_path / "digit.json").write_text(json.dumps(recipe))
     (tmp_path / "digit.png").write_bytes(recipe_png(np.kron(cgan.draw(z, 3), np.ones((8, 8), np.uint8)), recipe))

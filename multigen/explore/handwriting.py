@@ -184,7 +184,7 @@ def style_from_digit(model: GenerativeModel, image: np.ndarray, label: int) -> n
 
 
 def style_directions(
-    model: GenerativeModel, *, seed: int = 0, samples: int = 1000, calibrate: bool = True
+    model: GenerativeModel, *, seed: int = 0, samples: int = 1000, calibrate: bool = True, strict: bool = False
 ) -> np.ndarray:
     """Directions (3, d) that change slant, thickness and width, in that order (``STYLE_NAMES``).
 
@@ -195,7 +195,8 @@ def style_directions(
     leans further right, draws thicker or writes wider. With ``calibrate`` (and the digit classifier)
     each row is then shortened to the length at which ``CALIBRATION_STYLES`` seeded styles stay legible
     at both ends of +-``STYLE_RANGE`` and at every corner (``multigen.explore.legibility``); without,
-    the rows are unit vectors. Deterministic for a given seed.
+    the rows are unit vectors (as they are, with a warning, for a model too untrained to measure, which ``strict``
+    refuses instead). Deterministic for a given seed.
     """
     _require_writer(model)
     if samples < 50:
@@ -221,7 +222,7 @@ def style_directions(
     starts = np.random.default_rng([int(seed), 1]).standard_normal((CALIBRATION_STYLES, dim)) * temperature
     classes = model.config.num_classes
     return calibrated(model, directions, np.repeat(starts, classes, axis=0), np.tile(np.arange(classes), CALIBRATION_STYLES),
-                      reach=STYLE_RANGE, corner_starts=CALIBRATION_CORNERS)
+                      reach=STYLE_RANGE, corner_starts=CALIBRATION_CORNERS, strict=strict)
 
 
 def apply_style(

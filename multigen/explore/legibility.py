@@ -167,14 +167,19 @@ def slider_scales(
     return np.maximum(scales * low, MIN_SCALE)
 
 
-def calibrated(model: GenerativeModel, directions: np.ndarray, *arguments: Any, **options: Any) -> np.ndarray:
+def calibrated(model: GenerativeModel, directions: np.ndarray, *arguments: Any, strict: bool = False,
+               **options: Any) -> np.ndarray:
     """``directions`` (k, d) each scaled by ``slider_scales(model, directions, *arguments, **options)``; as they
-    are (with a warning) without a classifier or when too few of the model's digits are legible at 0 to measure by."""
+    are (with a warning) without a classifier or when too few of the model's digits are legible at 0 to measure by,
+    unless ``strict`` (for directions to be stored as measured: ``multigen calibrate-sliders``), which raises
+    that one-line ``MultigenError`` instead."""
     from multigen.evaluation.classifier import load_classifier
 
     try:
         scales = slider_scales(model, directions, *arguments, classifier=load_classifier(), **options)
     except MultigenError as error:  # no classifier, or a model too untrained to measure by
+        if strict:
+            raise
         logger.warning("Slider directions left at full length: %s", error)
         return np.asarray(directions, dtype=np.float32)
     return (np.asarray(directions, dtype=np.float64) * scales[:, None]).astype(np.float32)

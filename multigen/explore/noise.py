@@ -75,7 +75,7 @@ def with_code(z: np.ndarray, category: int, categories: int) -> np.ndarray:
 
 
 def slider_directions(
-    model: GAN, k: int = 10, *, seed: int = 0, samples: int = 2000, calibrate: bool = True
+    model: GAN, k: int = 10, *, seed: int = 0, samples: int = 2000, calibrate: bool = True, strict: bool = False
 ) -> np.ndarray:
     """k directions (k, d) in noise space along which the generated digit changes the most.
 
@@ -91,7 +91,8 @@ def slider_directions(
     never changes the code, which the page offers as its own choice (moving it turned the shipped DCGAN's
     digits into others: at +-3 only 55-82% were still read as at 0). The directions have unit length;
     ``calibrate`` (with the digit classifier) then shortens each to the length at which ``CALIBRATION_SEEDS``
-    seeded digits stay legible at both ends of +-``SLIDER_RANGE`` (``multigen.explore.legibility``).
+    seeded digits stay legible at both ends of +-``SLIDER_RANGE`` (``multigen.explore.legibility``); a model too
+    untrained to measure keeps unit directions (with a warning), or is refused when ``strict``.
     """
     if not isinstance(model, GAN):
         raise MultigenError(f"A {getattr(model, 'kind', 'model')} has no generator to steer: load a GAN or cGAN checkpoint.")
@@ -137,8 +138,29 @@ def slider_directions(
     starts = np.random.default_rng([int(seed), 1]).standard_normal((CALIBRATION_SEEDS, dim)).astype(np.float32)
     labels = (np.arange(CALIBRATION_SEEDS) % model.config.num_classes) if model.conditional else None
     # Each slider alone, not its pairs: holding every pair of the ten to 97% shortened the shipped DCGAN's directions
-    # to 0.15-0.33, where a slider's end barely changes the digit (benchmarks/README.md).
-    return calibrated(model, directions, starts, labels, reach=SLIDER_RANGE, together=1)
+    # to 0.15-0.33, where a slider's end barely changes the digit (benchmarks/README.md); the page holds several
+    # sliders together instead (``held_together``).
+    return calibrated(model, directions, starts, labels, reach=SLIDER_RANGE, together=1, strict=strict)
+
+
+def held_together(values: Sequence[float], reach: float = SLIDER_RANGE) -> np.ndarray:
+    """The slider values the GAN page applies (k,): as set while together they stay within one slider's reach,
+    sum |v_i| <= ``reach``; farther out, all scaled by one factor back onto that bound, so the digit changes the same
+    way but no farther than the sliders share. One slider alone keeps its whole range; two at their ends are applied
+    at half each.
+
+    Why this bound: each direction's length is measured alone (``slider_directions``: its ends keep the digits
+    legible), and the points within it are exactly the mixtures of those measured ends (the convex hull of
+    +-``reach`` on each slider). Farther out nothing was measured: two of the shipped GANs' sliders at their ends
+    together broke 5-7% of the digits, and holding them to a ball of radius ``reach`` instead of this bound still
+    broke over 3% of the DCGAN's on some seeds (``benchmarks/slider_legibility.py``)."""
+    weights = np.asarray(list(values), dtype=np.float64).reshape(-1)
+    if not reach > 0:
+        raise MultigenError(f"The sliders' reach must be positive, got {reach}.")
+    if not np.isfinite(weights).all():
+        raise MultigenError(f"Slider values must be finite numbers, got {list(values)}.")
+    total = float(np.abs(weights).sum())
+    return (weights if total <= reach else weights * (reach / total)).astype(np.float32)
 
 
 def apply_sliders(z: np.ndarray, directions: np.ndarray, values: Sequence[float]) -> np.ndarray:
@@ -334,7 +356,8 @@ def _recipe_noise(z: Any, refusal: str) -> tuple[float, ...]:
 def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np.ndarray | None = None) -> np.ndarray:
     """The noise vector (d,) the GAN page feeds the generator once ``recipe`` is loaded: the found z of an
     inversion recipe, else the seed's (``noise_vector``); then the recipe's first ``PAGE_SLIDERS`` slider
-    values, each held to +-``SLIDER_RANGE``, along ``directions`` (``slider_directions(model, min(PAGE_SLIDERS, d))``,
+    values, each held to +-``SLIDER_RANGE`` and together as the page holds them (``held_together``), along
+    ``directions`` (``slider_directions(model, min(PAGE_SLIDERS, d))``,
     measured here when not given: ``multigen.cache.gan_directions`` keeps them); then its code. A recipe of another
     kind of model, noise size or code count is refused in one line."""
     where = f" ({recipe.checkpoint})" if recipe.checkpoint else ""
@@ -351,7 +374,7 @@ def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np
         raise MultigenError(f"The recipe picks code {recipe.code} but this {model.kind} has {has}: load the checkpoint it was made with{where}.")
     start = noise_vector(recipe.seed, model.latent_dim) if recipe.found is None else np.asarray(recipe.found, np.float32)
     count = min(PAGE_SLIDERS, model.latent_dim)
-    values = [max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]]
+    values = held_together([max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]])
     if any(values) and directions is None:
         directions = slider_directions(model, count)
     z = apply_sliders(start, directions[:count], values) if any(values) else start

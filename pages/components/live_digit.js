@@ -6,7 +6,8 @@
 //
 // The decoder or generator runs here, exported to ONNX (multigen.export) and run by onnxruntime-web's
 // WebAssembly build (static/ort/, served by Streamlit's static file serving). It computes what the server
-// computes: z = start + sum(value_i * direction_i), then the picked code moved into place, then the model's
+// computes: z = start + sum(value_i * direction_i) (the GAN page's values first held together within its reach),
+// then the picked code moved into place, then the model's
 // pixels for each label, rounded to 0-255 and set side by side. The server still hears a slider on
 // release; its rerun draws the same picture.
 
@@ -15,11 +16,19 @@ const loader = (data) => import(new URL(data.loader, window.location.href).href)
 const runtime = (data) => loader(data).then((models) => models.runtime(data));
 const session = (data, ort, url) => loader(data).then((models) => models.session(ort, url));
 
+// The slider values applied: with a ``reach`` (the GAN page's), all scaled by one factor so that the sum of their
+// sizes stays within it (multigen.explore.noise.held_together); as set without one.
+export function heldTogether(data, values) {
+  if (!data.reach) return values;
+  const total = values.reduce((sum, value) => sum + Math.abs(value), 0);
+  return total <= data.reach ? values : values.map((value) => Math.fround(value * (data.reach / total)));
+}
+
 // The noise vector the sliders at ``values`` give, with the picked code moved into place
-// (multigen.explore.noise.apply_sliders, then with_code).
+// (multigen.explore.noise.held_together where the page holds them, apply_sliders, then with_code).
 export function noiseVector(data, values) {
   const z = Float32Array.from(data.start);
-  values.forEach((value, i) => {
+  heldTogether(data, values).forEach((value, i) => {
     const direction = data.directions[i];
     if (value && direction) for (let j = 0; j < z.length; j++) z[j] += value * direction[j];
   });

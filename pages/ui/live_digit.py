@@ -63,19 +63,20 @@ def _mount(checkpoint: str | Path, data: dict, *, key: str, height: int | None =
 
 def live_digit(
     checkpoint: str | Path, *, start: np.ndarray, directions: np.ndarray, sliders: list[str], values: list[float],
-    labels: list[int] | None, code: int | None = None, categories: int = 0, key: str,
+    labels: list[int] | None, code: int | None = None, categories: int = 0, reach: float | None = None, key: str,
 ) -> None:
     """Redraw the next picture of this column in the page while the sliders labelled ``sliders`` move:
-    ``start`` is the vector they move, ``directions`` their (k, d) unit vectors, ``labels`` the digits
+    ``start`` is the vector they move, ``directions`` their (k, d) directions, ``labels`` the digits
     drawn side by side (None: one digit of a model without labels), ``code`` an InfoGAN or cluster code
-    moved into place after the sliders."""
+    moved into place after the sliders, ``reach`` the radius the values are held together within
+    (``multigen.explore.noise.held_together``; None: applied as set)."""
     _mount(checkpoint, key=key, height=0, data={
         "sliders": list(sliders),
         "start": np.asarray(start, dtype=np.float32).tolist(),
         "directions": np.asarray(directions, dtype=np.float32).tolist(),
         "values": [float(v) for v in values], "labels": None if labels is None else [int(v) for v in labels],
         "code": None if code is None else int(code), "categories": int(categories),
-        "source": "sliders", "fallback": "the picture updates when you release a slider.",
+        "reach": None if reach is None else float(reach), "source": "sliders", "fallback": "the picture updates when you release a slider.",
     })
 
 

@@ -27,7 +27,7 @@ def ready(page: Any) -> None:
 
 def test_the_page_decodes_the_digit_multigen_draws_for_the_same_slider_values(page, app_server):
     from multigen.checkpoints import load_checkpoint
-    from multigen.explore.noise import apply_sliders, with_code
+    from multigen.explore.noise import apply_sliders, held_together, with_code
     from multigen.export import read_onnx_metadata
 
     ready(page)
@@ -39,7 +39,7 @@ def test_the_page_decodes_the_digit_multigen_draws_for_the_same_slider_values(pa
     start, directions = np.array(data["start"], np.float32), np.array(data["directions"], np.float32)
     for values in ([0.0] * len(directions), [2.5, -1.0, 0.5] + [0.0] * (len(directions) - 3), [-3.0] * len(directions)):
         drawn = np.array(page.evaluate("values => globalThis.__multigenLiveDigit.decode(values)", values), np.uint8)
-        z = apply_sliders(start, directions, values)
+        z = apply_sliders(start, directions, held_together(values, data["reach"]))  # all at -3: held to one reach
         if data["code"] is not None:
             z = with_code(z, data["code"], data["categories"])
         expected = model.draw(z, data["labels"][0] if data["labels"] else None)

@@ -14,6 +14,7 @@ from multigen.errors import MultigenError
 from multigen.explore.noise import (
     apply_sliders,
     code_of,
+    held_together,
     image_from_recipe,
     make_recipe,
     noise_vector,
@@ -107,6 +108,18 @@ def test_apply_sliders_adds_each_value_times_its_direction():
     np.testing.assert_array_equal(apply_sliders(z, directions, [2.0]), [3.0, 2.0, 3.0])  # the rest stay at 0
     with pytest.raises(MultigenError, match="slider values"):
         apply_sliders(z, directions, [0.0] * 4)
+
+
+def test_sliders_share_one_reach_all_scaled_by_one_factor_beyond_it():
+    np.testing.assert_array_equal(held_together([3.0, 0.0, 0.0]), [3.0, 0.0, 0.0])  # one alone: its whole range
+    np.testing.assert_array_equal(held_together([-1.0, 2.0, 0.0]), [-1.0, 2.0, 0.0])  # within the reach: as set
+    np.testing.assert_allclose(held_together([3.0, -3.0, 0.0]), [1.5, -1.5, 0.0])  # two at their ends: half each
+    held = held_together([2.0, 1.0, 3.0])
+    np.testing.assert_allclose(np.abs(held).sum(), 3.0, rtol=1e-6)
+    np.testing.assert_allclose(held / np.array([2.0, 1.0, 3.0]), 0.5, rtol=1e-6)  # the same change, scaled down
+    assert held_together([]).shape == (0,) and held_together([0.0, 0.0]).tolist() == [0.0, 0.0]
+    with pytest.raises(MultigenError, match="finite"):
+        held_together([float("nan"), 1.0])
 
 
 # -- variations and slerp ----------------------------------------------------------------------------

@@ -26,6 +26,18 @@ def test_moving_a_slider_changes_the_generated_digit(app_env):
     assert main_image(at) == before and at.slider(key="slider_0").value == 0.0
 
 
+def test_sliders_far_out_together_are_held_to_one_reach_and_the_caption_says_so(app_env):
+    at = open_app(GENERATOR)
+    at.slider(key="slider_0").set_value(1.5).run()
+    at.slider(key="slider_1").set_value(-1.5).run()
+    halfway = main_image(at)
+    assert not any("of their settings" in caption.value for caption in at.caption)  # within the reach: as set
+    at.slider(key="slider_0").set_value(3.0).run()
+    at.slider(key="slider_1").set_value(-3.0).run()
+    assert main_image(at) == halfway  # two at their ends: each applied at half, the same digit
+    assert any("sliders applied at 50% of their settings" in caption.value for caption in at.caption)
+
+
 def test_seed_randomize_and_digit_change_the_picture(app_env):
     at = open_app(GENERATOR)
     before = main_image(at)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from multigen.explore.noise import apply_sliders, with_code
+from multigen.explore.noise import apply_sliders, held_together, with_code
 from multigen.explore.projection import project
 
 COMPONENT = Path(__file__).resolve().parents[2] / "pages" / "components" / "live_digit.js"
@@ -52,3 +52,9 @@ def test_the_page_moves_the_noise_vector_and_its_code_as_multigen_does():
         if code is not None:
             expected = with_code(expected, code, 5)
         np.testing.assert_allclose(np.array(in_node("noiseVector", data, values), np.float32), expected, rtol=1e-6, atol=1e-6)
+    # The GAN page's sliders share one reach: beyond it the page scales them as multigen does.
+    data = {"start": start.tolist(), "directions": directions.tolist(), "code": None, "categories": 0, "reach": 3.0}
+    for values in ([1.5, -0.5, 2.0], [3.0, -3.0, 0.0], [0.5, 1.0, -1.0]):
+        expected = apply_sliders(start, directions, held_together(values, 3.0))
+        np.testing.assert_allclose(np.array(in_node("noiseVector", data, values), np.float32), expected, rtol=1e-6, atol=1e-6)
+        assert np.allclose(expected, apply_sliders(start, directions, values)) == (sum(map(abs, values)) <= 3.0)
