@@ -80,3 +80,10 @@ def small_mnist(tmp_path_factory):
         write_idx(raw / f"{prefix}-images-idx3-ubyte", (digits.images[:, 0] * 255).round().byte().numpy())
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", digits.labels.numpy().astype("uint8"))
     return {"dataset": "mnist", "data_dir": str(root)}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n 2``), the browser tests share one worker (one app server, one Chromium)."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("browser"))
