@@ -154,13 +154,19 @@ def recipe_file(folder: Path, name: str, **fields) -> str:
     return str(folder / name)
 
 
-def test_a_recipe_of_another_model_or_with_conflicting_options_is_refused_in_one_line(tmp_path, capsys):
+def test_a_recipe_of_another_model_or_with_conflicting_options_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    from multigen import cache
     from multigen.cli import main
 
+    def refuse(*_, **__):
+        raise AssertionError("a recipe to be refused got its slider directions measured first")
+
+    monkeypatch.setattr(cache, "gan_directions", refuse)
     dcgan, cgan, cvae = (str(SHIPPED / f"{name}.safetensors") for name in ("dcgan", "cgan", "cvae"))
     gan_recipe = recipe_file(tmp_path, "gan.json")
     cases = [
         ([cgan, "--recipe", gan_recipe], "This recipe is for a gan but the checkpoint holds a cgan"),
+        ([cgan, "--recipe", recipe_file(tmp_path, "slid.json", sliders=[1.0, 2.0])], "This recipe is for a gan"),
         ([dcgan, "--recipe", recipe_file(tmp_path, "small.json", kind=None, z=[0.5] * 64)],
          "noise vector has 64 values but this gan takes 100"),
         ([dcgan, "--recipe", recipe_file(tmp_path, "coded.json", code=30)], "picks code 30 but this gan has codes 0-19"),

@@ -230,16 +230,17 @@ def _recipe_digit(checkpoint, recipe, args: argparse.Namespace):
     import numpy as np
 
     from multigen import cache
-    from multigen.explore.noise import PAGE_SLIDERS, recipe_noise
+    from multigen.explore.noise import PAGE_SLIDERS, check_recipe, recipe_noise
 
     model = checkpoint.model
+    check_recipe(model, recipe)  # before its directions are measured (up to a minute for a checkpoint without them)
 
     def directions(recipe):  # the page's slider directions, measured once and kept in .cache/ (as the app does)
         if not any(recipe.sliders) or not hasattr(model, "code_categories"):
             return None
         return cache.gan_directions(checkpoint, min(PAGE_SLIDERS, model.latent_dim), cache_dir=_cache_dir())
 
-    z = recipe_noise(model, recipe, directions(recipe))  # refuses a recipe of another kind, noise size or code count
+    z = recipe_noise(model, recipe, directions(recipe))
     label = recipe.label if recipe.label is not None else args.label
     if model.conditional and label is None:
         raise MultigenError(f"The recipe names no digit and {args.checkpoint} holds a {model.kind}: pass --label.")

@@ -353,13 +353,9 @@ def _recipe_noise(z: Any, refusal: str) -> tuple[float, ...]:
     return tuple(float(v) for v in z)
 
 
-def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np.ndarray | None = None) -> np.ndarray:
-    """The noise vector (d,) the GAN page feeds the generator once ``recipe`` is loaded: the found z of an
-    inversion recipe, else the seed's (``noise_vector``); then the recipe's first ``PAGE_SLIDERS`` slider
-    values, each held to +-``SLIDER_RANGE`` and together as the page holds them (``held_together``), along
-    ``directions`` (``slider_directions(model, min(PAGE_SLIDERS, d))``,
-    measured here when not given: ``multigen.cache.gan_directions`` keeps them); then its code. A recipe of another
-    kind of model, noise size or code count is refused in one line."""
+def check_recipe(model: GenerativeModel, recipe: GeneratorRecipe) -> None:
+    """Refuse, in one line, a recipe that ``model`` cannot draw: one made for another kind of model, noise size or
+    code count (checked before anything is measured for it)."""
     where = f" ({recipe.checkpoint})" if recipe.checkpoint else ""
     if not isinstance(model, GAN):
         raise MultigenError(f"A recipe draws with a gan or cgan checkpoint, not a {model.kind}: load the one it was made with{where}.")
@@ -372,6 +368,17 @@ def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np
     if recipe.code is not None and recipe.code >= categories:
         has = f"codes 0-{categories - 1}" if categories else "no code"
         raise MultigenError(f"The recipe picks code {recipe.code} but this {model.kind} has {has}: load the checkpoint it was made with{where}.")
+
+
+def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np.ndarray | None = None) -> np.ndarray:
+    """The noise vector (d,) the GAN page feeds the generator once ``recipe`` is loaded: the found z of an
+    inversion recipe, else the seed's (``noise_vector``); then the recipe's first ``PAGE_SLIDERS`` slider
+    values, each held to +-``SLIDER_RANGE`` and together as the page holds them (``held_together``), along
+    ``directions`` (``slider_directions(model, min(PAGE_SLIDERS, d))``, measured here when not given:
+    ``multigen.cache.gan_directions`` keeps them); then its code. A recipe of another kind of model, noise size or
+    code count is refused in one line (``check_recipe``)."""
+    check_recipe(model, recipe)
+    categories = model.code_categories
     start = noise_vector(recipe.seed, model.latent_dim) if recipe.found is None else np.asarray(recipe.found, np.float32)
     count = min(PAGE_SLIDERS, model.latent_dim)
     values = held_together([max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]])
