@@ -56,6 +56,22 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
+def prune_oldest(folder: Path, pattern: str, keep: int, *, never: Path | None = None) -> None:
+    """Delete the files of ``folder`` matching ``pattern`` beyond the ``keep`` most recently used (by modification
+    time), never ``never``. Several servers (or test workers) may share the folder: a file another one deletes
+    meanwhile is passed over, never an error."""
+    dated = []
+    for file in folder.glob(pattern):
+        try:
+            dated.append((file.stat().st_mtime_ns, file))
+        except OSError:  # deleted meanwhile
+            continue
+    dated.sort(key=lambda item: item[0], reverse=True)
+    for _, old in dated[keep:]:
+        if old != never:
+            old.unlink(missing_ok=True)
+
+
 # -- keys and files ---------------------------------------------------------------------------------
 _checksums: dict[tuple[Any, ...], str] = {}
 _checksums_lock = threading.Lock()
@@ -97,7 +113,7 @@ def weights_sha256(path: str | os.PathLike[str], *, with_prior: bool = False) ->
 
 
 def cache_key(sha256: str, what: str, **settings: Any) -> str:
-    """A file-safe name for one result (``what``) of one checkpoint content under ``settings``:
+    """A file-safe name for one result (``what``) of one checkpoint's weights under ``settings``:
     ``"encodings-3fa2…"`` (32 hex digits of a SHA-256 over all three)."""
     document = json.dumps([sha256, what, settings], sort_keys=True)
     return f"{what}-{hashlib.sha256(document.encode()).hexdigest()[:32]}"
@@ -341,7 +357,7 @@ def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
 
 # -- the Compare page's evaluations ---------------------------------------------------------------
 def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None) -> str:
-    """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's content,
+    """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's weights and fitted prior,
     the settings and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
     return cache_key(weights_sha256(checkpoint, with_prior=True), "evaluation", samples=int(samples), seed=int(seed),
                      prior=prior, classifier=classifier_checksum(), version=EVALUATION_VERSION)

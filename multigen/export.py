@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from multigen.cache import weights_sha256
+from multigen.cache import prune_oldest, weights_sha256
 from multigen.checkpoints import load_checkpoint
 from multigen.checkpoints.format import read_header, write_atomically
 from multigen.errors import MultigenError
@@ -102,6 +102,8 @@ def export_onnx(
         "conditional": model.conditional, "num_classes": int(model.config.num_classes) if model.conditional else 0,
         "code_categories": model.code_categories, "code_from_clusters": model.code_from_clusters,
         "inputs": inputs, "outputs": outputs, "checkpoint": source.name, "dataset": loaded.metadata.get("dataset"),
+        # "checkpoint" and its checksum name the file it was first exported from: a cached export serves every
+        # checkpoint of the same weights ("weights_sha256", cached_onnx).
         "checkpoint_sha256": read_header(source)[2], "weights_sha256": weights_sha256(source),
     }
     buffer = io.BytesIO()
@@ -138,7 +140,7 @@ _cache_guard = threading.Lock()
 
 
 def cached_onnx(checkpoint: str | os.PathLike[str], *, part: str = "decoder", cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> Path:
-    """The ONNX export of ``part`` of a checkpoint, made once per checkpoint content and part and kept in
+    """The ONNX export of ``part`` of a checkpoint, made once per checkpoint's weights and part and kept in
     ``cache_dir`` as ``<sha256 of its weights>-<part>.onnx`` (sessions asking at once wait for one export; slider
     directions or a prior stored in the file later keep the export, which holds the weights alone)."""
     if part not in PARTS:
@@ -148,15 +150,9 @@ def cached_onnx(checkpoint: str | os.PathLike[str], *, part: str = "decoder", ca
     with _cache_guard:
         lock = _cache_locks.setdefault(str(path), threading.Lock())
     with lock:
-        if not path.is_file():
+        try:
+            os.utime(path)  # in use again: the newest, the last that pruning would delete
+        except FileNotFoundError:  # never made, or pruned meanwhile (by this process or another sharing the folder)
             export_onnx(checkpoint, path, part=part)
-            _prune(path.parent, keep=path)
+            prune_oldest(path.parent, "*.onnx", MAX_CACHED, never=path)
     return path
-
-
-def _prune(folder: Path, *, keep: Path) -> None:
-    """Delete the oldest exports beyond ``MAX_CACHED`` (never ``keep``, the one just made)."""
-    exports = sorted(folder.glob("*.onnx"), key=lambda file: file.stat().st_mtime, reverse=True)
-    for old in exports[MAX_CACHED:]:
-        if old != keep:
-            old.unlink(missing_ok=True)

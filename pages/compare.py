@@ -3,7 +3,7 @@
 A sample grid of each, one table of their metrics (FID, Inception Score, conditional accuracy,
 perceptual diversity and memorisation, negative ELBO; ``multigen.evaluation.evaluate``), and the curves
 each run logged over its epochs. The table draws at once from what is known (``multigen.cache``: evaluations
-kept on disk per checkpoint content and sample count, else the figures a training run recorded); what is
+kept on disk per checkpoint's weights and sample count, else the figures a training run recorded); what is
 missing is measured in the background, one checkpoint at a time, while a progress bar says how far it got.
 """
 

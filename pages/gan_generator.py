@@ -99,7 +99,15 @@ def load_recipe() -> None:
         if wanted and wanted in (display_path(info.path), str(info.path), info.path.name):
             st.session_state[picker_key(page("generator"))] = str(info.path)
             break
-    st.session_state["gan_message"] = ("success", f"Loaded the recipe for seed {recipe.seed}" + (f" ({plain(wanted)})." if wanted else "."))
+    loaded = f"Loaded the recipe for seed {recipe.seed}" + (f" ({plain(wanted)})." if wanted else ".")
+    reach = sum(abs(st.session_state[f"slider_{index}"]) for index in range(SLIDERS))
+    if not recipe.held and reach > SLIDER_RANGE:  # saved before the sliders shared one reach
+        note = (f"{loaded} It was saved before the sliders shared one reach: its sliders add up to {reach:.1f}, more "
+                f"than {SLIDER_RANGE:g}, so the page draws them held together and the digit differs from the saved "
+                f"one ({literal('multigen sample --recipe ' + upload.name)} draws that one).")
+        st.session_state["gan_message"] = ("warning", note)
+    else:
+        st.session_state["gan_message"] = ("success", loaded)
 
 
 st.title("GAN generator")
@@ -158,6 +166,7 @@ with control_column:
         )
         for index in range(count)
     ]
+    held_note = st.empty()  # says when the sliders are held together (drawn below, once it is known)
 with st.expander("Variations, interpolation and recipes"):
     left, middle, right = st.columns(3)
     strength = left.slider(
@@ -203,9 +212,16 @@ except MultigenError as error:
     st.error(plain(error))
     st.stop()
 # -- drawing --------------------------------------------------------------------------------------
+if not np.array_equal(applied, np.float32(values)):  # beyond the sliders' shared reach
+    total = sum(abs(value) for value in values)
+    held_note.caption(
+        f"**Held together at {SLIDER_RANGE / total:.0%}**: the sliders add up to {total:.1f}, more than the "
+        f"{SLIDER_RANGE:g} they share, so each applies at {SLIDER_RANGE / total:.0%} of its setting ("
+        + ", ".join(f"{value:+.2f}" for value in applied if value) + ")."
+    )
 if st.session_state["gan_message"]:
     outcome, text = st.session_state["gan_message"]
-    (st.success if outcome == "success" else st.error)(text)
+    {"success": st.success, "warning": st.warning}.get(outcome, st.error)(text)
     st.session_state["gan_message"] = None
 
 with picture_column:
@@ -222,9 +238,7 @@ with picture_column:
         png, recipe, name, keys=("download_png", "download_json"), what="digit", scale=PNG_SCALE,
         recipe_help="Checkpoint, seed, digit, slider values and the full noise vector.", columns=st.columns(2),
     )
-    held = "" if np.array_equal(applied, np.float32(values)) else (
-        f" · the sliders applied at {np.abs(applied).sum() / np.abs(values).sum():.0%} of their settings (they share one reach)")
-    st.caption(f"{literal(info.path.name)} · a noise vector of {model.latent_dim} numbers · {count} directions{held}")
+    st.caption(f"{literal(info.path.name)} · a noise vector of {model.latent_dim} numbers · {count} directions")
     with live:
         try:
             live_digit(info.path, start=start, directions=loaders.gan_directions(checkpoint, count), values=values,

@@ -19,7 +19,8 @@ os.environ.setdefault("MULTIGEN_OFFLINE", "1")
 # warm-up turn it on themselves. The servers of the browser tests inherit this.
 os.environ.setdefault("MULTIGEN_WARM_UP", "0")
 # What the commands measure once per checkpoint (slider directions, kept by multigen.cache) goes to a folder of this
-# test run, never to the repository's .cache/ (the pages' tests point the app at folders of their own).
+# test run, never to the repository's .cache/ (the pages' tests point the app at folders of their own). Under
+# pytest-xdist every worker, and the browser tests' server, share it (its files are written atomically).
 os.environ.setdefault("MULTIGEN_CACHE_DIR", tempfile.mkdtemp(prefix="multigen-test-cache-"))
 
 TINY_MODEL = {
@@ -84,6 +85,7 @@ def small_mnist(tmp_path_factory):
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``-n 2``), the browser tests share one worker (one app server, one Chromium)."""
+    browser_tests = ROOT / "tests" / "e2e"
     for item in items:
-        if "e2e" in item.path.parts:
+        if Path(item.path).is_relative_to(browser_tests):
             item.add_marker(pytest.mark.xdist_group("browser"))

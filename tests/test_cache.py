@@ -1,4 +1,4 @@
-"""Disk caches keyed by checkpoint content (multigen.cache): a hit computes nothing, a miss computes once and keeps
+"""Disk caches keyed by a checkpoint's weights (multigen.cache): a hit computes nothing, a miss computes once and keeps
 the result, a damaged file is made again, a changed checkpoint gets new entries; background jobs and the warm-up
 run beside the caller without blocking it."""
 

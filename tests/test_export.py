@@ -155,3 +155,46 @@ def test_the_export_cache_keeps_only_the_newest_files(tmp_path, monkeypatch):
         os.utime(stale, (time.time() - age, time.time() - age))
     made = cached_onnx(SHIPPED / "vae-2.safetensors", cache_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([made.name, "recent-decoder.onnx"])
+
+
+def test_an_export_in_use_is_kept_newest_and_outlives_directions_stored_in_its_checkpoint(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    import numpy as np
+
+    from multigen import cache, export
+    from multigen.checkpoints import store_directions
+
+    checkpoint = tmp_path / "dcgan.safetensors"
+    shutil.copy(SHIPPED / "dcgan.safetensors", checkpoint)
+    folder = tmp_path / "models"
+    made = cached_onnx(checkpoint, part="decoder", cache_dir=folder)
+    os.utime(made, (1, 1))  # long unused ...
+    monkeypatch.setattr(export, "export_onnx", lambda *_, **__: (_ for _ in ()).throw(AssertionError("exported again")))
+    assert cached_onnx(checkpoint, part="decoder", cache_dir=folder) == made  # ... asked for again: not made anew,
+    assert made.stat().st_mtime > 1  # but the newest, the last that pruning deletes
+    # The page's sliders stored in the file afterwards: the same weights, the same export.
+    store_directions(checkpoint, {"gan": np.zeros((10, 100), np.float32)}, measurement=cache.directions_measurement())
+    assert cached_onnx(checkpoint, part="decoder", cache_dir=folder) == made
+
+
+def test_pruning_passes_over_files_another_process_deleted_meanwhile(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from multigen import cache
+
+    for age, name in ((1000, "a"), (2000, "b"), (3000, "c")):  # a the newest
+        (tmp_path / f"{name}.onnx").write_bytes(b"x")
+        os.utime(tmp_path / f"{name}.onnx", (5000 - age, 5000 - age))
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):
+        if self.name == "b.onnx":  # listed, then deleted by another server before its date is read
+            self.unlink(missing_ok=True)
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    cache.prune_oldest(tmp_path, "*.onnx", 1)
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["a.onnx"]

@@ -135,6 +135,13 @@ def test_sample_with_a_gan_page_recipe_draws_the_seed_with_its_sliders_and_code_
         assert main(["sample", str(SHIPPED / "cgan.safetensors"), "--recipe", str(tmp_path / name), "--out", str(out)]) == 0
         assert np.array_equal(np.asarray(Image.open(out)), cgan.draw(z, 3)), name
     assert "seed 7, label 3" in capsys.readouterr().out
+    # A recipe saved before the sliders shared one reach (version 1) is drawn as it was saved: not held.
+    before = {**recipe, "version": 1, "z": apply_sliders(noise_vector(7, cgan.latent_dim), directions, values).tolist()}
+    (tmp_path / "before.json").write_text(json.dumps(before))
+    assert main(["sample", str(SHIPPED / "cgan.safetensors"), "--recipe", str(tmp_path / "before.json"),
+                 "--out", str(tmp_path / "before.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "before.png")), cgan.draw(np.float32(before["z"]), 3))
+    assert not np.array_equal(cgan.draw(np.float32(before["z"]), 3), cgan.draw(z, 3))
     dcgan = load_checkpoint(SHIPPED / "dcgan.safetensors")  # self-conditioned: a cluster code, 20 of them
     directions, dcgan = dcgan.directions["gan"].numpy(), dcgan.model
     values = [0.0, 0.0, 0.7] + [0.0] * 7

@@ -233,7 +233,14 @@ def _recipe_digit(checkpoint, recipe, args: argparse.Namespace):
     from multigen.explore.noise import PAGE_SLIDERS, check_recipe, recipe_noise
 
     model = checkpoint.model
-    check_recipe(model, recipe)  # before its directions are measured (up to a minute for a checkpoint without them)
+    # Everything that refuses the recipe comes before its directions are measured (up to a minute without stored ones).
+    check_recipe(model, recipe)
+    label = recipe.label if recipe.label is not None else args.label
+    if model.conditional and label is None:
+        raise MultigenError(f"The recipe names no digit and {args.checkpoint} holds a {model.kind}: pass --label.")
+    if not model.conditional and label is not None:
+        given = "--label" if recipe.label is None else f"The recipe's digit {label}"
+        raise MultigenError(f"{given} needs a conditional model (cgan); {args.checkpoint} holds a {model.kind}.")
 
     def directions(recipe):  # the page's slider directions, measured once and kept in .cache/ (as the app does)
         if not any(recipe.sliders) or not hasattr(model, "code_categories"):
@@ -241,12 +248,6 @@ def _recipe_digit(checkpoint, recipe, args: argparse.Namespace):
         return cache.gan_directions(checkpoint, min(PAGE_SLIDERS, model.latent_dim), cache_dir=_cache_dir())
 
     z = recipe_noise(model, recipe, directions(recipe))
-    label = recipe.label if recipe.label is not None else args.label
-    if model.conditional and label is None:
-        raise MultigenError(f"The recipe names no digit and {args.checkpoint} holds a {model.kind}: pass --label.")
-    if not model.conditional and label is not None:
-        given = "--label" if recipe.label is None else f"The recipe's digit {label}"
-        raise MultigenError(f"{given} needs a conditional model (cgan); {args.checkpoint} holds a {model.kind}.")
     images = model.draw(z, label)[None]
     source = "found by inversion" if recipe.found is not None else f"seed {recipe.seed}"
     digit = "" if label is None else f", label {label}"
@@ -434,10 +435,10 @@ def _calibrate_sliders(args: argparse.Namespace) -> int:
 
     out = _output(args.out, (".safetensors",))
     checkpoint = load_checkpoint(args.checkpoint, device=args.device)  # a missing or bad file: its one-line error
-    weights = cache.checkpoint_sha256(args.checkpoint)  # refused on writing if a run saves the file meanwhile
+    content = cache.checkpoint_sha256(args.checkpoint)  # refused on writing if a run saves the file meanwhile
     directions = cache.measure_directions(checkpoint)
     path = store_directions(args.checkpoint, directions, measurement=cache.directions_measurement(),
-                            measured_from=weights, out=out)
+                            measured_from=content, out=out)
     lengths = "; ".join(f"{name}: {', '.join(f'{n:.2f}' for n in np.linalg.norm(values, axis=1))}"
                         for name, values in directions.items())
     print(f"stored the slider directions of {args.checkpoint} (lengths {lengths}) -> {path}")

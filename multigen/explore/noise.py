@@ -23,7 +23,7 @@ from multigen.models import GENERATIVE_KINDS, GenerativeModel
 from multigen.models.gan import GAN, categorical_code, with_categorical_code
 
 RECIPE_FORMAT = "multigen-recipe"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: the GAN page's sliders share one reach (``held_together``); 1 applied them as set
 MAX_SEED = 2**31 - 1  # the largest seed the GAN page offers and a recipe may name
 MAX_RECIPE_BYTES = 2_000_000  # a recipe PNG of a strip of 12 digits enlarged 16 times is about 0.1 MB
 MAX_RECIPE_PIXELS = 4096 * 4096
@@ -159,7 +159,7 @@ def held_together(values: Sequence[float], reach: float = SLIDER_RANGE) -> np.nd
         raise MultigenError(f"The sliders' reach must be positive, got {reach}.")
     if not np.isfinite(weights).all():
         raise MultigenError(f"Slider values must be finite numbers, got {list(values)}.")
-    total = float(np.abs(weights).sum())
+    total = sum(abs(float(value)) for value in weights)  # left to right in float64, as the page's heldTogether adds
     return (weights if total <= reach else weights * (reach / total)).astype(np.float32)
 
 
@@ -286,6 +286,12 @@ class GeneratorRecipe:
     distance: float | None = None  # the found digit's perceptual distance to the one searched for
     kind: str | None = None  # the model kind it was made with (gan, cgan, ...), None where it names none
     latent_dim: int | None = None  # the size of the noise vector it holds, None where it holds none
+    version: int = RECIPE_VERSION  # of the page that saved it (1: before the sliders shared one reach)
+
+    @property
+    def held(self) -> bool:
+        """Whether the page that saved it held its sliders together (``held_together``)."""
+        return self.version >= 2
 
 
 def _whole(value: Any, what: str, low: int, high: int, *, noun: str = "whole number") -> int:
@@ -321,6 +327,8 @@ def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
     ):
         raise MultigenError("The recipe's sliders are not a list of numbers: save the recipe again from the GAN page.")
     checkpoint = recipe.get("checkpoint") or ""
+    version = recipe.get("version")  # a hand-written recipe may leave it out: as if saved now
+    version = version if isinstance(version, int) and not isinstance(version, bool) and version >= 1 else RECIPE_VERSION
     z = recipe.get("z")
     found = distance = None
     if recipe.get("source") == "inversion":  # not a seed's vector: the page starts from z itself
@@ -341,6 +349,7 @@ def read_recipe(data: bytes, filename: str) -> GeneratorRecipe:
         distance=distance,
         kind=kind,
         latent_dim=None if z is None else len(z),
+        version=version,
     )
 
 
@@ -373,7 +382,8 @@ def check_recipe(model: GenerativeModel, recipe: GeneratorRecipe) -> None:
 def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np.ndarray | None = None) -> np.ndarray:
     """The noise vector (d,) the GAN page feeds the generator once ``recipe`` is loaded: the found z of an
     inversion recipe, else the seed's (``noise_vector``); then the recipe's first ``PAGE_SLIDERS`` slider
-    values, each held to +-``SLIDER_RANGE`` and together as the page holds them (``held_together``), along
+    values, each held to +-``SLIDER_RANGE`` and together as the page holds them (``held_together``; not for a
+    recipe of version 1, saved before, which is drawn as saved), along
     ``directions`` (``slider_directions(model, min(PAGE_SLIDERS, d))``, measured here when not given:
     ``multigen.cache.gan_directions`` keeps them); then its code. A recipe of another kind of model, noise size or
     code count is refused in one line (``check_recipe``)."""
@@ -381,7 +391,9 @@ def recipe_noise(model: GenerativeModel, recipe: GeneratorRecipe, directions: np
     categories = model.code_categories
     start = noise_vector(recipe.seed, model.latent_dim) if recipe.found is None else np.asarray(recipe.found, np.float32)
     count = min(PAGE_SLIDERS, model.latent_dim)
-    values = held_together([max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]])
+    values = [max(-SLIDER_RANGE, min(SLIDER_RANGE, value)) for value in recipe.sliders[:count]]
+    if recipe.held:  # a recipe saved before the sliders shared one reach is drawn as it was saved
+        values = held_together(values)
     if any(values) and directions is None:
         directions = slider_directions(model, count)
     z = apply_sliders(start, directions[:count], values) if any(values) else start

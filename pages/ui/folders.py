@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 APP_ROOT = Path(__file__).resolve().parents[2]
-# The ONNX exports the pages run in the browser, named by checkpoint content; served by Streamlit's static file
+# The ONNX exports the pages run in the browser, named by the checkpoint's weights; served by Streamlit's static file
 # serving, so it is a fixed folder of the app (static/), not one of the caches below.
 EXPORTED_MODELS = APP_ROOT / "static" / "models"
 

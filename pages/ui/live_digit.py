@@ -1,7 +1,7 @@
 """A picture of digits redrawn in the browser while its sliders are dragged: the GAN page's digit (its
 direction sliders) and the Write page's strip (slant, thickness, width).
 
-The decoder or generator is exported to ONNX once per checkpoint content (``multigen.export.cached_onnx``) into
+The decoder or generator is exported to ONNX once per checkpoint's weights (``multigen.export.cached_onnx``) into
 ``static/models/``, and ``pages/components/live_digit.js`` runs it with onnxruntime-web's WebAssembly
 build (``static/ort/``), both served by Streamlit's static file serving (``server.enableStaticServing``).
 The served folder holds only the runtime and exported models, named by content: no user input names a

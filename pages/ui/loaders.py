@@ -148,7 +148,7 @@ def _slider_directions(path: str, mtime_ns: int, k: int, _checkpoint: Checkpoint
 
 
 def gan_directions(checkpoint: Checkpoint, k: int) -> np.ndarray:
-    """The GAN's k GANSpace directions (computed once per checkpoint content, kept on disk)."""
+    """The GAN's k GANSpace directions (computed once per checkpoint's weights, kept on disk)."""
     return _slider_directions(str(checkpoint.path), _mtime(checkpoint.path), k, checkpoint)
 
 
@@ -158,7 +158,7 @@ def _style_directions(path: str, mtime_ns: int, _checkpoint: Checkpoint) -> np.n
 
 
 def writing_directions(checkpoint: Checkpoint) -> np.ndarray:
-    """The slant, thickness and width directions of a CVAE's or cGAN's style (measured once per checkpoint content,
+    """The slant, thickness and width directions of a CVAE's or cGAN's style (measured once per checkpoint's weights,
     kept on disk)."""
     return _style_directions(str(checkpoint.path), _mtime(checkpoint.path), checkpoint)
 

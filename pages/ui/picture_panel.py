@@ -18,6 +18,7 @@ pictures of a dot, and every picture of a position in empty space, come with the
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from multigen.cache import prune_oldest
 from multigen.checkpoints.format import write_atomically
 from multigen.images import png_data_url, sprite_sheet
 from pages.ui.folders import APP_ROOT
@@ -56,14 +58,12 @@ def row_file(identifier: str, name: str, images: np.ndarray) -> str:
     """Write ``images`` ((n, 28, 28) uint8) as one raw file of n rows of 784 bytes under ``ROWS_DIR`` (atomically,
     once per name), delete the oldest beyond ``ROW_FILES_KEPT``, and return its served address."""
     path = ROWS_DIR / f"{identifier}-{name}.u8"
-    if not path.is_file():
+    try:
+        os.utime(path)  # in use again: the newest
+    except FileNotFoundError:  # never written, or pruned meanwhile (by this server or another sharing the folder)
         ROWS_DIR.mkdir(parents=True, exist_ok=True)
         write_atomically(path, np.ascontiguousarray(images, dtype=np.uint8).tobytes())
-    else:
-        path.touch()  # in use again: the newest
-    kept = sorted(ROWS_DIR.glob("*.u8"), key=lambda file: file.stat().st_mtime_ns, reverse=True)
-    for old in kept[ROW_FILES_KEPT:]:
-        old.unlink(missing_ok=True)
+    prune_oldest(ROWS_DIR, "*.u8", ROW_FILES_KEPT, never=path)
     return f"app/static/rows/{path.name}"
 
 

@@ -131,6 +131,20 @@ class AppServer:
         except OSError:
             return "(no server log)"
 
+    def served_checkpoint(self, address: str) -> Path:
+        """The checkpoint behind an ONNX file this app serves (``app/static/models/NAME``): the one of its folders
+        whose weights the file was exported from (exports are shared by checkpoints of the same weights, so the
+        name it records may be another file's; older exports, without the weights' checksum, by that name)."""
+        from multigen.cache import weights_sha256
+        from multigen.export import read_onnx_metadata
+
+        served = self.checkpoint_dirs[0].parent / "static" / "models" / address.rsplit("/", 1)[1]
+        description = read_onnx_metadata(served)
+        candidates = [path for folder in self.checkpoint_dirs for path in sorted(folder.glob("*.safetensors"))]
+        if "weights_sha256" in description:
+            return next(path for path in candidates if weights_sha256(path) == description["weights_sha256"])
+        return next(path for path in candidates if path.name == description["checkpoint"])
+
     def stop(self) -> None:
         """Terminate the server (kill it if it does not exit within 10 s)."""
         if self.process.poll() is None:

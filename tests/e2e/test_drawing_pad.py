@@ -59,13 +59,9 @@ def draw(page: Any, strokes: list) -> None:
 
 def model_of(page: Any, app_server: Any):
     from multigen.checkpoints import load_checkpoint
-    from multigen.export import read_onnx_metadata
 
     data = page.evaluate("globalThis.__multigenDrawingPad.state.data")
-    model_file = app_server.checkpoint_dirs[0].parent / "static" / "models" / data["encoder"].rsplit("/", 1)[1]
-    name = read_onnx_metadata(model_file)["checkpoint"]
-    folder = next(folder for folder in app_server.checkpoint_dirs if (folder / name).is_file())
-    return load_checkpoint(folder / name).model.eval(), data
+    return load_checkpoint(app_server.served_checkpoint(data["encoder"])).model.eval(), data
 
 
 def settled(page: Any, updates: int) -> dict:

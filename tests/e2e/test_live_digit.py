@@ -28,14 +28,10 @@ def ready(page: Any) -> None:
 def test_the_page_decodes_the_digit_multigen_draws_for_the_same_slider_values(page, app_server):
     from multigen.checkpoints import load_checkpoint
     from multigen.explore.noise import apply_sliders, held_together, with_code
-    from multigen.export import read_onnx_metadata
 
     ready(page)
     data = page.evaluate("globalThis.__multigenLiveDigit.state.data")
-    model_file = app_server.checkpoint_dirs[0].parent / "static" / "models" / data["model"].rsplit("/", 1)[1]
-    checkpoint = read_onnx_metadata(model_file)["checkpoint"]
-    model = next(load_checkpoint(folder / checkpoint).model for folder in app_server.checkpoint_dirs
-                 if (folder / checkpoint).is_file())
+    model = load_checkpoint(app_server.served_checkpoint(data["model"])).model
     start, directions = np.array(data["start"], np.float32), np.array(data["directions"], np.float32)
     for values in ([0.0] * len(directions), [2.5, -1.0, 0.5] + [0.0] * (len(directions) - 3), [-3.0] * len(directions)):
         drawn = np.array(page.evaluate("values => globalThis.__multigenLiveDigit.decode(values)", values), np.uint8)
@@ -114,14 +110,10 @@ def test_with_every_message_to_the_server_held_back_a_drag_still_redraws_the_dig
 
 
 def served_model(app_server, data: dict) -> Any:
-    """The checkpoint's model behind the page's exported file (named in the file's metadata)."""
+    """The checkpoint's model behind the page's exported file."""
     from multigen.checkpoints import load_checkpoint
-    from multigen.export import read_onnx_metadata
 
-    model_file = app_server.checkpoint_dirs[0].parent / "static" / "models" / data["model"].rsplit("/", 1)[1]
-    checkpoint = read_onnx_metadata(model_file)["checkpoint"]
-    return next(load_checkpoint(folder / checkpoint).model for folder in app_server.checkpoint_dirs
-                if (folder / checkpoint).is_file())
+    return load_checkpoint(app_server.served_checkpoint(data["model"])).model
 
 
 def test_the_write_pages_strip_follows_its_style_sliders_as_multigen_writes_it(page, app_server):

@@ -16,6 +16,23 @@ from multigen.training import JobState
 TINY_VAE = {"hidden_channels": 4, "hidden_features": 16}
 
 
+@pytest.fixture(scope="session")
+def _page_files(tmp_path_factory):
+    return tmp_path_factory.mktemp("static-models"), tmp_path_factory.mktemp("static-rows")
+
+
+@pytest.fixture(autouse=True)
+def own_served_files(_page_files, monkeypatch):
+    """The page tests' ONNX exports and map rows go to folders of their own, not to the app's static/ (which the
+    browser tests' server serves from, on another pytest-xdist worker: pruning there would delete its files)."""
+    from pages.ui import folders, live_digit, picture_panel
+
+    models, rows = _page_files
+    monkeypatch.setattr(folders, "EXPORTED_MODELS", models)
+    monkeypatch.setattr(live_digit, "EXPORTED_MODELS", models)
+    monkeypatch.setattr(picture_panel, "ROWS_DIR", rows)
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory):
     """Untrained vae-2, cvae, dcgan and cgan checkpoints: the pages only need models of the right shape."""

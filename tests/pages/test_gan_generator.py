@@ -31,11 +31,11 @@ def test_sliders_far_out_together_are_held_to_one_reach_and_the_caption_says_so(
     at.slider(key="slider_0").set_value(1.5).run()
     at.slider(key="slider_1").set_value(-1.5).run()
     halfway = main_image(at)
-    assert not any("of their settings" in caption.value for caption in at.caption)  # within the reach: as set
+    assert not any("Held together" in caption.value for caption in at.caption)  # within the reach: as set
     at.slider(key="slider_0").set_value(3.0).run()
     at.slider(key="slider_1").set_value(-3.0).run()
     assert main_image(at) == halfway  # two at their ends: each applied at half, the same digit
-    assert any("sliders applied at 50% of their settings" in caption.value for caption in at.caption)
+    assert any("Held together at 50%" in caption.value and "(+1.50, -1.50)" in caption.value for caption in at.caption)
 
 
 def test_seed_randomize_and_digit_change_the_picture(app_env):
@@ -141,6 +141,14 @@ def test_a_saved_recipe_loads_back_into_the_page(app_env):
     assert not at.exception and at.success
     assert at.number_input(key="gan_seed").value == 42
     assert at.slider(key="slider_0").value == 1.5 and at.slider(key="slider_1").value == -0.5
+    assert not at.warning
+    # Saved before the sliders shared one reach, with sliders beyond it: loaded, and the page says the digit differs.
+    recipe.update(sliders=[3.0, -2.0], version=1)
+    at.file_uploader(key="gan_recipe").set_value(("old.json", json.dumps(recipe).encode(), "application/json"))
+    at.run()
+    assert not at.exception and at.slider(key="slider_0").value == 3.0
+    assert "saved before the sliders shared one reach" in at.warning[0].value
+    assert "multigen sample --recipe old.json" in at.warning[0].value
 
 
 def _bomb_png() -> bytes:

@@ -194,6 +194,30 @@ def test_tsne_runs_in_the_background_with_progress_and_is_cached_on_disk(app_env
     assert other_tab.get("plotly_chart") and not other_tab.get("progress")
 
 
+def test_a_t_sne_map_is_kept_for_a_checkpoint_whose_fitted_prior_is_stored_later(tmp_path):
+    """The t-SNE cache's key (``fingerprint``) is the checkpoint's weights: `multigen fit-prior` (or calibrate-sliders)
+    rewriting the file leaves the computed maps valid."""
+    import torch
+
+    from multigen.checkpoints import save_checkpoint, store_prior
+    from multigen.models import build_model
+    from multigen.models.prior import fit_prior
+    from pages.ui.checkpoints import fingerprint
+
+    path = tmp_path / "vae.safetensors"
+    torch.manual_seed(0)
+    model = build_model("vae", {"latent_dim": 2, "hidden_channels": 4, "hidden_features": 16}).eval()
+    save_checkpoint(path, model)
+    (info,) = list_checkpoints(tmp_path)
+    before = fingerprint(info)
+    store_prior(path, fit_prior(model, subset(load_dataset("mnist-5k", "val"), 60), components=2, seed=0))
+    (info,) = list_checkpoints(tmp_path)
+    assert fingerprint(info) == before
+    save_checkpoint(path, build_model("vae", {"latent_dim": 2, "hidden_channels": 4, "hidden_features": 16}).eval())
+    (info,) = list_checkpoints(tmp_path)
+    assert fingerprint(info) != before  # new weights: a new map
+
+
 def test_a_running_tsne_can_be_cancelled_and_the_page_shows_the_pca_map(app_env, monkeypatch):
     pytest.importorskip("openTSNE")  # scikit-learn's t-SNE cannot stop mid-way (.ci/run installs openTSNE)
     monkeypatch.delenv("MULTIGEN_TSNE", raising=False)

@@ -54,7 +54,7 @@ def test_the_page_moves_the_noise_vector_and_its_code_as_multigen_does():
         np.testing.assert_allclose(np.array(in_node("noiseVector", data, values), np.float32), expected, rtol=1e-6, atol=1e-6)
     # The GAN page's sliders share one reach: beyond it the page scales them as multigen does.
     data = {"start": start.tolist(), "directions": directions.tolist(), "code": None, "categories": 0, "reach": 3.0}
-    for values in ([1.5, -0.5, 2.0], [3.0, -3.0, 0.0], [0.5, 1.0, -1.0]):
+    for values in ([1.5, -0.5, 2.0], [3.0, -3.0, 0.0], [0.5, 1.0, -1.0], [1.0, -2.0, 0.0], [0.1, 0.2, 2.7]):  # at 3: as set
         expected = apply_sliders(start, directions, held_together(values, 3.0))
         np.testing.assert_allclose(np.array(in_node("noiseVector", data, values), np.float32), expected, rtol=1e-6, atol=1e-6)
         assert np.allclose(expected, apply_sliders(start, directions, values)) == (sum(map(abs, values)) <= 3.0)
