@@ -321,7 +321,7 @@ def test_background_jobs_return_at_once_and_run_each_key_once():
     assert jobs.request("a", slow).state in ("queued", "running")
     assert jobs.request("b", lambda: 1 / 0).state == "queued"  # behind "a"
     assert jobs.request("a", slow).state in ("queued", "running")  # asked again: the same job
-    assert time.monotonic() - started < 0.5 and jobs.status("never") is None
+    assert time.monotonic() - started < 5 and jobs.status("never") is None  # not the 10 s a blocking call would wait
     assert not jobs.wait(timeout=0.2)
     release.set()
     assert jobs.wait(timeout=10)

@@ -32,7 +32,7 @@ def test_starting_the_warm_up_returns_at_once_and_only_once(fresh_warm_up):
     release, ran = threading.Event(), []
     started = time.monotonic()
     thread = warmup.start_warm_up(blocking_tasks(release, ran), after_a_page=False)
-    assert time.monotonic() - started < 0.5  # the slow task runs in the background
+    assert time.monotonic() - started < 5  # the slow task (30 s unless released) runs in the background
     assert thread.is_alive() and thread.daemon  # a daemon: it never keeps the server from stopping
     assert warmup.start_warm_up(blocking_tasks(release, ran)) is thread  # a second session: the same warm-up
     release.set()
