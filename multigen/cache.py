@@ -357,10 +357,12 @@ def measure_directions(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
 
 # -- the Compare page's evaluations ---------------------------------------------------------------
 def evaluation_key(checkpoint: str | os.PathLike[str], *, samples: int, seed: int = 0, prior: str | None = None) -> str:
-    """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's weights and fitted prior,
-    the settings and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
-    return cache_key(weights_sha256(checkpoint, with_prior=True), "evaluation", samples=int(samples), seed=int(seed),
-                     prior=prior, classifier=classifier_checksum(), version=EVALUATION_VERSION)
+    """The cache key of ``evaluate(checkpoint, samples=samples, seed=seed, prior=prior)``: the checkpoint's weights
+    (and its fitted prior, unless N(0, I) is asked for: storing or refitting one keeps those figures), the settings
+    and the digit classifier that measures them (its own checksum, or "none" when it is missing)."""
+    weights = weights_sha256(checkpoint, with_prior=prior != "standard")
+    return cache_key(weights, "evaluation", samples=int(samples), seed=int(seed), prior=prior,
+                     classifier=classifier_checksum(), version=EVALUATION_VERSION)
 
 
 def _read_evaluation(path: Path) -> dict[str, Any]:

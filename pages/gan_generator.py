@@ -28,6 +28,7 @@ from multigen.explore.noise import (
     read_recipe,
     recipe_png,
     slerp,
+    sliders_total,
     variations,
     with_code,
 )
@@ -100,7 +101,7 @@ def load_recipe() -> None:
             st.session_state[picker_key(page("generator"))] = str(info.path)
             break
     loaded = f"Loaded the recipe for seed {recipe.seed}" + (f" ({plain(wanted)})." if wanted else ".")
-    reach = sum(abs(st.session_state[f"slider_{index}"]) for index in range(SLIDERS))
+    reach = sliders_total(st.session_state[f"slider_{index}"] for index in range(SLIDERS))
     if not recipe.held and reach > SLIDER_RANGE:  # saved before the sliders shared one reach
         note = (f"{loaded} It was saved before the sliders shared one reach: its sliders add up to {reach:.1f}, more "
                 f"than {SLIDER_RANGE:g}, so the page draws them held together and the digit differs from the saved "
@@ -212,8 +213,8 @@ except MultigenError as error:
     st.error(plain(error))
     st.stop()
 # -- drawing --------------------------------------------------------------------------------------
-if not np.array_equal(applied, np.float32(values)):  # beyond the sliders' shared reach
-    total = sum(abs(value) for value in values)
+total = sliders_total(values)
+if total > SLIDER_RANGE:  # beyond the sliders' shared reach: held_together scaled them
     held_note.caption(
         f"**Held together at {SLIDER_RANGE / total:.0%}**: the sliders add up to {total:.1f}, more than the "
         f"{SLIDER_RANGE:g} they share, so each applies at {SLIDER_RANGE / total:.0%} of its setting ("

@@ -295,8 +295,10 @@ def test_an_evaluation_outlives_stored_directions_but_not_a_newly_fitted_prior(v
     store_directions(gan.path, {"gan": np.zeros((3, 8), np.float32)}, measurement=cache.directions_measurement())
     assert cache.known_evaluation(gan.path, samples=100, cache_dir=folder) == ({"kind": "gan", "fid": 3.0}, True)
     cache.evaluation(vae.path, samples=100, cache_dir=folder)
+    cache.evaluation(vae.path, samples=100, prior="standard", cache_dir=folder)
     store_prior(vae.path, fit_prior(vae.model, digits(60), components=2, seed=0))
     assert cache.known_evaluation(vae.path, samples=100, cache_dir=folder)[1] is False  # samples from the prior now
+    assert cache.known_evaluation(vae.path, samples=100, prior="standard", cache_dir=folder)[1] is True  # N(0, I)
 
 
 def test_the_figures_a_training_run_recorded_are_known_without_measuring(tmp_path):

@@ -143,6 +143,12 @@ def slider_directions(
     return calibrated(model, directions, starts, labels, reach=SLIDER_RANGE, together=1, strict=strict)
 
 
+def sliders_total(values: Sequence[float]) -> float:
+    """How far the sliders are set together: the sum of their values' sizes, added left to right in float64 as the
+    page's ``heldTogether`` adds them (``held_together`` holds it to the reach)."""
+    return sum(abs(float(value)) for value in values)
+
+
 def held_together(values: Sequence[float], reach: float = SLIDER_RANGE) -> np.ndarray:
     """The slider values the GAN page applies (k,): as set while together they stay within one slider's reach,
     sum |v_i| <= ``reach``; farther out, all scaled by one factor back onto that bound, so the digit changes the same
@@ -159,7 +165,7 @@ def held_together(values: Sequence[float], reach: float = SLIDER_RANGE) -> np.nd
         raise MultigenError(f"The sliders' reach must be positive, got {reach}.")
     if not np.isfinite(weights).all():
         raise MultigenError(f"Slider values must be finite numbers, got {list(values)}.")
-    total = sum(abs(float(value)) for value in weights)  # left to right in float64, as the page's heldTogether adds
+    total = sliders_total(weights)
     return (weights if total <= reach else weights * (reach / total)).astype(np.float32)
 
 
