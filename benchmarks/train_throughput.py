@@ -1,8 +1,10 @@
 """Training images/s of multigen's loop against the classic PyTorch-example loop, in one process.
 
 The reference is written the way pytorch/examples (vae, dcgan) do it: a torchvision-style dataset
-that makes a PIL image per sample, ``transforms.ToTensor()``, a ``DataLoader``, and the same model,
-optimizer and batch size. multigen runs its own ``Trainer`` (in-memory tensors, batches by
+that makes a PIL image per sample, ``transforms.ToTensor()``, a ``DataLoader``, the same architecture built
+from torch.nn's own layers (``nn.Dropout`` where multigen has its ``FastDropout``), plain Adam, the same batch
+size, and examples/dcgan's step: the discriminator on real digits, then on the detached fakes, then once more
+on the fakes for the generator's loss, its weights' gradients computed each time. multigen runs its own ``Trainer`` (in-memory tensors, batches by
 indexing), once per precision (fp32, and bf16: bfloat16 autocast, ``--precision bf16``). All train the
 same number of epochs from the same seed; the script prints images/s, their ratio to the reference, the
 final losses (to show equal learning) and the achieved GFLOP/s as a share of this machine's matrix-multiply
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
@@ -30,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from multigen.data import load_dataset
 from multigen.device import resolve_device
 from multigen.models import build_model
+from multigen.models.gan import GAN, discriminator_loss, generator_loss
+from multigen.models.layers import FastDropout
 from multigen.training import Finished, Progress, Trainer, TrainingConfig
 
 
@@ -47,6 +52,38 @@ class PILDigits(Dataset):
         return self.transform(Image.fromarray(self.images[index], mode="L")), int(self.labels[index])
 
 
+def classic_model(kind: str, device: torch.device) -> GAN:
+    """The model as a pytorch/examples user builds it: ``nn.Dropout`` in place of multigen's ``FastDropout``."""
+    model = build_model(kind).to(device)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, FastDropout):
+                setattr(parent, name, nn.Dropout(child.p))
+    return model
+
+
+def classic_step(model, x: torch.Tensor, y: torch.Tensor, optimizers, noise: torch.Generator) -> dict:
+    """One training step as pytorch/examples writes it. The VAE's is multigen's own (one loss, one backward);
+    the plain DCGAN's is examples/dcgan's, with multigen's losses (Goodfellow et al.'s, as there)."""
+    if not isinstance(model, GAN):
+        return model.training_step(x, y, optimizers, generator=noise)
+    config = model.config
+    if model.conditional or config.categorical_code or config.augment or config.ema_decay or config.mode_seeking:
+        raise SystemExit("The classic DCGAN step is the plain DCGAN's: no labels, codes, DiffAugment, EMA or mode seeking.")
+    net_g, net_d = model.generator, model.discriminator
+    real = x * 2 - 1
+    fake = net_g(torch.randn(x.shape[0], model.latent_dim, generator=noise, device=x.device))
+    optimizers["discriminator"].zero_grad()
+    d_loss = discriminator_loss(net_d(real), net_d(fake.detach()), 1.0 - config.label_smoothing)
+    d_loss.backward()
+    optimizers["discriminator"].step()
+    optimizers["generator"].zero_grad()
+    g_loss = generator_loss(net_d(fake))
+    g_loss.backward()
+    optimizers["generator"].step()
+    return {"loss": (d_loss + g_loss).detach()}
+
+
 def reference_loop(kind: str, epochs: int, batch_size: int, device: torch.device, seed: int) -> tuple[float, float]:
     """Images/s and last-epoch mean loss of the pytorch/examples-style loop."""
     train = load_dataset("mnist-5k", "train")
@@ -54,7 +91,7 @@ def reference_loop(kind: str, epochs: int, batch_size: int, device: torch.device
     loader = DataLoader(PILDigits(images, train.labels.numpy()), batch_size=batch_size, shuffle=True, drop_last=True,
                         num_workers=0, generator=torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    model = build_model(kind).to(device)
+    model = classic_model(kind, device)
     optimizers = model.make_optimizers()
     noise = torch.Generator(device=device).manual_seed(seed)
     start, count, losses = time.perf_counter(), 0, []
@@ -62,7 +99,7 @@ def reference_loop(kind: str, epochs: int, batch_size: int, device: torch.device
         losses = []
         for x, y in loader:
             x, y = x.to(device), y.to(device)
-            losses.append(float(model.training_step(x, y, optimizers, generator=noise)["loss"]))
+            losses.append(float(classic_step(model, x, y, optimizers, noise)["loss"]))
             count += x.shape[0]
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -87,14 +124,18 @@ def multigen_loop(kind: str, epochs: int, batch_size: int, device: torch.device,
     return count / (time.perf_counter() - start), float(np.mean(losses))
 
 
-def step_flops(kind: str, batch_size: int, device: torch.device) -> int:
-    """Floating-point operations of one training step, counted by PyTorch's FlopCounterMode."""
-    model = build_model(kind).to(device)
+def step_flops(kind: str, batch_size: int, device: torch.device, *, classic: bool = False) -> int:
+    """Floating-point operations of one training step (multigen's, or with ``classic`` the reference's), counted
+    by PyTorch's FlopCounterMode."""
+    model = classic_model(kind, device) if classic else build_model(kind).to(device)
     optimizers = model.make_optimizers()
     x = torch.rand(batch_size, 1, 28, 28, device=device)
     y = torch.randint(0, 10, (batch_size,), device=device)
     with FlopCounterMode(display=False) as counter:
-        model.training_step(x, y, optimizers)
+        if classic:
+            classic_step(model, x, y, optimizers, torch.Generator(device=device).manual_seed(0))
+        else:
+            model.training_step(x, y, optimizers)
     return counter.get_total_flops()
 
 
@@ -129,9 +170,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     for kind in args.models:
         flops = step_flops(kind, args.batch_size, device) / args.batch_size
+        classic_flops = step_flops(kind, args.batch_size, device, classic=True) / args.batch_size
         ref_rate, ref_loss = reference_loop(kind, args.epochs, args.batch_size, device, args.seed)
         print(f"{kind}: reference fp32 {ref_rate:7.0f} img/s (loss {ref_loss:.3f}, "
-              f"{ref_rate * flops / 1e9 / peaks['fp32']:5.1%} of fp32 peak) | {flops / 1e6:.0f} MFLOP per image")
+              f"{ref_rate * classic_flops / 1e9 / peaks['fp32']:5.1%} of fp32 peak) | {classic_flops / 1e6:.0f} MFLOP "
+              f"per image, multigen's step {flops / 1e6:.0f}")
         for precision in args.precisions:
             rate, loss = multigen_loop(kind, args.epochs, args.batch_size, device, args.seed,
                                        out / f"{kind}-{precision}.safetensors", precision)

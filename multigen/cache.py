@@ -214,6 +214,39 @@ def encodings(
     so a cached map needs no data set loaded. Once the whole split is kept (the app's warm-up encodes it), every size
     is cut from it (``subset_rows``): a map of 60,000 digits is then as quick to open as one of 2,000."""
     model = checkpoint.model
+
+    def read(path: Path) -> LatentCodes:
+        return _codes_from(_read_arrays(path), model.latent_dim)
+
+    def write(path: Path, codes: LatentCodes) -> None:
+        _write_arrays(path, {name: getattr(codes, name) for name in ("mu", "logvar", "labels", "images")})
+
+    whole_path, path = _encoding_entries(checkpoint, dataset, split, n_points, cache_dir)
+    whole = None if whole_path is None else _read(whole_path, read)
+    if whole is not None:
+        return whole if n_points is None else _rows_of(whole, n_points)
+    if path is not None and (found := _read(path, read)) is not None:
+        return found
+    digits = load_dataset(dataset, split)
+    if n_points is None or n_points >= len(digits):
+        return _cached(whole_path, read, write, lambda: encode_dataset(model, digits), looked=True)
+    return _cached(path, read, write, lambda: encode_dataset(model, subset(digits, int(n_points))), looked=True)
+
+
+def encodings_kept(
+    checkpoint: Checkpoint, dataset: str, split: str, n_points: int | None = None, *,
+    cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR,
+) -> bool:
+    """True when ``encodings`` of these digits would be read from ``cache_dir``, not encoded (a look at the files
+    only: a damaged one counts as kept until it is read)."""
+    return any(path is not None and path.is_file()
+               for path in _encoding_entries(checkpoint, dataset, split, n_points, cache_dir))
+
+
+def _encoding_entries(
+    checkpoint: Checkpoint, dataset: str, split: str, n_points: int | None, cache_dir: str | os.PathLike[str] | None
+) -> tuple[Path | None, Path | None]:
+    """Where the whole split's encodings are kept, and where those of ``n_points`` digits alone (None: no such file)."""
     sha256 = weights_sha256(checkpoint.path)
     # Two folders can hold different copies of a downloaded data set; the bundled one is the same everywhere.
     folder = {} if dataset == DEFAULT_DATASET else {"data": str(default_data_dir().resolve())}
@@ -222,23 +255,7 @@ def encodings(
         key = cache_key(sha256, "encodings", dataset=dataset, split=split, points=points, **folder)
         return _entry(cache_dir, "encodings", key, ".npz")
 
-    def read(path: Path) -> LatentCodes:
-        return _codes_from(_read_arrays(path), model.latent_dim)
-
-    def write(path: Path, codes: LatentCodes) -> None:
-        _write_arrays(path, {name: getattr(codes, name) for name in ("mu", "logvar", "labels", "images")})
-
-    whole_path = entry("all")
-    whole = None if whole_path is None else _read(whole_path, read)
-    if whole is not None:
-        return whole if n_points is None else _rows_of(whole, n_points)
-    path = None if n_points is None else entry(int(n_points))
-    if path is not None and (found := _read(path, read)) is not None:
-        return found
-    digits = load_dataset(dataset, split)
-    if n_points is None or n_points >= len(digits):
-        return _cached(whole_path, read, write, lambda: encode_dataset(model, digits), looked=True)
-    return _cached(path, read, write, lambda: encode_dataset(model, subset(digits, int(n_points))), looked=True)
+    return entry("all"), None if n_points is None else entry(int(n_points))
 
 
 def _rows_of(codes: LatentCodes, n_points: int) -> LatentCodes:

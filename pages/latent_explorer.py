@@ -185,9 +185,14 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
         )
 
 # -- calls into multigen --------------------------------------------------------------------------
+wanted_points = n_points
 try:
-    codes = loaders.encoded(checkpoint, dataset, split, n_points)
-    if method == "tsne":  # in the background, once, cached on disk; never inside this rerun
+    # A map of tens of thousands of digits not yet encoded: its first QUICK_POINTS now, the rest in the background.
+    codes, encoding = loaders.encoded_soon(checkpoint, dataset, split, wanted_points)
+    n_points = len(codes.labels)  # what the map shows until the rest are encoded
+    if method == "tsne" and encoding is not None:
+        pass  # t-SNE places every digit: it waits for all of them (below)
+    elif method == "tsne":  # in the background, once, cached on disk; never inside this rerun
         key = loaders.tsne_key(info, split, n_points, perplexity)
         status = loaders.projection_jobs().request(  # one t-SNE at a time per checkpoint and split
             key, codes.mu, "tsne", seed=loaders.TSNE_SEED, perplexity=perplexity, group=f"{info.path}:{split}"
@@ -199,6 +204,26 @@ except MultigenError as error:
     st.error(plain(error))
     st.stop()
 
+
+@st.fragment(run_every=0.5)
+def encoding_progress() -> None:
+    """While the rest of a large map's digits are encoded: what the map shows meanwhile, and a rerun when they are in."""
+    now = loaders.encoding_status(checkpoint, dataset, split, wanted_points)
+    if now is None or now.state not in ("running", "queued"):
+        st.rerun()
+    so_far = f"{now.elapsed:.0f} s so far" if now.state == "running" else "waiting for another map's digits"
+    if method == "tsne":
+        st.progress(0.0, text=f"Encoding all {wanted_points:,} digits ({so_far}) before their t-SNE map is computed; "
+                              "they are kept on disk, so this happens once per checkpoint.")
+    else:
+        st.info(f"Showing {n_points:,} of the {wanted_points:,} digits while the rest are encoded ({so_far}); the map "
+                "fills in when they are, and is kept on disk after. Clicks on this map are cleared then.",
+                icon=":material/hourglass_top:")
+
+
+if method == "tsne" and encoding is not None:
+    encoding_progress()
+    st.stop()
 if method == "tsne" and status.state in ("running", "queued"):
 
     @st.fragment(run_every=0.5)
@@ -282,7 +307,8 @@ if style_row is not None:  # a CVAE's latent is the digit's style: the Write a n
         st.session_state.update({"style_digit": style_digit, picker_key(writer): str(info.path)})
 
 
-large_map = n_points > picture_panel.ATLAS_MAX_POINTS  # its dots' originals are fetched one at a time, no sheets
+# Its dots' originals are fetched one at a time, no sheets (also for the first digits shown while the rest are encoded).
+large_map = wanted_points > picture_panel.ATLAS_MAX_POINTS
 
 
 def dot_sheets() -> dict[str, np.ndarray]:
@@ -343,7 +369,7 @@ map_column, detail_column = st.columns([3, 2], gap="large")
 with detail_column:
     clicks_tab, yours_tab = st.tabs(["Pointer and clicks", "Your digit"])
 with clicks_tab:
-    if n_points <= picture_panel.ATLAS_MAX_POINTS:  # the digit under the pointer, decoded in the page
+    if not large_map:  # the digit under the pointer, decoded in the page
         live_digit.map_hover(
             info.path, projection, chart="latent_map", width=28 * HOVER_ENLARGE, key="explorer_hover",
             labels=codes.labels if conditional and condition == AUTO else None,
@@ -421,6 +447,8 @@ with yours_tab:
     finding.find_in_gan(candidates, key="explorer_find")
 
 with map_column:
+    if encoding is not None:
+        encoding_progress()
     axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
     # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
     figure_key = [*context, webgl, show_prior]

@@ -13,9 +13,10 @@ Self-Conditioned GANs", CVPR 2020 (``cluster_code``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -29,6 +30,7 @@ from multigen.errors import MultigenError
 from multigen.models.augment import diff_augment, parse_policy, random_numbers_needed
 from multigen.models.base import GenerativeModel
 from multigen.models.fields import flag, number, text, whole
+from multigen.models.layers import FastDropout
 
 NUM_CLASSES = 10
 
@@ -174,10 +176,10 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(1, 64, 5, stride=2, padding=2),  # 64 x 14 x 14
             nn.LeakyReLU(0.2, True),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
             nn.Conv2d(64, 128, 5, stride=2, padding=2),  # 128 x 7 x 7
             nn.LeakyReLU(0.2, True),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
             nn.Flatten(),
         )
         self.head = nn.Linear(128 * 7 * 7, 1)
@@ -402,13 +404,13 @@ class GAN(GenerativeModel):
         told = labels if self.config.cluster_code else cond
         read_code = code is not None and not self.config.cluster_code  # InfoGAN's Q reads the code back
 
-        def judged(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def judged(images: torch.Tensor, critic: nn.Module = discriminator_net) -> tuple[torch.Tensor, torch.Tensor]:
             """D's logits on (augmented) fakes, plus InfoGAN's information loss (0 without Q): Q, a head on
             D's features, reads the code back, and the generator draws so that it can."""
             images = self._augment(images, shard, generator)
             if not read_code:
-                return discriminator_net(images, told), torch.zeros((), device=images.device)
-            logits, code_logits = discriminator_net(images, told, with_code=True)
+                return critic(images, told), torch.zeros((), device=images.device)
+            logits, code_logits = critic(images, told, with_code=True)
             return logits, information_loss(code_logits, code)
 
         real_logits = discriminator_net(self._augment(real, shard, generator), told)
@@ -416,13 +418,17 @@ class GAN(GenerativeModel):
         d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.config.label_smoothing)
         _descend(d_opt, d_loss + self.config.info_weight * d_info)
 
-        fooled_logits, info = judged(fake)
-        g_loss = generator_loss(fooled_logits)
-        seeking = torch.zeros((), device=images.device)
-        if self.config.mode_seeking:  # a second noise for each fake's condition (label, or cluster code)
-            other_z = self._training_noise(images, labels, shard, generator)
-            seeking = mode_seeking_loss(fake, generator_net(other_z, cond), z, other_z)
-        _descend(g_opt, g_loss + self.config.info_weight * info + self.config.mode_seeking * seeking)
+        # The generator's step needs the gradient through D to the fakes, not D's own: its weights are frozen
+        # for it, which skips their gradients (a third of D's backward pass; the next D step would discard
+        # them). D's unwrapped module, so that several processes do not average gradients no one uses.
+        with frozen(getattr(discriminator_net, "module", discriminator_net)) as critic:
+            fooled_logits, info = judged(fake, critic)
+            g_loss = generator_loss(fooled_logits)
+            seeking = torch.zeros((), device=images.device)
+            if self.config.mode_seeking:  # a second noise for each fake's condition (label, or cluster code)
+                other_z = self._training_noise(images, labels, shard, generator)
+                seeking = mode_seeking_loss(fake, generator_net(other_z, cond), z, other_z)
+            _descend(g_opt, g_loss + self.config.info_weight * info + self.config.mode_seeking * seeking)
         self._update_average()
         losses = {
             "loss": (d_loss + g_loss).detach(),
@@ -436,6 +442,21 @@ class GAN(GenerativeModel):
         if read_code:
             losses["information"] = info.detach()  # -log Q(c | G(z)): 0 when every code is read back
         return losses
+
+
+@contextlib.contextmanager
+def frozen(network: nn.Module) -> Iterator[nn.Module]:
+    """``network`` with its parameters out of autograd inside the block (gradients still flow through it to its
+    inputs); each parameter's ``requires_grad`` is given back after."""
+    parameters = list(network.parameters())
+    trainable = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield network
+    finally:
+        for p, wanted in zip(parameters, trainable):
+            p.requires_grad_(wanted)
 
 
 def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

@@ -32,6 +32,7 @@ from pages.ui.text import plain
 TSNE_SEED = 0  # every t-SNE map of the app is seeded alike, so a map is computed once per setting
 # What each page shows first, which the warm-up (pages/ui/warmup.py) computes for the shipped checkpoints:
 EXPLORER_POINTS = 2_000  # digits on a first latent map (of the first split, "train")
+QUICK_POINTS = 5_000  # encoded within a page's run (under a second); a larger map shows these first (see encoded_soon)
 GAN_SLIDERS = 10  # direction sliders of the GAN page (fewer when the noise vector is smaller)
 EVALUATION_SAMPLES = (1000, 5000)  # the Compare page's sample counts, the first one by default
 DEFAULT_PRIOR = "fitted"  # what Compare draws a VAE with a fitted prior from until asked (the warm-up measures it)
@@ -114,6 +115,43 @@ def encoded(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> 
     """``LatentCodes`` of a fixed, seeded, label-stratified sample of ``n_points`` digits of a split (kept on disk
     by ``multigen.cache``, in memory here)."""
     return _encoded(str(checkpoint.path), _mtime(checkpoint.path), dataset, split, n_points, checkpoint)
+
+
+@st.cache_resource(show_spinner=False)
+def encoding_jobs() -> cache.BackgroundJobs:
+    """Large maps' digits encoded in the background (``encoded_soon``), one at a time, shared by every session."""
+    return cache.BackgroundJobs("encodings")
+
+
+def encoded_soon(
+    checkpoint: Checkpoint, dataset: str, split: str, n_points: int
+) -> tuple[LatentCodes, cache.JobStatus | None]:
+    """The codes of the map of ``n_points`` digits and None, when they are kept (in memory or on disk) or quick to
+    encode (``QUICK_POINTS`` or fewer). Else, while all of them are encoded in the background (and kept on disk),
+    the codes of the first ``QUICK_POINTS`` (digits of the same seeded sample: ``multigen.data.subset_rows``) and
+    that job's status: the page draws those at once and polls the job (tens of thousands of digits take seconds)."""
+    folder = cache_dir()
+    if n_points <= QUICK_POINTS or cache.encodings_kept(checkpoint, dataset, split, n_points, cache_dir=folder):
+        return encoded(checkpoint, dataset, split, n_points), None
+
+    def encode_and_keep() -> None:  # the codes go to disk, not into the job's result: the page reads them back once
+        cache.encodings(checkpoint, dataset, split, n_points, cache_dir=folder)
+
+    status = encoding_jobs().request(_encoding_key(checkpoint, dataset, split, n_points), encode_and_keep)
+    if status.state == "failed":
+        raise MultigenError(status.error)
+    if status.state == "done":  # on disk now (unless there is no cache folder: then in this run, as before)
+        return encoded(checkpoint, dataset, split, n_points), None
+    return encoded(checkpoint, dataset, split, QUICK_POINTS), status
+
+
+def encoding_status(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> cache.JobStatus | None:
+    """Where the background encoding ``encoded_soon`` started for this map stands (None: none was started)."""
+    return encoding_jobs().status(_encoding_key(checkpoint, dataset, split, n_points))
+
+
+def _encoding_key(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> str:
+    return f"{cache.weights_sha256(checkpoint.path)}:{dataset}:{split}:{n_points}:{cache_dir()}"
 
 
 @st.cache_resource(max_entries=12, show_spinner="Projecting…")

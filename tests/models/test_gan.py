@@ -74,6 +74,29 @@ def test_a_few_dozen_steps_teach_the_discriminator_and_move_the_generator():
     assert all(moved)
 
 
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_the_generator_s_step_leaves_the_discriminator_its_own_gradient_and_trainable(kind):
+    """The generator's step freezes D's weights (their gradients would be thrown away at D's next step): D's
+    gradients after a whole step are those its optimizer stepped with, and its weights stay trainable."""
+    torch.manual_seed(0)
+    train = load_dataset("mnist-5k", "train")
+    model = build_model(kind, {"noise_dim": 16, "categorical_code": 0 if kind == "cgan" else 4})
+    optimizers = model.make_optimizers()
+    stepped_with = {}
+    original_step = optimizers["discriminator"].step
+
+    def recording_step(*args, **kwargs):
+        stepped_with.update({name: p.grad.clone() for name, p in model.discriminator.named_parameters()})
+        return original_step(*args, **kwargs)
+
+    optimizers["discriminator"].step = recording_step
+    model.training_step(train.images[:32], train.labels[:32], optimizers, torch.Generator().manual_seed(0))
+    for name, parameter in model.discriminator.named_parameters():
+        assert parameter.requires_grad, name
+        assert torch.equal(parameter.grad, stepped_with[name]), name
+    assert all(p.grad is not None for p in model.generator.parameters())
+
+
 def test_a_gan_with_ema_draws_with_the_running_average_of_its_generator(tmp_path):
     from multigen.checkpoints import load_checkpoint, save_checkpoint
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -115,6 +116,48 @@ def test_a_map_with_more_dots_than_the_sheets_hold_serves_its_originals_a_row_at
     assert dict(panel["instant"]) == {"Original": "original"}  # what the browser fetches by index on a click
     assert np.array_equal(rows[row], png_pixels(shown["Original"]))  # is the original the rerun draws
     assert "Reconstruction: its latent mean decoded" in shown  # the rest comes with the rerun
+
+
+def test_a_large_map_not_yet_encoded_shows_its_first_digits_at_once_then_all_of_them(app_env, monkeypatch, tmp_path):
+    """Tens of thousands of digits take seconds to encode: the page draws the first QUICK_POINTS of them (the same
+    seeded sample's) at once, encodes the rest in the background and draws the whole map when they are in."""
+    import threading
+
+    from multigen import cache
+
+    monkeypatch.setenv("MULTIGEN_CACHE_DIR", str(tmp_path / "cache"))  # nothing of this checkpoint encoded yet
+    monkeypatch.setattr(loaders, "QUICK_POINTS", 1_000)
+    release, real_encodings = threading.Event(), cache.encodings
+
+    def held_encodings(checkpoint, dataset, split, n_points=None, **kwargs):
+        if n_points is None or n_points > 1_000:  # the background job, held until the test has looked
+            assert release.wait(60)
+        return real_encodings(checkpoint, dataset, split, n_points, **kwargs)
+
+    monkeypatch.setattr(cache, "encodings", held_encodings)
+
+    def dots(at):  # the rows of the map's digits (plotly sends arrays as base64 "bdata")
+        rows = [trace["customdata"] for trace in map_traces(at) if "customdata" in trace]
+        return sum(int((np.frombuffer(base64.b64decode(r["bdata"]), r["dtype"]) >= 0).sum()) if isinstance(r, dict)
+                   else sum(v >= 0 for v in r) for r in rows)
+
+    at = open_app()
+    at.select_slider(key="explorer_points").set_value(4500).run()
+    assert dots(at) == 1000 and not at.exception
+    (note,) = [box.value for box in at.info if "while the rest are encoded" in box.value]
+    assert note.startswith("Showing 1,000 of the 4,500 digits")
+    assert "1,000 training digits of mnist-5k" in " ".join(c.value for c in at.caption)
+    at.radio(key="explorer_projection").set_value("tsne").run()  # t-SNE places every digit: it waits for them
+    assert not at.get("plotly_chart") and "Encoding all 4,500 digits" in at.get("progress")[0].proto.text
+    at.radio(key="explorer_projection").set_value("pca").run()
+    release.set()
+    assert loaders.encoding_jobs().wait(timeout=60)
+    at.run()
+    assert dots(at) == 4500 and not [box for box in at.info if "while the rest are encoded" in box.value]
+    assert list((tmp_path / "cache" / "encodings").glob("*.npz"))  # kept: the next visit draws all at once
+    second_tab = open_app()
+    second_tab.select_slider(key="explorer_points").set_value(4500).run()
+    assert dots(second_tab) == 4500 and not second_tab.exception
 
 
 def test_row_files_are_written_once_and_the_oldest_deleted(monkeypatch, tmp_path):
