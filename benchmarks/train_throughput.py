@@ -11,11 +11,13 @@ final losses (to show equal learning) and the achieved GFLOP/s as a share of thi
 peak in the same precision, float32 and bfloat16, both measured in the same run.
 
     python benchmarks/train_throughput.py --epochs 3
+    python benchmarks/train_throughput.py --epochs 1 --rounds 5 --models gan   # in turn, the median ratio
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -161,6 +163,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the reference and multigen's loops in turn this many times; the median ratio is what "
+                        "counts on a machine whose speed drifts")
     args = parser.parse_args()
     device = resolve_device(args.device)
     peaks = {"fp32": matmul_peak(device), "bf16": matmul_peak(device, torch.bfloat16)}
@@ -171,16 +176,22 @@ def main() -> None:
     for kind in args.models:
         flops = step_flops(kind, args.batch_size, device) / args.batch_size
         classic_flops = step_flops(kind, args.batch_size, device, classic=True) / args.batch_size
-        ref_rate, ref_loss = reference_loop(kind, args.epochs, args.batch_size, device, args.seed)
-        print(f"{kind}: reference fp32 {ref_rate:7.0f} img/s (loss {ref_loss:.3f}, "
-              f"{ref_rate * classic_flops / 1e9 / peaks['fp32']:5.1%} of fp32 peak) | {classic_flops / 1e6:.0f} MFLOP "
-              f"per image, multigen's step {flops / 1e6:.0f}")
-        for precision in args.precisions:
-            rate, loss = multigen_loop(kind, args.epochs, args.batch_size, device, args.seed,
-                                       out / f"{kind}-{precision}.safetensors", precision)
-            print(f"{kind}: multigen {precision}  {rate:7.0f} img/s (loss {loss:.3f}, "
-                  f"{rate * flops / 1e9 / peaks[precision]:5.1%} of {precision} peak) | {rate / ref_rate:.2f}x the reference")
-
+        print(f"{kind}: {classic_flops / 1e6:.0f} MFLOP per image in the reference's step, {flops / 1e6:.0f} in multigen's")
+        ratios: dict[str, list[float]] = {precision: [] for precision in args.precisions}
+        for round_ in range(1, args.rounds + 1):
+            ref_rate, ref_loss = reference_loop(kind, args.epochs, args.batch_size, device, args.seed)
+            print(f"{kind} round {round_}: reference fp32 {ref_rate:7.0f} img/s (loss {ref_loss:.3f}, "
+                  f"{ref_rate * classic_flops / 1e9 / peaks['fp32']:5.1%} of fp32 peak)")
+            for precision in args.precisions:
+                rate, loss = multigen_loop(kind, args.epochs, args.batch_size, device, args.seed,
+                                           out / f"{kind}-{precision}.safetensors", precision)
+                ratios[precision].append(rate / ref_rate)
+                print(f"{kind} round {round_}: multigen {precision}  {rate:7.0f} img/s (loss {loss:.3f}, "
+                      f"{rate * flops / 1e9 / peaks[precision]:5.1%} of {precision} peak) | {rate / ref_rate:.2f}x the reference")
+        if args.rounds > 1:
+            print(f"{kind}: median of {args.rounds} rounds: " + ", ".join(
+                f"{precision} {statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+                for precision, values in ratios.items()))
 
 if __name__ == "__main__":
     main()
