@@ -132,8 +132,13 @@ MAP_HAS = """n => {
     return dots === n && Boolean(plot.querySelector('.scatterlayer, canvas'));
 }"""
 # A map of digits not yet encoded first shows QUICK_POINTS of them, under a note: the first map, either way.
+# The whole map is a new figure (plotly.js replaces ``_fullData`` on every update; the one before is kept in
+# ``__mapBefore``); the first digits' map may be the one already shown (a map of QUICK_POINTS, the same digits).
 FIRST_MAP = ("([n, quick]) => { const has = " + MAP_HAS + ";\n"
-             "return has(n) || (document.body.innerText.includes('while the rest are encoded') && has(quick)); }")
+             "const plot = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');\n"
+             "const fresh = Boolean(plot) && plot._fullData !== window.__mapBefore;\n"
+             "return (fresh && has(n)) || (document.body.innerText.includes('while the rest are encoded') && has(quick)); }")
+KEEP_MAP = "() => { window.__mapBefore = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot')?._fullData; }"
 # A few dots far from every other: candidates spread over the map, each measured against all (n x 300, not n^2).
 SPREAD_DOTS = """(plot, count) => {
     const xaxis = plot._fullLayout.xaxis, yaxis = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
@@ -205,6 +210,7 @@ def browser_rows(
                 slider.focus()
                 # Move to the size: End for the whole split, else one step at a time (the moves before the key's
                 # release debounce into one rerun).
+                page.evaluate(KEEP_MAP)
                 before, started = received[0], time.perf_counter()
                 mark = page.evaluate("() => performance.now()")
                 if size >= TRAIN_SIZE:
@@ -215,6 +221,8 @@ def browser_rows(
                         break
                     slider.press("ArrowRight")
                 print(f"  {size:,} points: chose {slider.get_attribute('aria-valuetext')}", file=sys.stderr)
+                if (slider.get_attribute("aria-valuetext") or "") == current:  # the map shown already: nothing new
+                    page.evaluate("() => { window.__mapBefore = null; }")
                 page.wait_for_function(FIRST_MAP, arg=[size, QUICK_POINTS])
                 first = time.perf_counter() - started
                 page.wait_for_function(MAP_HAS, arg=size)

@@ -4,7 +4,8 @@ The reference is written the way pytorch/examples (vae, dcgan) do it: a torchvis
 that makes a PIL image per sample, ``transforms.ToTensor()``, a ``DataLoader``, the same architecture built
 from torch.nn's own layers (``nn.Dropout`` where multigen has its ``FastDropout``), plain Adam, the same batch
 size, and examples/dcgan's step: the discriminator on real digits, then on the detached fakes, then once more
-on the fakes for the generator's loss, its weights' gradients computed each time. multigen runs its own ``Trainer`` (in-memory tensors, batches by
+on the fakes for the generator's loss, its weights' gradients computed each time. The VAE's classic step is
+multigen's own (one loss, one backward); the DCGAN's is the plain one's, so ``--models`` takes vae and gan. multigen runs its own ``Trainer`` (in-memory tensors, batches by
 indexing), once per precision (fp32, and bf16: bfloat16 autocast, ``--precision bf16``). All train the
 same number of epochs from the same seed; the script prints images/s, their ratio to the reference, the
 final losses (to show equal learning) and the achieved GFLOP/s as a share of this machine's matrix-multiply

@@ -71,6 +71,9 @@ def remember_selection() -> None:
     event = st.session_state.get("latent_map")
     if event is not None:
         st.session_state["latent_selection"] = json.loads(json.dumps(event["selection"], default=float))
+        # The map it was made on: the last run's. Its rows are that map's (a large map's first digits, replaced by
+        # the whole map while the click travelled, number theirs otherwise).
+        st.session_state["latent_selection_context"] = st.session_state["explorer_context"]
 
 
 def remember_drawing() -> None:
@@ -208,17 +211,17 @@ except MultigenError as error:
 @st.fragment(run_every=0.5)
 def encoding_progress() -> None:
     """While the rest of a large map's digits are encoded: what the map shows meanwhile, and a rerun when they are in."""
-    now = loaders.encoding_status(checkpoint, dataset, split, wanted_points)
+    now = loaders.encoding_status(checkpoint, dataset, split)
     if now is None or now.state not in ("running", "queued"):
         st.rerun()
     so_far = f"{now.elapsed:.0f} s so far" if now.state == "running" else "waiting for another map's digits"
     if method == "tsne":
-        st.progress(0.0, text=f"Encoding all {wanted_points:,} digits ({so_far}) before their t-SNE map is computed; "
-                              "they are kept on disk, so this happens once per checkpoint.")
+        st.progress(0.0, text=f"Encoding the split's digits ({so_far}) before the t-SNE map of {wanted_points:,} of "
+                              "them is computed; they are kept on disk, so this happens once per checkpoint and split.")
     else:
         st.info(f"Showing {n_points:,} of the {wanted_points:,} digits while the rest are encoded ({so_far}); the map "
-                "fills in when they are, and is kept on disk after. Clicks on this map are cleared then.",
-                icon=":material/hourglass_top:")
+                "fills in when they are, and every size of it comes from disk after. Clicks on this map are cleared "
+                "then.", icon=":material/hourglass_top:")
 
 
 if method == "tsne" and encoding is not None:
@@ -261,6 +264,8 @@ context = [str(info.path), fingerprint(info), split, n_points, method, perplexit
 if st.session_state["explorer_context"] != context:
     st.session_state.update(explorer_context=context, explorer_picks=[], explorer_region=None)
 chart_selection = st.session_state.pop("latent_selection", None)
+if st.session_state.pop("latent_selection_context", context) != context:
+    chart_selection = None  # made on a map this run no longer shows
 if chart_selection is not None:
     clicked = selection.read_selection(chart_selection, points)
     if clicked.pick is not None:

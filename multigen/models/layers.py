@@ -38,9 +38,9 @@ class FastDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        if x.device.type != "cpu":
-            return F.dropout(x, self.p, training=True)
         dropped = round(self.p * _LEVELS)
+        if x.device.type != "cpu" or dropped == _LEVELS:  # (a p within 1/131,072 of 1 would keep nothing)
+            return F.dropout(x, self.p, training=True)
         # The whole int64 range (``from`` = its least value, ``to`` = None), so that all 16 bits of each quarter
         # are random; an int16 is then uniform over [-32768, 32767], and below the threshold with chance p.
         bits = torch.empty((x.numel() + 3) // 4, dtype=torch.int64, device=x.device).random_(-(1 << 63), None)

@@ -119,39 +119,40 @@ def encoded(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> 
 
 @st.cache_resource(show_spinner=False)
 def encoding_jobs() -> cache.BackgroundJobs:
-    """Large maps' digits encoded in the background (``encoded_soon``), one at a time, shared by every session."""
+    """Whole splits encoded in the background for large maps (``encoded_soon``), one at a time, shared by every
+    session; each checkpoint's split once per process."""
     return cache.BackgroundJobs("encodings")
 
 
 def encoded_soon(
     checkpoint: Checkpoint, dataset: str, split: str, n_points: int
 ) -> tuple[LatentCodes, cache.JobStatus | None]:
-    """The codes of the map of ``n_points`` digits and None, when they are kept (in memory or on disk) or quick to
-    encode (``QUICK_POINTS`` or fewer). Else, while all of them are encoded in the background (and kept on disk),
-    the codes of the first ``QUICK_POINTS`` (digits of the same seeded sample: ``multigen.data.subset_rows``) and
-    that job's status: the page draws those at once and polls the job (tens of thousands of digits take seconds)."""
+    """The codes of the map of ``n_points`` digits and None, when they are on disk or quick to encode
+    (``QUICK_POINTS`` or fewer). Else, while the whole split is encoded in the background and kept on disk (every
+    size of map is then cut from it, as after the warm-up), the codes of the first ``QUICK_POINTS`` (digits of the
+    same seeded sample: ``multigen.data.subset_rows``) and that job's status: the page draws those at once and polls
+    the job (tens of thousands of digits take seconds). A job that failed, or whose codes could not be kept (an
+    unwritable cache folder), leaves the encoding to this run, as for a small map: its error is the page's."""
     folder = cache_dir()
     if n_points <= QUICK_POINTS or cache.encodings_kept(checkpoint, dataset, split, n_points, cache_dir=folder):
         return encoded(checkpoint, dataset, split, n_points), None
 
-    def encode_and_keep() -> None:  # the codes go to disk, not into the job's result: the page reads them back once
-        cache.encodings(checkpoint, dataset, split, n_points, cache_dir=folder)
+    def encode_the_split() -> None:  # the codes go to disk, not into the job's result: the page reads them back once
+        cache.encodings(checkpoint, dataset, split, None, cache_dir=folder)
 
-    status = encoding_jobs().request(_encoding_key(checkpoint, dataset, split, n_points), encode_and_keep)
-    if status.state == "failed":
-        raise MultigenError(status.error)
-    if status.state == "done":  # on disk now (unless there is no cache folder: then in this run, as before)
+    status = encoding_jobs().request(_encoding_key(checkpoint, dataset, split), encode_the_split)
+    if status.state in ("done", "failed"):
         return encoded(checkpoint, dataset, split, n_points), None
     return encoded(checkpoint, dataset, split, QUICK_POINTS), status
 
 
-def encoding_status(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> cache.JobStatus | None:
-    """Where the background encoding ``encoded_soon`` started for this map stands (None: none was started)."""
-    return encoding_jobs().status(_encoding_key(checkpoint, dataset, split, n_points))
+def encoding_status(checkpoint: Checkpoint, dataset: str, split: str) -> cache.JobStatus | None:
+    """Where the background encoding of a split that ``encoded_soon`` started stands (None: none was started)."""
+    return encoding_jobs().status(_encoding_key(checkpoint, dataset, split))
 
 
-def _encoding_key(checkpoint: Checkpoint, dataset: str, split: str, n_points: int) -> str:
-    return f"{cache.weights_sha256(checkpoint.path)}:{dataset}:{split}:{n_points}:{cache_dir()}"
+def _encoding_key(checkpoint: Checkpoint, dataset: str, split: str) -> str:
+    return f"{cache.weights_sha256(checkpoint.path)}:{dataset}:{split}:{cache_dir()}"
 
 
 @st.cache_resource(max_entries=12, show_spinner="Projecting…")

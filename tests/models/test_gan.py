@@ -97,6 +97,28 @@ def test_the_generator_s_step_leaves_the_discriminator_its_own_gradient_and_trai
     assert all(p.grad is not None for p in model.generator.parameters())
 
 
+def test_freezing_the_discriminator_changes_no_weight_the_step_makes(monkeypatch):
+    """Frozen or not for the generator's step, one whole step (spectral norm and InfoGAN's Q on) ends with the same
+    weights in both networks: only gradients no one uses are skipped."""
+    import contextlib
+
+    from multigen.models import gan
+
+    def one_step():
+        torch.manual_seed(0)
+        train = load_dataset("mnist-5k", "train")
+        model = build_model("gan", {"noise_dim": 16, "categorical_code": 4, "spectral_norm": True})
+        model.training_step(train.images[:32], train.labels[:32], model.make_optimizers(), torch.Generator().manual_seed(0))
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    frozen = one_step()
+    monkeypatch.setattr(gan, "frozen", contextlib.nullcontext)
+    plain = one_step()
+    assert frozen.keys() == plain.keys()
+    for name in frozen:
+        assert torch.allclose(frozen[name], plain[name], rtol=1e-5, atol=1e-7), name
+
+
 def test_a_gan_with_ema_draws_with_the_running_average_of_its_generator(tmp_path):
     from multigen.checkpoints import load_checkpoint, save_checkpoint
 

@@ -59,6 +59,11 @@ def test_an_odd_sized_input_of_either_float_type_keeps_its_shape_and_type():
         assert out.shape == (5, 3) and out.dtype == dtype
 
 
+def test_a_probability_a_hair_below_one_drops_everything_as_nn_dropout_does():
+    out = FastDropout(0.999999).train()(torch.ones(1000))
+    assert torch.isfinite(out).all() and (out == 0).float().mean() > 0.99
+
+
 def test_a_probability_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="dropout probability"):
         FastDropout(1.0)
