@@ -193,16 +193,15 @@ try:
     # A map of tens of thousands of digits not yet encoded: its first QUICK_POINTS now, the rest in the background.
     codes, encoding = loaders.encoded_soon(checkpoint, dataset, split, wanted_points)
     n_points = len(codes.labels)  # what the map shows until the rest are encoded
-    if method == "tsne" and encoding is not None:
-        pass  # t-SNE places every digit: it waits for all of them (below)
-    elif method == "tsne":  # in the background, once, cached on disk; never inside this rerun
+    if method != "tsne":
+        projection = loaders.projected(checkpoint, dataset, split, n_points, method, codes.mu)
+    elif encoding is None:  # in the background, once, cached on disk; never inside this rerun (and of every digit:
+        # while some are still being encoded, it waits for them, below)
         key = loaders.tsne_key(info, split, n_points, perplexity)
         status = loaders.projection_jobs().request(  # one t-SNE at a time per checkpoint and split
             key, codes.mu, "tsne", seed=loaders.TSNE_SEED, perplexity=perplexity, group=f"{info.path}:{split}"
         )
         projection = status.projection
-    else:
-        projection = loaders.projected(checkpoint, dataset, split, n_points, method, codes.mu)
 except MultigenError as error:
     st.error(plain(error))
     st.stop()
