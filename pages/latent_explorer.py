@@ -64,16 +64,21 @@ finding.follow_open()  # "Open it on the GAN page" was pressed: go there before 
 
 
 def remember_selection() -> None:
-    """Chart callback: hand the new selection to this rerun through ``latent_selection``.
+    """Chart callback: queue the new selection, with the map it was made on, for the next run in ``latent_selections``.
 
-    Tests inject a selection the same way: ``st.session_state["latent_selection"] = {"points": [...]}``.
+    A queue, not one slot: a second click that arrives while the first one's run is still drawing must not replace
+    it. Tests inject selections the same way (``tests/pages/app_driver.py``).
     """
     event = st.session_state.get("latent_map")
-    if event is not None:
-        st.session_state["latent_selection"] = json.loads(json.dumps(event["selection"], default=float))
-        # The map it was made on: the last run's. Its rows are that map's (a large map's first digits, replaced by
-        # the whole map while the click travelled, number theirs otherwise).
-        st.session_state["latent_selection_context"] = st.session_state["explorer_context"]
+    if event is None:
+        return
+    made = json.loads(json.dumps(event["selection"], default=float))
+    if not (made.get("points") or made.get("box") or made.get("lasso")):
+        return  # Plotly empties its selection whenever the map is redrawn: that picks nothing, and drops nothing
+    # The map it was made on is the last run's. Its rows are that map's (a large map's first digits, replaced by the
+    # whole map while the click travelled, number theirs otherwise).
+    queued = st.session_state.get("latent_selections") or []
+    st.session_state["latent_selections"] = [*queued, {"selection": made, "context": st.session_state["explorer_context"]}]
 
 
 def remember_drawing() -> None:
@@ -262,11 +267,10 @@ points = projection.points
 context = [str(info.path), fingerprint(info), split, n_points, method, perplexity if method == "tsne" else None]
 if st.session_state["explorer_context"] != context:
     st.session_state.update(explorer_context=context, explorer_picks=[], explorer_region=None)
-chart_selection = st.session_state.pop("latent_selection", None)
-if st.session_state.pop("latent_selection_context", context) != context:
-    chart_selection = None  # made on a map this run no longer shows
-if chart_selection is not None:
-    clicked = selection.read_selection(chart_selection, points)
+for made in st.session_state.pop("latent_selections", None) or []:
+    if made["context"] != context:
+        continue  # made on a map this run no longer shows
+    clicked = selection.read_selection(made["selection"], points)
     if clicked.pick is not None:
         st.session_state["explorer_picks"] = [*st.session_state["explorer_picks"], clicked.pick][-2:]
     if clicked.region is not None:

@@ -1,7 +1,7 @@
 """Driving the app's pages through Streamlit's AppTest (no browser): open a page, click the map, read it.
 
 A click on the latent map reaches the page as a selection in the format of ``st.plotly_chart``'s
-``event.selection``; ``click`` injects one through ``st.session_state["latent_selection"]``, the same
+``event.selection``; ``click`` queues one in ``st.session_state["latent_selections"]``, the same
 inbox the chart's ``on_select`` callback fills in the real app.
 """
 
@@ -43,10 +43,16 @@ def open_app(page_file: str | None = None) -> AppTest:
 
 def click(at: AppTest, *points: dict, box: list | None = None) -> AppTest:
     """Inject a chart selection, exactly as the map's on_select callback hands it on, and rerun."""
-    at.session_state["latent_selection"] = {"points": list(points), "point_indices": [], "box": box or [], "lasso": []}
+    queue(at, {"points": list(points), "point_indices": [], "box": box or [], "lasso": []})
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def queue(at: AppTest, selection: dict) -> None:
+    """Queue a chart selection for the next run, made on the map the last run showed (as the callback does)."""
+    queued = at.session_state.get("latent_selections", [])
+    at.session_state["latent_selections"] = [*queued, {"selection": selection, "context": at.session_state["explorer_context"]}]
 
 
 def dot(row: int, label: int, *, trace: int = 3) -> dict:

@@ -19,6 +19,7 @@ from app_driver import (
     needs_shipped,
     open_app,
     png_pixels,
+    queue,
 )
 from streamlit.testing.v1 import AppTest
 
@@ -44,6 +45,20 @@ def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
     assert at.subheader[0].value == "Click the map" and "Original" not in images_by_caption(at)
     assert clicked(at)["title"] is None and clicked(at)["row"] is None
     assert at.button(key="explorer_clear").disabled
+
+
+def test_two_quick_clicks_both_count_though_the_map_redraws_between_them(app_env):
+    # The second click reaches the server while the first one's run is drawing; the redraw then empties Plotly's
+    # selection. Both clicks are picks; the empty selection drops neither.
+    labels = explorer_rows()
+    first, second = int(np.flatnonzero(labels == 3)[7]), int(np.flatnonzero(labels == 8)[2])
+    at = open_app()
+    for selection in ({"points": [dot(first, 3)]}, {"points": [dot(second, 8)]}, {"points": []}):
+        queue(at, {"point_indices": [], "box": [], "lasso": [], **selection})
+    at.run()
+    assert not at.exception, at.exception
+    assert clicked(at)["title"] == f"Digit 8 · row {second}"
+    assert any(f"from row {first} (digit 3)" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)
 
 
 def test_clicking_a_dot_shows_how_close_its_reconstruction_comes_to_it(app_env):
@@ -152,9 +167,7 @@ def test_a_large_map_not_yet_encoded_shows_its_first_digits_at_once_then_all_of_
         assert not at.get("plotly_chart") and "Encoding the split's digits" in at.get("progress")[0].proto.text
         at.radio(key="explorer_projection").set_value("pca").run()
         row = 5  # a click on the first digits' map that reaches the server after the whole map replaced it
-        at.session_state["latent_selection"] = {"points": [dot(row, int(explorer_rows(1000)[row]))],
-                                                "point_indices": [], "box": [], "lasso": []}
-        at.session_state["latent_selection_context"] = at.session_state["explorer_context"]
+        queue(at, {"points": [dot(row, int(explorer_rows(1000)[row]))], "point_indices": [], "box": [], "lasso": []})
     finally:
         release.set()
     assert loaders.encoding_jobs().wait(timeout=60)
