@@ -12,7 +12,7 @@ mkdir -p checkpoints/samples
 # The unconditional VAEs then sample from a 50-component Gaussian mixture fitted to their training digits' latent
 # means (multigen fit-prior; ex-post density estimation, Ghosh et al. 2020; a few seconds), stored in the file.
 # The GANs and the CVAE keep the GAN and Write pages' slider directions, each as long as keeps the digits legible
-# (multigen calibrate-sliders, measured with the digit classifier; 10-60 s), so no page measures them on a first visit.
+# (multigen calibrate-sliders, measured with the digit classifier; 10 s to 4 minutes), so no page measures them on a first visit.
 ship() { python -m multigen export "runs/shipped/$1.safetensors" --out "checkpoints/$1.safetensors"
          if [[ $1 == vae-* ]]; then python -m multigen fit-prior "checkpoints/$1.safetensors" --components 50 --covariance full --seed 0; fi
          if [[ $1 != vae-* ]]; then python -m multigen calibrate-sliders "checkpoints/$1.safetensors"; fi
@@ -31,4 +31,4 @@ only=${1:-all}
 # The DCGAN is self-conditioned: 20 clusters of the training digits, found without labels (see README).
 [[ $only == all || $only == dcgan ]]  && train dcgan  --model gan  --categorical-code 20 --cluster-code --epochs 90 --lr-decay-from 45 --batch-size 64
 # The cGAN spreads each digit's noise over more of its shapes with MSGAN's mode-seeking term (Mao et al., 2019).
-[[ $only == all || $only == cgan ]]   && train cgan   --model cgan --mode-seeking 0.15 --epochs 80 --lr-decay-from 40 --batch-size 64 --eval-samples 0
+[[ $only == all || $only == cgan ]]   && train cgan   --model cgan --mode-seeking 0.15 --epochs 100 --lr-decay-from 50 --batch-size 64 --eval-samples 0

@@ -15,15 +15,15 @@ direction for slant is the shortest step in the style space that changes the fit
 unit and the fitted thickness and width by none (the pseudo-inverse of the fitted gradients), made
 unit length. Each direction's length is then measured (``multigen.explore.legibility``): the longest at
 which the digits of 20 seeded styles are still read as their labels by the project's classifier (98.5%
-of them) at both ends of the slider's range, -3 to 3, and at every corner of the three sliders. At full
-length the ends broke digits (the shipped CVAE's width at -3: 74% read right, all three at -3: 32%; the
-cGAN's slant at -3: 92%); measured on 30 other styles, every position now keeps at least 97% (table in
-``benchmarks/README.md``). The lengths are 0.57, 0.39 and 0.27 for the shipped CVAE and 0.23, 0.28 and
-0.16 for the cGAN, so moving a slider from -3 to 3 takes the CVAE's mean slant from -0.23 to 0.50
-(pixels of sideways shift per pixel of height), its stroke from 2.0 to 2.9 pixels and its width (the
-spread of the ink across the digit) from 3.0 to 3.9 pixels; the cGAN's from -0.04 to 0.28, 1.8 to 2.1
-and 3.3 to 3.7 (at full length: CVAE -0.4 to 0.7, 1.7 to 3.8, 1.9 to 5.1; cGAN -0.4 to 0.7, 1.6 to 2.5,
-2.4 to 4.8).
+of them) at both ends of the slider's range, -3 to 3, and at every corner of the three sliders (all three
+shortened by one factor where a corner breaks, then each given back what it can of its own length while every
+corner it is part of still passes). At full length the ends broke digits (the shipped CVAE's width at -3: 74%
+read right, all three at -3: 32%; a cGAN's slant at -3: 92%); measured on 30 other styles, every position now
+keeps at least 97% (table in ``benchmarks/README.md``). The shipped CVAE's lengths are 0.57, 0.39 and 0.27, so
+moving a slider from -3 to 3 takes its mean slant from -0.23 to 0.50 (pixels of sideways shift per pixel of
+height), its stroke from 2.0 to 2.8 pixels and its width (the spread of the ink across the digit) from 2.9 to
+3.9 pixels (at full length: -0.4 to 0.7, 1.7 to 3.8, 1.9 to 5.1); the shipped cGAN's 0.09, 0.09 and 0.29, from
+0.01 to 0.14, 1.9 to 2.1 and 3.2 to 4.1 (its slant and thickness break digits together early).
 
 A write recipe (``make_write_recipe``) is the JSON that draws a strip again: checkpoint, model kind,
 the digits, where the style came from, the slider values and the final style vector. It travels in
@@ -194,7 +194,8 @@ def style_directions(
     (column k of the pseudo-inverse of G), scaled to length 1, so a positive slider value always
     leans further right, draws thicker or writes wider. With ``calibrate`` (and the digit classifier)
     each row is then shortened to the length at which ``CALIBRATION_STYLES`` seeded styles stay legible
-    at both ends of +-``STYLE_RANGE`` and at every corner (``multigen.explore.legibility``); without,
+    at both ends of +-``STYLE_RANGE`` and at every corner, each taking back what it can of its own length
+    where only the others break the corners (``multigen.explore.legibility``, ``regrow``); without,
     the rows are unit vectors (as they are, with a warning, for a model too untrained to measure, which ``strict``
     refuses instead). Deterministic for a given seed.
     """
@@ -222,7 +223,8 @@ def style_directions(
     starts = np.random.default_rng([int(seed), 1]).standard_normal((CALIBRATION_STYLES, dim)) * temperature
     classes = model.config.num_classes
     return calibrated(model, directions, np.repeat(starts, classes, axis=0), np.tile(np.arange(classes), CALIBRATION_STYLES),
-                      reach=STYLE_RANGE, corner_starts=CALIBRATION_CORNERS, strict=strict)
+                      reach=STYLE_RANGE, corner_starts=CALIBRATION_CORNERS, regrow=True,
+                      strict=strict)
 
 
 def apply_style(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,7 +86,9 @@ def slider_scales(
     *,
     reach: float,
     together: int | None = None,
+    hold: Callable[[np.ndarray], np.ndarray] | None = None,
     corner_starts: int | None = None,
+    regrow: bool = False,
     target: float = CALIBRATION_SHARE,
     classifier: DigitClassifier | None = None,
 ) -> np.ndarray:
@@ -96,7 +99,11 @@ def slider_scales(
     (to a factor of about 1.1, by bisection) at which the digits legible at 0 stay legible in at least ``target`` of
     cases at both ends of every slider and at every corner of up to ``together`` sliders at their ends
     (default: all of them), the corners measured on the first ``corner_starts`` legible starts (default: all;
-    ten sliders have 180 corners of two). Deterministic for the same inputs.
+    ten sliders have 180 corners of two). ``hold`` maps a corner (k,) in units of the reach to the setting a page
+    applies for it (the GAN page holds its sliders together: ``noise.held_together``); by default, as set.
+    The corners shorten every direction by one common factor; with ``regrow`` each direction then takes back, in
+    turn, as much of its own length as keeps the corners it is part of passing (a few sliders: each step measures
+    those corners again). Deterministic for the same inputs.
     """
     basis = np.asarray(directions, dtype=np.float32)
     vectors = np.asarray(starts, dtype=np.float32)
@@ -155,6 +162,8 @@ def slider_scales(
     # Several sliders at their ends together: the largest common factor of those scales at which every corner
     # passes, by the same bisection.
     positions = corners(k, together=together)
+    if hold is not None and len(positions):
+        positions = np.stack([np.asarray(hold(position), dtype=np.float64) for position in positions])
     if not len(positions) or shares(positions, scales, corner_starts).min() >= target:
         return scales
     low, high = MIN_SCALE / scales.min(), 1.0
@@ -164,7 +173,27 @@ def slider_scales(
             low = middle
         else:
             high = middle
-    return np.maximum(scales * low, MIN_SCALE)
+    alone, scales = scales, np.maximum(scales * low, MIN_SCALE)
+    if regrow:
+        # The common factor is set by the worst corner, which often involves one direction only (the shipped cGAN's
+        # slant at -3 with any other at an end): each direction in turn takes back what it can of its own length,
+        # the others as they are, while every corner it is part of still passes.
+        for i in range(k):
+            mine = positions[positions[:, i] != 0]
+
+            def passes(length: float, i: int = i, mine: np.ndarray = mine) -> bool:
+                trial = scales.copy()
+                trial[i] = length
+                return bool(shares(mine, trial).min() >= target)  # on every start: a longer slider, a stricter test
+
+            low, high = scales[i], alone[i]
+            if high > low and passes(high):
+                low = high
+            for _ in range(SEARCH_STEPS if high > low else 0):
+                middle = float(np.sqrt(low * high))
+                low, high = (middle, high) if passes(middle) else (low, middle)
+            scales[i] = low
+    return scales
 
 
 def calibrated(model: GenerativeModel, directions: np.ndarray, *arguments: Any, strict: bool = False,

@@ -61,6 +61,37 @@ def test_sliders_that_break_digits_only_together_are_shortened_by_one_common_fac
     assert together[0] >= MIN_SCALE
 
 
+def test_corners_are_measured_as_the_page_applies_them_when_it_holds_its_sliders_together():
+    """The GAN page applies two sliders at their ends at half each (``noise.held_together``): the pairs are measured
+    there, so a model that breaks only past that point shortens the directions, and one that breaks only farther out
+    (where held sliders never go) does not."""
+    z, labels = _starts()
+
+    def halved(position):
+        return position / max(1.0, np.abs(position).sum())
+
+    # Each alone is safe over the whole reach; held, a pair at its ends is at 0.75 each (product 0.56); as set, at 1.5.
+    breaks_held = BreakingModel(lambda z: np.abs(z[:, 0] * z[:, 1]) < 0.4)
+    breaks_as_set = BreakingModel(lambda z: np.abs(z[:, 0] * z[:, 1]) < 1.0)
+    held = slider_scales(breaks_held, np.eye(3), z, labels, reach=1.5, together=2, hold=halved, classifier=PixelReader())
+    assert 0.5 < held[0] < 0.85 and np.allclose(held / held[0], 1.0)  # 0.75 s < sqrt(0.4): one common factor
+    for model, hold in ((breaks_as_set, halved), (breaks_as_set, None)):
+        scales = slider_scales(model, np.eye(3), z, labels, reach=1.5, together=2, hold=hold, classifier=PixelReader())
+        assert np.array_equal(scales, [1.0, 1.0, 1.0]) == (hold is not None)
+
+
+def test_regrow_gives_a_direction_back_its_length_when_only_the_others_break_the_corners():
+    """The Write page's slant and thickness at their ends together break digits, width with either does not: the
+    common factor shortens all three, ``regrow`` gives width back its whole length."""
+    model = BreakingModel(lambda z: np.abs(z[:, 0] * z[:, 1]) < 0.3)
+    z, labels = _starts()
+    common = slider_scales(model, np.eye(3), z, labels, reach=1.5, classifier=PixelReader())
+    regrown = slider_scales(model, np.eye(3), z, labels, reach=1.5, regrow=True, classifier=PixelReader())
+    assert common[2] < 0.4 and np.allclose(common / common[0], 1.0)
+    assert regrown[2] == 1.0 and (regrown[:2] < 0.45).all()
+    assert (2.25 * regrown[0] * regrown[1] < 0.3) and (regrown[:2] >= common[:2]).all()
+
+
 def test_corners_are_every_choice_of_two_or_more_sliders_at_either_end():
     assert corners(3).shape == (12 + 8, 3) and corners(10, together=2).shape == (180, 10)
     assert corners(1).shape == (0, 1) and corners(3, together=1).shape == (0, 3)
