@@ -12,7 +12,7 @@ mkdir -p checkpoints/samples
 # The unconditional VAEs then sample from a 50-component Gaussian mixture fitted to their training digits' latent
 # means (multigen fit-prior; ex-post density estimation, Ghosh et al. 2020; a few seconds), stored in the file.
 # The GANs and the CVAE keep the GAN and Write pages' slider directions, each as long as keeps the digits legible
-# (multigen calibrate-sliders, measured with the digit classifier; 10 s to 4 minutes), so no page measures them on a first visit.
+# (multigen calibrate-sliders, measured with the digit classifier; 10 s to 2.5 minutes), so no page measures them on a first visit.
 ship() { python -m multigen export "runs/shipped/$1.safetensors" --out "checkpoints/$1.safetensors"
          if [[ $1 == vae-* ]]; then python -m multigen fit-prior "checkpoints/$1.safetensors" --components 50 --covariance full --seed 0; fi
          if [[ $1 != vae-* ]]; then python -m multigen calibrate-sliders "checkpoints/$1.safetensors"; fi
