@@ -46,7 +46,8 @@ from multigen.explore.latent import LatentCodes, encode_dataset
 
 DEFAULT_CACHE_DIR = ".cache"
 DIRECTIONS_VERSION = 4  # part of a direction's key: 2, each slider's length measured for legible digits (issue 19);
-# 3, the GAN page's measured on 500 digits, not 200; 4, the GAN page's also with every pair held together
+# 3, the GAN page's measured on 500 digits, not 200; 4, the GAN page's also with every pair held together, the Write
+# page's regrown one at a time after the corners
 EVALUATION_VERSION = 1  # part of an evaluation's key: raise it when evaluate()'s figures change meaning
 # What a training run records in its history each epoch (multigen.training.trainer's EPOCH_METRICS, measured by
 # evaluate() on ``eval_samples`` samples with seed 0): the Compare page shows these before the rest is measured.

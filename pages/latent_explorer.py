@@ -64,21 +64,17 @@ finding.follow_open()  # "Open it on the GAN page" was pressed: go there before 
 
 
 def remember_selection() -> None:
-    """Chart callback: queue the new selection, with the map it was made on, for the next run in ``latent_selections``.
-
-    A queue, not one slot: a second click that arrives while the first one's run is still drawing must not replace
-    it. Tests inject selections the same way (``tests/pages/app_driver.py``).
-    """
+    """Chart callback: queue the new selection, with the map it was made on, for the next run in ``latent_selections``
+    (``selection.queued``; tests inject selections the same way, ``tests/pages/app_driver.py``)."""
     event = st.session_state.get("latent_map")
     if event is None:
         return
     made = json.loads(json.dumps(event["selection"], default=float))
-    if not (made.get("points") or made.get("box") or made.get("lasso")):
-        return  # Plotly empties its selection whenever the map is redrawn: that picks nothing, and drops nothing
     # The map it was made on is the last run's. Its rows are that map's (a large map's first digits, replaced by the
     # whole map while the click travelled, number theirs otherwise).
-    queued = st.session_state.get("latent_selections") or []
-    st.session_state["latent_selections"] = [*queued, {"selection": made, "context": st.session_state["explorer_context"]}]
+    st.session_state["latent_selections"] = selection.queued(
+        st.session_state.get("latent_selections"), made, st.session_state["explorer_context"]
+    )
 
 
 def remember_drawing() -> None:

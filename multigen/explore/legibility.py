@@ -96,7 +96,7 @@ def slider_scales(
 
     ``starts`` (n, d) are the vectors a page starts from (with ``labels`` (n,) for a conditional model). At
     scale s a slider's end moves a vector by ``reach * s`` along its direction; the scales are the largest
-    (to a factor of about 1.1, by bisection) at which the digits legible at 0 stay legible in at least ``target`` of
+    (to a factor of about 1.2, by bisection) at which the digits legible at 0 stay legible in at least ``target`` of
     cases at both ends of every slider and at every corner of up to ``together`` sliders at their ends
     (default: all of them), the corners measured on the first ``corner_starts`` legible starts (default: all;
     ten sliders have 180 corners of two). ``hold`` maps a corner (k,) in units of the reach to the setting a page

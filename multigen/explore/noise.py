@@ -166,8 +166,9 @@ def held_together(values: Sequence[float], reach: float = SLIDER_RANGE) -> np.nd
     at half each.
 
     Why this bound: each direction's length is measured alone (``slider_directions``: its ends keep the digits
-    legible), and the points within it are exactly the mixtures of those measured ends (the convex hull of
-    +-``reach`` on each slider). Farther out nothing was measured: two of the shipped GANs' sliders at their ends
+    legible; then every pair held at half each, so the mixtures of two ends are measured too), and the points within
+    it are exactly the mixtures of those measured ends (the convex hull of +-``reach`` on each slider). Farther out
+    nothing was measured: two of the shipped GANs' sliders at their ends
     together broke 5-7% of the digits, and holding them to a ball of radius ``reach`` instead of this bound still
     broke over 3% of the DCGAN's on some seeds (``benchmarks/slider_legibility.py``)."""
     weights = np.asarray(list(values), dtype=np.float64).reshape(-1)

@@ -138,10 +138,23 @@ async function decodeAt(state, x, y) {
   return decode({ ...state, data: view }, []);
 }
 
+// Loads the runtime and the model of ``state.data`` once; ``root.dataset.ready`` says when (or that it failed).
+function startLoading(root, state) {
+  if (state.loading) return;
+  const data = state.data;
+  state.loading = runtime(data)
+    .then(async (ort) => { state.ort = ort; state.model = await session(data, ort, state.data.model); root.dataset.ready = 'true'; })
+    .catch((error) => {
+      root.dataset.ready = 'false';
+      root.textContent = `The in-page model could not load (${error}): ${state.data.fallback}`;
+    });
+}
+
 function followPointer(root, state) {
   const chart = document.querySelector(`.st-key-${state.data.chart} .js-plotly-plot`);
   if (!chart || chart.__multigenHover === state) return;
   chart.__multigenHover = state;
+  startLoading(root, state); // the map is drawn: now the model (once)
   let scheduled = null;
   chart.addEventListener('mousemove', (event) => {
     const position = mapPosition(chart, event);
@@ -277,12 +290,9 @@ export default function ({ data, parentElement }) {
   if (data.source === 'sliders') globalThis.__multigenLiveDigit = { noiseVector: (values) => Array.from(noiseVector(state.data, values)),
     decode: async (values) => Array.from(await decode(state, values)), state };
   if (!state.loading) {
-    state.loading = runtime(data)
-      .then(async (ort) => { state.ort = ort; state.model = await session(data, ort, data.model); root.dataset.ready = 'true'; })
-      .catch((error) => {
-        root.dataset.ready = 'false';
-        root.textContent = `The in-page model could not load (${error}): ${state.data.fallback}`;
-      });
+    // The map's hover waits for the map: loading the runtime (a 12 MB WebAssembly file, from the same server)
+    // beside Plotly's first drawing delayed the map by more than a second on 2 cores (benchmarks/README.md).
+    if (data.source !== 'map') startLoading(root, state);
   } else if (state.modelUrl !== data.model && state.ort) {
     state.model = null;
     session(data, state.ort, data.model).then((model) => { state.model = model; });
@@ -302,6 +312,7 @@ export default function ({ data, parentElement }) {
       });
       state.observer.observe(document.body, { childList: true, subtree: true });
     }
+    followPointer(root, state); // the chart may be drawn already
   } else if (!state.observer) {
     let scheduled = false;
     state.observer = new MutationObserver(() => {

@@ -43,6 +43,18 @@ def _box_of(boxes: list[dict[str, Any]]) -> tuple[tuple[float, float], tuple[flo
     return box
 
 
+def queued(queue: list[dict[str, Any]] | None, made: dict[str, Any], context: Any) -> list[dict[str, Any]]:
+    """The chart selections waiting for the next run, ``made`` (on the map described by ``context``) added last.
+
+    A queue, not one slot: a second click that arrives while the first one's run is still drawing must not replace
+    it. An empty selection adds nothing: Plotly empties its selection whenever the map is redrawn, which picks
+    nothing and must drop nothing.
+    """
+    if not (made.get("points") or made.get("box") or made.get("lasso")):
+        return list(queue or [])
+    return [*(queue or []), {"selection": made, "context": context}]
+
+
 def read_selection(selection: dict[str, Any], points: np.ndarray) -> Clicked:
     """Turn a ``st.plotly_chart`` selection into picks, by each point's ``customdata`` row.
 

@@ -122,6 +122,23 @@ def test_sliders_share_one_reach_all_scaled_by_one_factor_beyond_it():
         held_together([float("nan"), 1.0])
 
 
+def test_slider_directions_are_calibrated_with_every_pair_at_its_ends_held_as_the_page_holds_them(gan, monkeypatch):
+    """The calibration measures the pairs where the page puts them: two sliders at their ends at half each."""
+    from multigen.explore import noise
+
+    seen = {}
+
+    def record(model, directions, starts, labels, **options):
+        seen.update(options)
+        return directions
+
+    monkeypatch.setattr(noise, "calibrated", record)
+    slider_directions(gan, 3, samples=SAMPLES)
+    assert seen["together"] == 2 and seen["reach"] == noise.SLIDER_RANGE
+    np.testing.assert_allclose(seen["hold"](np.array([1.0, -1.0, 0.0])), [0.5, -0.5, 0.0])
+    np.testing.assert_allclose(seen["hold"](np.array([0.0, 1.0, 0.0])), [0.0, 1.0, 0.0])
+
+
 # -- variations and slerp ----------------------------------------------------------------------------
 
 

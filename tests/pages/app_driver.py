@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from multigen.data import load_dataset, subset
+from pages.ui.selection import queued
 from pages.ui.site import page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +52,8 @@ def click(at: AppTest, *points: dict, box: list | None = None) -> AppTest:
 
 def queue(at: AppTest, selection: dict) -> None:
     """Queue a chart selection for the next run, made on the map the last run showed (as the callback does)."""
-    queued = at.session_state.get("latent_selections", [])
-    at.session_state["latent_selections"] = [*queued, {"selection": selection, "context": at.session_state["explorer_context"]}]
+    made = at.session_state.get("latent_selections", [])
+    at.session_state["latent_selections"] = queued(made, selection, at.session_state["explorer_context"])
 
 
 def dot(row: int, label: int, *, trace: int = 3) -> dict:

@@ -61,6 +61,16 @@ def test_two_quick_clicks_both_count_though_the_map_redraws_between_them(app_env
     assert any(f"from row {first} (digit 3)" in c.value and f"row {second} (digit 8)" in c.value for c in at.caption)
 
 
+def test_selections_queue_in_order_with_their_map_and_an_emptied_one_adds_nothing():
+    from pages.ui.selection import queued
+
+    one, two = {"points": [{"customdata": [1]}]}, {"box": [{"x": [0, 1], "y": [0, 1]}], "points": []}
+    waiting = queued(queued(None, one, "map A"), {"points": [], "box": [], "lasso": []}, "map A")
+    assert waiting == [{"selection": one, "context": "map A"}]
+    assert queued(waiting, two, "map B") == [*waiting, {"selection": two, "context": "map B"}]
+    assert waiting == [{"selection": one, "context": "map A"}]  # the queue given is left as it was
+
+
 def test_clicking_a_dot_shows_how_close_its_reconstruction_comes_to_it(app_env):
     from multigen.evaluation import reconstruction_quality
     from multigen.images import to_uint8
