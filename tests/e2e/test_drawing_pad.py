@@ -164,6 +164,7 @@ def test_a_file_that_is_no_digit_picture_is_one_line_and_the_pad_keeps_its_digit
     before = settled(page, 0)
     bad = tmp_path / "notes.png"
     bad.write_bytes(b"these are not pixels")
+    wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)  # a run still drawing replaces the uploader under the file
     page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(bad))
     wait_until_idle(page, timeout=FIRST_RENDER_TIMEOUT_MS)
     error = page.locator("[data-testid=stAlertContentError]")
