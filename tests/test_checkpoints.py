@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,42 @@ def test_a_saved_model_loads_back_with_the_same_weights_config_and_outputs(tmp_p
     assert_same_tensors(checkpoint.model.state_dict(), model.state_dict())
     assert torch.equal(outputs(checkpoint.model), outputs(model))
     assert checkpoint.optimizer_states == {} and checkpoint.extra == {}
+
+
+@pytest.mark.parametrize("kind", ["cvae", "cgan"])
+def test_loading_a_conditional_model_does_not_import_the_compiler(tmp_path, kind):
+    # Checking a label embedding's shape on the "meta" device once imported torch._dynamo (1.2-1.8 s on 2 cores): a
+    # first visit of the GAN or Write page waited for it. A fresh process, as a server or a CLI command starts.
+    path = save_checkpoint(tmp_path / f"{kind}.safetensors", tiny_model(kind))
+    script = """
+        import sys
+        from multigen.checkpoints import load_checkpoint
+        load_checkpoint(sys.argv[1])
+        print("torch._dynamo" in sys.modules)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(path)], check=False, capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_building_a_skeleton_skips_initialisation_only_in_its_own_thread():
+    entered, leave = threading.Event(), threading.Event()
+
+    def skeleton() -> None:
+        with checkpoints._WithoutInitialisation():
+            entered.set()
+            leave.wait(30)
+
+    thread = threading.Thread(target=skeleton)
+    thread.start()
+    entered.wait(30)
+    try:
+        weight = torch.nn.Embedding(10, 4).weight.detach()  # another thread, e.g. a training run in the app
+        assert 0.5 < float(weight.std()) < 1.5  # initialised from N(0, 1)
+    finally:
+        leave.set()
+        thread.join()
 
 
 def test_the_metadata_holds_what_the_caller_passed_and_what_describes_the_file(tmp_path):

@@ -311,6 +311,30 @@ function adopt(state, yours, heard) {
   state.ink = drawStrokes(state.strokes);
 }
 
+// Loads the runtime and the models of ``state.data`` once the map is drawn, or at once (``now``: the pad holds a
+// digit). The pad's tab sits beside the map, whose own loading comes first on a first visit (onnxruntime's 3 MB of
+// WebAssembly and the two models, from the same server, delayed the map by a second); a digit drawn before the map
+// is drawn starts the loading itself.
+function loadModels(state, now = false) {
+  const data = state.data, wanted = state.wantedModels, root = state.root;
+  const chart = document.querySelector(`.st-key-${data.chart} .js-plotly-plot`);
+  if (state.models === wanted || !(now || (chart && chart._fullLayout))) return;
+  state.models = wanted;
+  runtime(data)
+    .then(async (ort) => {
+      const [encoder, decoder] = await Promise.all([session(data, ort, data.encoder), session(data, ort, data.decoder)]);
+      if (state.wantedModels !== wanted) return; // another checkpoint was picked meanwhile
+      Object.assign(state, { ort, encoder, decoder });
+      root.dataset.ready = 'true';
+      update(state);
+    })
+    .catch((error) => {
+      if (state.wantedModels !== wanted) return;
+      root.dataset.ready = 'false';
+      clearView(state, `The in-page model could not load (${error}): ${data.fallback}`);
+    });
+}
+
 function build(root, state) {
   const pixels = state.data.width;
   root.innerHTML = '';
@@ -365,6 +389,7 @@ function build(root, state) {
     event.preventDefault();
     try { state.pad.setPointerCapture(event.pointerId); } catch { /* a synthetic pointer: nothing to capture */ }
     if (state.upload) { state.upload = null; state.ink = new Float64Array(PAD_PIXELS * PAD_PIXELS); } // drawn over
+    loadModels(state, true);
     state.pointer = event.pointerId;
     state.current = [cell(event)];
     state.strokes.push(state.current);
@@ -413,32 +438,21 @@ export default function ({ data, parentElement, setStateValue }) {
     point: () => state.point, label: () => state.label, mu: () => (state.mu ? Array.from(state.mu) : null),
   };
   const wanted = `${data.encoder} ${data.decoder}`;
-  if (state.models !== wanted) { // a new checkpoint: nothing of the old one's answer stays on the map
-    state.models = wanted;
+  if (state.wantedModels !== wanted) { // a new checkpoint: nothing of the old one's answer stays on the map
+    state.wantedModels = wanted;
     state.encoder = state.decoder = null;
     root.dataset.ready = 'loading';
     if (state.caption) clearView(state, 'Loading the model…');
-    runtime(data)
-      .then(async (ort) => {
-        const [encoder, decoder] = await Promise.all([session(data, ort, data.encoder), session(data, ort, data.decoder)]);
-        if (state.models !== wanted) return; // another checkpoint was picked meanwhile
-        Object.assign(state, { ort, encoder, decoder });
-        root.dataset.ready = 'true';
-        update(state);
-      })
-      .catch((error) => {
-        if (state.models !== wanted) return;
-        root.dataset.ready = 'false';
-        clearView(state, `The in-page model could not load (${error}): ${data.fallback}`);
-      });
   }
+  state.root = root;
+  loadModels(state, Boolean(state.upload || state.strokes.length));
   update(state); // a new map (projection) places the same digit anew
   if (!state.observer) { // the chart can be drawn after this element, or drawn anew (zoom, new map)
     let scheduled = false;
     state.observer = new MutationObserver(() => {
       if (scheduled) return;
       scheduled = true;
-      requestAnimationFrame(() => { scheduled = false; placeMarker(state); });
+      requestAnimationFrame(() => { scheduled = false; placeMarker(state); loadModels(state); });
     });
     state.observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['transform'] });
   }

@@ -85,6 +85,19 @@ def latent_map_figure(
     return figure
 
 
+def latent_map_frame(text: str, *, height: int = 560, axis_titles: tuple[str, str] = ("", "")) -> go.Figure:
+    """The latent map's empty frame, as high as the map and saying ``text`` in its middle: shown while the map is made."""
+    figure = go.Figure()
+    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font={"size": 15, "color": "#808495"})
+    hidden = {"showticklabels": False, "showgrid": False, "zeroline": False}
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="#fafafa",
+        xaxis={**hidden, "title": axis_titles[0]}, yaxis={**hidden, "title": axis_titles[1]},
+    )
+    return figure
+
+
 def add_prior_ellipses(figure: go.Figure, centres: np.ndarray, covariances: np.ndarray, *, radius: float = 2.0) -> go.Figure:
     """Draw a fitted prior's components on a latent map: for each, the ellipse (x - c)^T C^-1 (x - c) = radius^2 of
     its centre ``c`` and 2 x 2 covariance ``C`` in the map's coordinates (``multigen.explore.projection.place_gaussians``),

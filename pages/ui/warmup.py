@@ -101,8 +101,7 @@ def warm_up_tasks() -> Iterator[tuple[str, Callable[[], Any]]]:
 
     def page_tasks(key: str, info: CheckpointInfo) -> Iterator[tuple[str, Callable[[], Any]]]:
         name = name_of(info)
-        # Loading is a task of its own (the first model with an embedding imports part of torch for a second), so the
-        # warm-up can hold back for a page between loading and computing.
+        # Loading is a task of its own, so the warm-up can hold back for a page between loading and computing.
         yield f"loading {name}", lambda: checkpoint(info)
         if key == "explorer":
             dataset = info.metadata.get("dataset") or "mnist-5k"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import numpy as np
 import pytest
-from test_browser import FIRST_RENDER_TIMEOUT_MS, open_app_page, wait_until_idle
+from test_browser import FIRST_RENDER_TIMEOUT_MS, open_app_page, wait_for_latent_map, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -106,6 +107,34 @@ def test_strokes_drawn_on_the_pad_land_where_multigen_encodes_them(page, app_ser
     assert seen["label"] == placed.label and (checkpoint != "cvae" or seen["label"] == 7)
     marker = page.locator(".mg-pad-marker")
     assert marker.is_visible()  # the ring on the map
+
+
+def test_the_in_page_models_load_after_the_map_is_drawn(page):
+    # onnxruntime's WebAssembly and the models (9 MB from the same server) once loaded beside Plotly's first drawing
+    # and delayed the map of a first visit by a second. The pad's tab and the hover picture need the map first anyway.
+    # Plotly's script is held back here, as a slow machine's first visit holds it (this server answers at once).
+    def slow_plotly(route: Any) -> None:
+        time.sleep(3)
+        route.continue_()
+
+    page.route(re.compile(r"/PlotlyChart[^/]*\.js$"), slow_plotly)
+    page.add_init_script("""(() => {
+        const poll = () => {
+            const plot = document.querySelector('.st-key-latent_map .js-plotly-plot');
+            if (plot && plot._fullData && plot._fullData.length) window.__mapDrawnAt = performance.now();
+            else requestAnimationFrame(poll);
+        };
+        poll();
+    })()""")
+    open_pad(page)
+    wait_for_latent_map(page)
+    loads = page.evaluate("""performance.getEntriesByType('resource')
+        .filter(entry => /\\.wasm$|\\.onnx$|ort\\..*\\.mjs$/.test(new URL(entry.name).pathname))
+        .map(entry => [new URL(entry.name).pathname.split('/').pop(), entry.startTime])""")
+    drawn = page.evaluate("window.__mapDrawnAt")
+    assert drawn is not None and any(name.endswith(".wasm") for name, _ in loads), loads
+    assert len([name for name, _ in loads if name.endswith(".onnx")]) >= 2, loads  # the pad's encoder and decoder
+    assert all(started > drawn for _, started in loads), (drawn, loads)
 
 
 def test_undo_and_clear_take_strokes_back(page):

@@ -192,6 +192,30 @@ def test_a_large_map_not_yet_encoded_shows_its_first_digits_at_once_then_all_of_
     assert clicked(second_tab)["row"] == row
 
 
+def test_a_session_s_first_map_has_its_frame_on_the_page_before_the_digits_are_placed(app_env, monkeypatch):
+    """The first run of a session sends the map's empty frame, as high as the map, before it encodes anything: the
+    visitor sees where the map comes, and the browser loads Plotly meanwhile. The map then takes its place; later runs,
+    with a map on the page already, send no frame."""
+    import streamlit as st
+
+    placed = loaders.encoded_soon
+
+    def run_stopped_at_the_encoding(*args, **kwargs):
+        st.stop()
+
+    monkeypatch.setattr(loaders, "encoded_soon", run_stopped_at_the_encoding)
+    at = open_app()
+    (frame,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert not frame["data"] and [note["text"] for note in frame["layout"]["annotations"]] == ["Placing 2,000 digits…"]
+    monkeypatch.setattr(loaders, "encoded_soon", placed)
+    at.run()
+    (drawn,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert drawn["data"] and drawn["layout"]["height"] == frame["layout"]["height"] and not at.exception
+    monkeypatch.setattr(loaders, "encoded_soon", run_stopped_at_the_encoding)
+    at.run()
+    assert not at.get("plotly_chart")
+
+
 def test_row_files_are_written_once_and_the_oldest_deleted(monkeypatch, tmp_path):
     from pages.ui import picture_panel
 
