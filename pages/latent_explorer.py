@@ -127,77 +127,14 @@ model = checkpoint.model
 dataset = checkpoint.metadata.get("dataset") or "mnist-5k"
 conditional = bool(model.conditional)
 
-# -- inputs ---------------------------------------------------------------------------------------
-try:
-    sizes = {split: split_size(dataset, split) for split in SPLITS}
-    names = class_names(dataset)
-except MultigenError as error:
-    st.error(plain(error))
-    st.stop()
-
-methods = (["raw"] if model.latent_dim == 2 else []) + ["pca", "tsne"]
-first, second, third = st.columns([2, 3, 3])
-split = first.radio(
-    "Split", list(SPLITS), format_func=SPLIT_NAMES.get, key="explorer_split", horizontal=True,
-    persist_state="session",
-)
-choices = [n for n in POINT_CHOICES if n < sizes[split]] + [sizes[split]]
-if st.session_state.get("explorer_points") not in choices:
-    st.session_state["explorer_points"] = max([n for n in choices if n <= DEFAULT_POINTS], default=choices[0])
-if len(choices) > 1:
-    n_points = second.select_slider(
-        "Points", choices, key="explorer_points", persist_state="session",
-        format_func=lambda n: f"all {n:,}" if n == sizes[split] else f"{n:,}",
-        help="How many digits of the split to show (a fixed, seeded sample with every digit equally often).",
-    )
-else:
-    n_points = choices[0]
-    second.markdown(f"**Points**  \nall {n_points:,} digits of this split")
-method = third.radio(
-    "Projection", methods, format_func=METHOD_NAMES.get, key="explorer_projection", horizontal=True,
-    persist_state="session", help=" ".join(f"{METHOD_NAMES[m]}: {METHOD_HELP[m]}" for m in methods),
-)
-with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if conditional else "")):
-    left, middle, right = st.columns(3)
-    perplexity = left.slider(
-        "t-SNE perplexity", 5, 50, 30, key="explorer_perplexity", persist_state="session",
-        help="Roughly how many neighbours each dot keeps close; every value is computed once and cached.",
-    )
-    steps = middle.slider("Interpolation steps", 3, 16, 10, key="explorer_steps", persist_state="session")
-    manifold_n = right.slider(
-        "Manifold size", 5, 25, 15, key="explorer_manifold_n", persist_state="session",
-        help="Digits per side of the manifold grid (2-D latents only).", disabled=model.latent_dim != 2,
-    )
-    webgl = middle.toggle(
-        "Draw the map with WebGL", value=True, key="explorer_webgl", persist_state="session",
-        help="WebGL draws all the dots on one canvas, which redraws faster after a click than one SVG element per "
-        "dot. Turn it off if your browser shows no map.",
-    )
-    prior = model.fitted_prior  # a Gaussian mixture fitted to where the training digits' codes lie (fit-prior)
-    show_prior = prior is not None and right.toggle(
-        "Show the fitted prior", value=False, key="explorer_show_prior", persist_state="session",
-        disabled=method == "tsne",
-        help=f"The {prior.components} Gaussians the VAE's samples are drawn from (`multigen fit-prior`), each as its "
-        "2-standard-deviation ellipse. Only on the PCA and raw maps: t-SNE bends distances, so it has no ellipses.",
-    ) and method != "tsne"
-    condition = AUTO
-    if conditional:
-        condition = left.selectbox(
-            "Decode as digit", [AUTO, *range(10)], key="explorer_condition", persist_state="session",
-            format_func=lambda c: "each dot's own digit" if c == AUTO else f"digit {c}",
-            help="A CVAE decodes a latent together with a digit label: the latent holds the style, the label "
-            "the digit.",
-        )
-
 # -- the frame ------------------------------------------------------------------------------------
-axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
+inputs = st.container()  # above the map, filled once the checkpoint's data set is known
 map_column, detail_column = st.columns([3, 2], gap="large")
 map_note, map_slot = map_column.container(), map_column.empty()  # what a map still being made waits for, the map
 if st.session_state.get("explorer_figure") is None:  # the session's first map: its frame, until the map replaces it
-    # The page's first Plotly chart: the browser loads Plotly (4.7 MB of script, 1-2 s on 2 cores) while the server
-    # encodes and projects the digits, rather than after.
-    map_slot.plotly_chart(charts.latent_map_frame(f"Placing {n_points:,} digits…", axis_titles=axes),
-                          config={"displayModeBar": False})
+    # The page's first Plotly chart, sent before anything is read or computed: the browser loads Plotly (4.7 MB of
+    # script, 1-2 s on 2 cores) while the server reads, encodes and projects the digits, rather than after.
+    map_slot.plotly_chart(charts.latent_map_frame("Placing the digits on the map…"), config={"displayModeBar": False})
 
 
 def stop_without_map() -> NoReturn:
@@ -205,6 +142,69 @@ def stop_without_map() -> NoReturn:
     map_slot.empty()
     st.stop()
 
+
+# -- inputs ---------------------------------------------------------------------------------------
+try:
+    sizes = {split: split_size(dataset, split) for split in SPLITS}
+    names = class_names(dataset)
+except MultigenError as error:
+    inputs.error(plain(error))
+    stop_without_map()
+with inputs:
+    methods = (["raw"] if model.latent_dim == 2 else []) + ["pca", "tsne"]
+    first, second, third = st.columns([2, 3, 3])
+    split = first.radio(
+        "Split", list(SPLITS), format_func=SPLIT_NAMES.get, key="explorer_split", horizontal=True,
+        persist_state="session",
+    )
+    choices = [n for n in POINT_CHOICES if n < sizes[split]] + [sizes[split]]
+    if st.session_state.get("explorer_points") not in choices:
+        st.session_state["explorer_points"] = max([n for n in choices if n <= DEFAULT_POINTS], default=choices[0])
+    if len(choices) > 1:
+        n_points = second.select_slider(
+            "Points", choices, key="explorer_points", persist_state="session",
+            format_func=lambda n: f"all {n:,}" if n == sizes[split] else f"{n:,}",
+            help="How many digits of the split to show (a fixed, seeded sample with every digit equally often).",
+        )
+    else:
+        n_points = choices[0]
+        second.markdown(f"**Points**  \nall {n_points:,} digits of this split")
+    method = third.radio(
+        "Projection", methods, format_func=METHOD_NAMES.get, key="explorer_projection", horizontal=True,
+        persist_state="session", help=" ".join(f"{METHOD_NAMES[m]}: {METHOD_HELP[m]}" for m in methods),
+    )
+    with st.expander("Settings: t-SNE, interpolation, manifold" + (", condition" if conditional else "")):
+        left, middle, right = st.columns(3)
+        perplexity = left.slider(
+            "t-SNE perplexity", 5, 50, 30, key="explorer_perplexity", persist_state="session",
+            help="Roughly how many neighbours each dot keeps close; every value is computed once and cached.",
+        )
+        steps = middle.slider("Interpolation steps", 3, 16, 10, key="explorer_steps", persist_state="session")
+        manifold_n = right.slider(
+            "Manifold size", 5, 25, 15, key="explorer_manifold_n", persist_state="session",
+            help="Digits per side of the manifold grid (2-D latents only).", disabled=model.latent_dim != 2,
+        )
+        webgl = middle.toggle(
+            "Draw the map with WebGL", value=True, key="explorer_webgl", persist_state="session",
+            help="WebGL draws all the dots on one canvas, which redraws faster after a click than one SVG element per "
+            "dot. Turn it off if your browser shows no map.",
+        )
+        prior = model.fitted_prior  # a Gaussian mixture fitted to where the training digits' codes lie (fit-prior)
+        show_prior = prior is not None and right.toggle(
+            "Show the fitted prior", value=False, key="explorer_show_prior", persist_state="session",
+            disabled=method == "tsne",
+            help=f"The {prior.components} Gaussians the VAE's samples are drawn from (`multigen fit-prior`), each as "
+            "its 2-standard-deviation ellipse. Only on the PCA and raw maps: t-SNE bends distances, so it has no "
+            "ellipses.",
+        ) and method != "tsne"
+        condition = AUTO
+        if conditional:
+            condition = left.selectbox(
+                "Decode as digit", [AUTO, *range(10)], key="explorer_condition", persist_state="session",
+                format_func=lambda c: "each dot's own digit" if c == AUTO else f"digit {c}",
+                help="A CVAE decodes a latent together with a digit label: the latent holds the style, the label "
+                "the digit.",
+            )
 
 # -- calls into multigen --------------------------------------------------------------------------
 wanted_points = n_points
@@ -473,6 +473,7 @@ with map_note:
     if encoding is not None:
         encoding_progress()
 with map_column:
+    axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
     # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
     figure_key = [*context, webgl, show_prior]
     cached = st.session_state.get("explorer_figure")

@@ -206,7 +206,7 @@ def test_a_session_s_first_map_has_its_frame_on_the_page_before_the_digits_are_p
     monkeypatch.setattr(loaders, "encoded_soon", run_stopped_at_the_encoding)
     at = open_app()
     (frame,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    assert not frame["data"] and [note["text"] for note in frame["layout"]["annotations"]] == ["Placing 2,000 digits…"]
+    assert not frame["data"] and [note["text"] for note in frame["layout"]["annotations"]] == ["Placing the digits on the map…"]
     monkeypatch.setattr(loaders, "encoded_soon", placed)
     at.run()
     (drawn,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
