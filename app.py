@@ -20,19 +20,23 @@ if __name__ != "__main__":  # imported by `streamlit run app.py` to serve it: th
 
     app = st.App(__file__, lifespan=at_server_start)
 else:  # a session's script run: the router
-    from pages.ui.pictures import PAGE_STYLE
-    from pages.ui.shell import shell
-    from pages.ui.sidebar import draw_sidebar
-    from pages.ui.site import PAGES
-    from pages.ui.warmup import start_warm_up
+    from pages.ui.warmup import page_run, start_warm_up
 
-    st.set_page_config(page_title="multigen", page_icon="✍️", layout="wide")
-    st.html(PAGE_STYLE)
+    # The warm-up holds back from the router's first import to the page's last line (pages/ui/warmup.py): a task it
+    # started between the two took the CPU from a first visit.
+    with page_run():
+        from pages.ui.pictures import PAGE_STYLE
+        from pages.ui.shell import shell
+        from pages.ui.sidebar import draw_sidebar
+        from pages.ui.site import PAGES
 
-    routes = {page: st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in PAGES}
-    current = st.navigation(list(routes.values()))
+        st.set_page_config(page_title="multigen", page_icon="✍️", layout="wide")
+        st.html(PAGE_STYLE)
 
-    start_warm_up()  # a server started without the hook (AppTest, uvicorn elsewhere): warm up from here, once
-    draw_sidebar(next(page for page, route in routes.items() if route.url_path == current.url_path))
-    with shell():
-        current.run()
+        routes = {page: st.Page(page.file, title=page.title, icon=page.icon, default=page.default) for page in PAGES}
+        current = st.navigation(list(routes.values()))
+
+        start_warm_up()  # a server started without the hook (AppTest, uvicorn elsewhere): warm up from here, once
+        draw_sidebar(next(page for page, route in routes.items() if route.url_path == current.url_path))
+        with shell():
+            current.run()

@@ -20,7 +20,6 @@ import streamlit as st
 
 from multigen.device import single_threaded
 from pages.ui.folders import APP_ROOT
-from pages.ui.warmup import page_run
 
 _inside = threading.local()  # per script thread: is app.py running the current page?
 
@@ -31,9 +30,8 @@ def shell() -> Iterator[None]:
     _inside.active = True
     try:
         # Pages run inference on a few vectors at a time: one torch thread answers fastest and
-        # leaves the other cores to a training run (see multigen.device.single_threaded). The
-        # warm-up of the caches holds back while a page is drawn (pages/ui/warmup.py).
-        with single_threaded(), page_run():
+        # leaves the other cores to a training run (see multigen.device.single_threaded).
+        with single_threaded():
             yield
     finally:
         _inside.active = False
