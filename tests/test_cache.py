@@ -332,14 +332,20 @@ def test_background_jobs_return_at_once_and_run_each_key_once():
     assert failed.state == "failed" and failed.error == "ZeroDivisionError: division by zero"
 
 
-def test_the_warm_up_runs_every_task_after_waiting_and_skips_failures(caplog):
+def test_the_warm_up_waits_before_making_each_task_and_skips_failures(caplog):
     order = []
 
     def fail():
         raise RuntimeError("no\ncheckpoint")
 
-    tasks = [("one", lambda: order.append("one")), ("broken", fail), ("two", lambda: order.append("two"))]
+    def tasks():  # a generator's own work (the app's imports its libraries first) comes after the wait too
+        order.append("imports")
+        yield "one", lambda: order.append("one")
+        yield "broken", fail
+        order.append("listing")
+        yield "two", lambda: order.append("two")
+
     with caplog.at_level(logging.WARNING, logger="multigen.cache"):
-        done = cache.warm_up(iter(tasks), wait=lambda: order.append("wait"))
-    assert done == 2 and order == ["wait", "one", "wait", "wait", "two"]
+        done = cache.warm_up(tasks(), wait=lambda: order.append("wait"))
+    assert done == 2 and order == ["wait", "imports", "one", "wait", "wait", "listing", "two", "wait"]
     assert "Warm-up: broken failed: RuntimeError: no checkpoint" in caplog.text
