@@ -131,7 +131,8 @@ conditional = bool(model.conditional)
 inputs = st.container()  # above the map, filled once the checkpoint's data set is known
 map_column, detail_column = st.columns([3, 2], gap="large")
 map_note, map_slot = map_column.container(), map_column.empty()  # what a map still being made waits for, the map
-if st.session_state.get("explorer_figure") is None:  # the session's first map: its frame, until the map replaces it
+first_map = st.session_state.get("explorer_figure") is None
+if first_map:  # the session's first map: its frame, until the map replaces it
     # The page's first Plotly chart, sent before anything is read or computed: the browser loads Plotly (4.7 MB of
     # script, 1-2 s on 2 cores) while the server reads, encodes and projects the digits, rather than after.
     map_slot.plotly_chart(charts.latent_map_frame("Placing the digits on the map…"), config={"displayModeBar": False})
@@ -485,6 +486,8 @@ with map_column:
             charts.add_prior_ellipses(figure, *place_gaussians(projection, prior.means, prior.covariances))
         st.session_state["explorer_figure"] = (figure_key, figure)
     figure = st.session_state["explorer_figure"][1]
+    if first_map and not show_prior:  # its picture shows at once, while the browser still loads and runs Plotly
+        map_note.html(charts.latent_map_style("latent_map", charts.latent_map_picture(points, codes.labels)))
     map_slot.plotly_chart(
         figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
         config={"displaylogo": False},

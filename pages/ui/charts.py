@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -16,19 +18,31 @@ DIGIT_COLORS = (
 )
 ELLIPSE_POINTS = 49  # points on each drawn ellipse of a fitted prior
 BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
+MAP_HEIGHT = 560  # px, the latent map's and its frame's
+# px around the map's plot area, room for the tick labels, axis titles and legend: fixed, so that the map's picture
+# (latent_map_style) covers the plot area Plotly then draws in (Plotly widens a margin only if its contents need more)
+MAP_MARGIN = {"l": 70, "r": 80, "t": 10, "b": 65}
+MARKER_SIZE = 6  # px, a dot's diameter on the map
+MARKER_OPACITY = 0.85
 WEBGL_ABOVE = 5000  # maps that do not say draw through WebGL above this many points, else SVG (works everywhere)
 MAX_LOSS_POINTS = 2000  # loss rows drawn per curve; longer runs are thinned evenly
 CURVES = {"loss": "Training loss", "fid": "FID", "inception_score": "Inception Score"}  # the Compare page's
 
 
 # -- the latent map ---------------------------------------------------------------------------------
+def map_ranges(points: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The latent map's x and y ranges: the points' extent and 5% more on each side (the edge dots are drawn whole).
+    Set on the figure rather than left to Plotly, so that the map's picture (``latent_map_picture``) matches it."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    low, high = (points.min(0), points.max(0)) if len(points) else (np.zeros(2), np.ones(2))
+    pad = np.maximum((high - low) * 0.05, 1e-3)
+    return (float(low[0] - pad[0]), float(high[0] + pad[0])), (float(low[1] - pad[1]), float(high[1] + pad[1]))
+
+
 def _background(points: np.ndarray, scatter: type) -> Any:
     """An invisible grid of points (``customdata = -1``) over the plot: a click on empty space selects a position."""
-    low, high = points.min(0), points.max(0)
-    pad = np.maximum((high - low) * 0.05, 1e-3)
-    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], BACKGROUND_GRID)
-    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], BACKGROUND_GRID)
-    gx, gy = np.meshgrid(xs, ys)
+    (x0, x1), (y0, y1) = map_ranges(points)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, BACKGROUND_GRID), np.linspace(y0, y1, BACKGROUND_GRID))
     return scatter(
         x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space",
         marker={"size": 10, "opacity": 0, "color": "#000000"},
@@ -43,7 +57,7 @@ def latent_map_figure(
     class_names: tuple[str, ...] | None = None,
     rows: np.ndarray | None = None,
     clickable_background: bool = False,
-    height: int = 560,
+    height: int = MAP_HEIGHT,
     axis_titles: tuple[str, str] = ("", ""),
     webgl: bool | None = None,
 ) -> go.Figure:
@@ -72,30 +86,69 @@ def latent_map_figure(
         figure.add_trace(
             scatter(
                 x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
-                marker={"size": 6, "color": DIGIT_COLORS[label], "opacity": 0.85, "line": {"width": 0}},
+                marker={"size": MARKER_SIZE, "color": DIGIT_COLORS[label], "opacity": MARKER_OPACITY, "line": {"width": 0}},
                 customdata=rows[mask].astype(np.int32), meta=label,
                 hovertemplate=f"<b>{name}</b><br>row %{{customdata}}<extra></extra>",
             )
         )
     legend = {"title": "digit" if names[0].isdigit() else "class", "itemsizing": "constant"}
+    x_range, y_range = map_ranges(points)
     figure.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend=legend, hovermode="closest",
-        plot_bgcolor="#fafafa", xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
+        height=height, margin=MAP_MARGIN, legend=legend, hovermode="closest", plot_bgcolor="#fafafa",
+        xaxis={"title": axis_titles[0], "range": x_range}, yaxis={"title": axis_titles[1], "range": y_range},
     )
     return figure
 
 
-def latent_map_frame(text: str, *, height: int = 560, axis_titles: tuple[str, str] = ("", "")) -> go.Figure:
+def latent_map_frame(text: str, *, height: int = MAP_HEIGHT, axis_titles: tuple[str, str] = ("", "")) -> go.Figure:
     """The latent map's empty frame, as high as the map and saying ``text`` in its middle: shown while the map is made."""
     figure = go.Figure()
     figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                           font={"size": 15, "color": "#808495"})
     hidden = {"showticklabels": False, "showgrid": False, "zeroline": False}
     figure.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="#fafafa",
+        height=height, margin=MAP_MARGIN, plot_bgcolor="#fafafa",
         xaxis={**hidden, "title": axis_titles[0]}, yaxis={**hidden, "title": axis_titles[1]},
     )
     return figure
+
+
+def latent_map_picture(points: np.ndarray, labels: np.ndarray, *, width: int = 440, scale: int = 2) -> str:
+    """The plot area of ``latent_map_figure(points, labels)`` as a PNG data URL: its dots (same ranges, colours, size
+    and opacity, drawn in the same order), ``scale`` times ``width`` x the plot area's height, without axes or legend.
+    It shows the map at once, while the browser still loads and runs Plotly (``latent_map_style``)."""
+    from PIL import Image, ImageDraw
+
+    points, labels = np.asarray(points, dtype=np.float64).reshape(-1, 2), np.asarray(labels).astype(np.int64)
+    height = MAP_HEIGHT - MAP_MARGIN["t"] - MAP_MARGIN["b"]
+    size = np.array([width * scale, height * scale])
+    (x0, x1), (y0, y1) = map_ranges(points)
+    pixels = (points - [x0, y1]) / [x1 - x0, y0 - y1] * size  # y grows downwards in a picture
+    radius = MARKER_SIZE * scale / 2
+    image = Image.new("RGB", (int(size[0]), int(size[1])), "#fafafa")
+    draw = ImageDraw.Draw(image, "RGBA")
+    for label in range(10):  # one trace per label in latent_map_figure, drawn in this order
+        red, green, blue = (int(DIGIT_COLORS[label][i:i + 2], 16) for i in (1, 3, 5))
+        fill = (red, green, blue, round(255 * MARKER_OPACITY))
+        for x, y in pixels[labels == label]:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
+    buffer = io.BytesIO()
+    image.quantize(colors=64).save(buffer, format="PNG")  # a palette: a third of the bytes, the same picture to the eye
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def latent_map_style(key: str, picture: str) -> str:
+    """A stylesheet that shows ``picture`` (``latent_map_picture``) in the plot area of the Plotly chart keyed ``key``
+    until Plotly has drawn it: on a first visit the browser takes 1-2 s to load Plotly's 4.7 MB of script and draw."""
+    margin, height = MAP_MARGIN, MAP_HEIGHT - MAP_MARGIN["t"] - MAP_MARGIN["b"]
+    # Plotly's drawn chart holds svg.main-svg; until then the element holds Streamlit's skeleton, hidden here.
+    waiting = f".st-key-{key}:not(:has(.main-svg))"
+    return (
+        f"<style>{waiting} {{ height: {MAP_HEIGHT}px; background: #ffffff url({picture}) no-repeat;"
+        f" background-position: {margin['l']}px {margin['t']}px;"
+        f" background-size: calc(100% - {margin['l'] + margin['r']}px) {height}px; }}"
+        f" {waiting} > * {{ visibility: hidden; }}</style>"
+    )
 
 
 def add_prior_ellipses(figure: go.Figure, centres: np.ndarray, covariances: np.ndarray, *, radius: float = 2.0) -> go.Figure:
@@ -110,6 +163,10 @@ def add_prior_ellipses(figure: go.Figure, centres: np.ndarray, covariances: np.n
         outline = centre[:, None] + radius * (vectors * np.sqrt(np.clip(values, 0.0, None))) @ circle
         xs.extend([*outline[0], None])  # None: a gap between two ellipses
         ys.extend([*outline[1], None])
+    for axis, values in (("xaxis", xs), ("yaxis", ys)):  # the map's set ranges widened to show every ellipse whole
+        shown, drawn = figure.layout[axis].range, [value for value in values if value is not None]
+        if shown is not None and drawn:
+            figure.layout[axis].range = (min(shown[0], min(drawn)), max(shown[1], max(drawn)))
     figure.add_trace(go.Scatter(
         x=xs, y=ys, mode="lines", name=f"fitted prior ({radius:g}σ)", hoverinfo="skip",
         line={"color": "rgba(40, 40, 40, 0.55)", "width": 1}, showlegend=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from typing import Any
 
 import pytest
@@ -192,6 +193,57 @@ def stop_training_after_failure(page: Any) -> None:
 
 
 # -- tests --------------------------------------------------------------------------------------------
+def colour_centroids(screenshot: bytes, area: dict[str, float]) -> dict[str, tuple[float, float, int]]:
+    """For each digit's colour, where its dots lie in ``area`` (x, y, width, height) of a screenshot: the mean position of
+    the pixels of that colour (blended with the plot's background as the dots are) and how many there are."""
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    from pages.ui.charts import DIGIT_COLORS, MARKER_OPACITY
+
+    pixels = np.asarray(Image.open(BytesIO(screenshot)).convert("RGB"), dtype=np.float64)
+    x, y, width, height = (round(area[name]) for name in ("x", "y", "width", "height"))
+    pixels = pixels[y + 2:y + height - 2, x + 2:x + width - 2]  # inside the plot area's edge
+    found = {}
+    for colour in DIGIT_COLORS:
+        dot = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) * MARKER_OPACITY + 0xFA * (1 - MARKER_OPACITY)
+        rows, columns = np.nonzero(np.abs(pixels - dot).max(axis=2) < 12)
+        found[colour] = (float(columns.mean()) if len(rows) else -1.0, float(rows.mean()) if len(rows) else -1.0, len(rows))
+    return found
+
+
+def test_a_first_visit_shows_the_map_s_picture_until_plotly_has_drawn_the_same_map(page):
+    # Plotly's 4.7 MB script takes 1-2 s to load and run on a slow machine's first visit: the map's picture, drawn by
+    # the server, shows meanwhile in the plot area Plotly then draws in. Plotly's script is held back here.
+    def slow_plotly(route: Any) -> None:
+        time.sleep(4)
+        route.continue_()
+
+    page.route(re.compile(r"/PlotlyChart[^/]*\.js$"), slow_plotly)
+    page.goto("/")
+    box = page.locator(".st-key-latent_map")
+    page.wait_for_function("""() => { const box = document.querySelector('.st-key-latent_map');
+        return box && getComputedStyle(box).backgroundImage.startsWith('url(') && !box.querySelector('.main-svg'); }""",
+                           timeout=FIRST_RENDER_TIMEOUT_MS)
+    shown = box.screenshot()
+    wait_for_latent_map(page)
+    page.wait_for_timeout(500)  # the drawn map painted
+    assert box.evaluate("box => getComputedStyle(box).backgroundImage") == "none"
+    drawn = box.screenshot()
+    size = box.evaluate("box => box.querySelector('.js-plotly-plot')._fullLayout._size")
+    area = {"x": size["l"], "y": size["t"], "width": size["w"], "height": size["h"]}
+    before, after = colour_centroids(shown, area), colour_centroids(drawn, area)
+    for colour, (x, y, count) in after.items():
+        assert count > 50, (colour, count)  # every digit's dots are on the drawn map
+        x_shown, y_shown, count_shown = before[colour]
+        assert 0.6 * count < count_shown < 1.6 * count, (colour, count_shown, count)  # and as many on the picture,
+        # in the same place: within a pixel or two where the dots of one digit lie apart from the others', within a few
+        # where other digits' dots cover theirs (the picture and WebGL draw overlapping dots' edges a little apart)
+        assert max(abs(x_shown - x), abs(y_shown - y)) < (2 if count > 1000 else 5), (colour, before[colour], after[colour])
+
+
 def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
     open_app_page(page, "/", "Latent explorer")
     wait_for_latent_map(page)

@@ -216,6 +216,17 @@ def test_a_session_s_first_map_has_its_frame_on_the_page_before_the_digits_are_p
     assert not at.get("plotly_chart")
 
 
+def test_a_session_s_first_map_comes_with_its_picture_and_later_runs_without(app_env):
+    """The first map of a session is sent with a stylesheet that shows the map's picture (drawn by the server) in
+    the chart's place until Plotly has drawn it; later runs find Plotly loaded and send none."""
+    at = open_app()
+    styles = [element.proto.body for element in at.get("html") if "st-key-latent_map" in element.proto.body]
+    assert len(styles) == 1 and "url(data:image/png;base64," in styles[0] and ":not(:has(.main-svg))" in styles[0]
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["data"]  # the map itself, in the same run
+    click(at, dot(3, int(explorer_rows()[3])))
+    assert not at.exception and not [e for e in at.get("html") if "st-key-latent_map" in e.proto.body]
+
+
 def test_row_files_are_written_once_and_the_oldest_deleted(monkeypatch, tmp_path):
     from pages.ui import picture_panel
 
