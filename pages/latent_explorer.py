@@ -132,14 +132,14 @@ inputs = st.container()  # above the map, filled once the checkpoint's data set 
 map_column, detail_column = st.columns([3, 2], gap="large")
 map_note, map_slot = map_column.container(), map_column.empty()  # what a map still being made waits for, the map
 first_map = st.session_state.get("explorer_figure") is None
-if first_map:  # the session's first map: its frame, until the map replaces it
-    # The page's first Plotly chart, sent before anything is read or computed: the browser loads Plotly (4.7 MB of
-    # script, 1-2 s on 2 cores) while the server reads, encodes and projects the digits, rather than after.
-    map_slot.plotly_chart(charts.latent_map_frame("Placing the digits on the map…"), config={"displayModeBar": False})
+if first_map:  # the session's first map: its place on the page, until the map takes it
+    # Not an empty Plotly chart: the browser would load and run Plotly (4.7 MB of script, a 0.8 s task on 2 cores)
+    # just as the map arrives, and the map's picture (below) would wait behind it.
+    map_slot.html(charts.latent_map_placeholder("Placing the digits on the map…"))
 
 
 def stop_without_map() -> NoReturn:
-    """End the run here: no map comes in it, so no frame of one stays."""
+    """End the run here: no map comes in it, so nothing stays in its place."""
     map_slot.empty()
     st.stop()
 

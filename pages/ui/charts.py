@@ -100,17 +100,14 @@ def latent_map_figure(
     return figure
 
 
-def latent_map_frame(text: str, *, height: int = MAP_HEIGHT, axis_titles: tuple[str, str] = ("", "")) -> go.Figure:
-    """The latent map's empty frame, as high as the map and saying ``text`` in its middle: shown while the map is made."""
-    figure = go.Figure()
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font={"size": 15, "color": "#808495"})
-    hidden = {"showticklabels": False, "showgrid": False, "zeroline": False}
-    figure.update_layout(
-        height=height, margin=MAP_MARGIN, plot_bgcolor="#fafafa",
-        xaxis={**hidden, "title": axis_titles[0]}, yaxis={**hidden, "title": axis_titles[1]},
+def latent_map_placeholder(text: str) -> str:
+    """HTML for the latent map's place while the map is made: as high as the map, ``text`` in the plot area's middle."""
+    margin = MAP_MARGIN
+    return (
+        f'<div style="height: {MAP_HEIGHT}px; padding: {margin["t"]}px {margin["r"]}px {margin["b"]}px {margin["l"]}px;'
+        ' box-sizing: border-box;"><div style="height: 100%; display: flex; align-items: center; justify-content: center;'
+        f' background: #fafafa; color: #808495; font-size: 15px;">{text}</div></div>'
     )
-    return figure
 
 
 def latent_map_picture(points: np.ndarray, labels: np.ndarray, *, width: int = 440, scale: int = 2) -> str:

@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from multigen.checkpoints import list_checkpoints, load_checkpoint, read_metadata
 from multigen.data import load_dataset, subset
-from pages.ui import loaders
+from pages.ui import charts, loaders
 
 
 def test_clicking_a_dot_shows_the_digit_of_that_row(app_env):
@@ -192,10 +192,9 @@ def test_a_large_map_not_yet_encoded_shows_its_first_digits_at_once_then_all_of_
     assert clicked(second_tab)["row"] == row
 
 
-def test_a_session_s_first_map_has_its_frame_on_the_page_before_the_digits_are_placed(app_env, monkeypatch):
-    """The first run of a session sends the map's empty frame, as high as the map, before it encodes anything: the
-    visitor sees where the map comes, and the browser loads Plotly meanwhile. The map then takes its place; later runs,
-    with a map on the page already, send no frame."""
+def test_a_session_s_first_map_has_its_place_on_the_page_before_the_digits_are_placed(app_env, monkeypatch):
+    """The first run of a session holds the map's place, as high as the map, before it encodes anything: the visitor
+    sees where the map comes. The map then takes its place; later runs, with a map on the page already, send none."""
     import streamlit as st
 
     placed = loaders.encoded_soon
@@ -203,17 +202,20 @@ def test_a_session_s_first_map_has_its_frame_on_the_page_before_the_digits_are_p
     def run_stopped_at_the_encoding(*args, **kwargs):
         st.stop()
 
+    def placeholders(at: AppTest) -> list[str]:
+        return [element.proto.body for element in at.get("html") if "Placing the digits on the map" in element.proto.body]
+
     monkeypatch.setattr(loaders, "encoded_soon", run_stopped_at_the_encoding)
     at = open_app()
-    (frame,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    assert not frame["data"] and [note["text"] for note in frame["layout"]["annotations"]] == ["Placing the digits on the map…"]
+    (place,) = placeholders(at)
+    assert f"height: {charts.MAP_HEIGHT}px" in place and not at.get("plotly_chart")
     monkeypatch.setattr(loaders, "encoded_soon", placed)
     at.run()
     (drawn,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    assert drawn["data"] and drawn["layout"]["height"] == frame["layout"]["height"] and not at.exception
+    assert drawn["data"] and drawn["layout"]["height"] == charts.MAP_HEIGHT and not placeholders(at) and not at.exception
     monkeypatch.setattr(loaders, "encoded_soon", run_stopped_at_the_encoding)
     at.run()
-    assert not at.get("plotly_chart")
+    assert not at.get("plotly_chart") and not placeholders(at)
 
 
 def test_a_session_s_first_map_comes_with_its_picture_and_later_runs_without(app_env):
