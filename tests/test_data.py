@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from multigen.data import DatasetUnavailable, load_dataset, subset, write_idx
+from multigen import data
+from multigen.data import SPLITS, DatasetUnavailable, class_names, load_dataset, split_size, subset, write_idx
 
 
 def test_mnist_5k_loads_offline_as_a_fixed_stratified_4500_500_split():
@@ -78,6 +79,28 @@ def test_gzipped_idx_files_are_accepted(tmp_path):
     last_val_images = _write_fake_mnist(tmp_path, gz=True)
     val = load_dataset("mnist", "val", data_dir=tmp_path, download=False)
     assert np.array_equal((val.images[:, 0] * 255).round().byte().numpy(), last_val_images)
+
+
+def test_a_split_s_size_and_class_names_are_told_without_reading_the_digits(tmp_path, monkeypatch):
+    for split in SPLITS:  # mnist-5k's fixed split, as loading it makes it
+        assert split_size("mnist-5k", split) == len(load_dataset("mnist-5k", split))
+    assert class_names("mnist-5k") == load_dataset("mnist-5k", "val").class_names
+    _write_fake_mnist(tmp_path / "plain", "FashionMNIST")
+    _write_fake_mnist(tmp_path / "packed", gz=True)
+    monkeypatch.setattr(data, "load_dataset", None)  # an IDX file's header tells, nothing is loaded
+    assert [split_size("fashion-mnist", split, data_dir=tmp_path / "plain") for split in SPLITS] == [12, 6]
+    assert [split_size("mnist", split, data_dir=tmp_path / "packed") for split in SPLITS] == [12, 6]
+    assert class_names("fashion-mnist")[9] == "Boot" and class_names("mnist")[9] == "9"
+
+
+def test_a_split_s_size_of_missing_files_is_the_loading_s_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTIGEN_OFFLINE", "1")
+    with pytest.raises(DatasetUnavailable, match="train-images-idx3-ubyte"):
+        split_size("mnist", "train", data_dir=tmp_path / "nowhere")
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00")  # cut short: loading says so
+    with pytest.raises(DatasetUnavailable):
+        split_size("mnist", "train", data_dir=tmp_path)
 
 
 def test_missing_torchvision_files_offline_name_the_files_and_the_offline_choice(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@
 - ``folders``: where checkpoints, runs and caches live; ``checkpoints``: which checkpoints a page offers;
 - ``sidebar``: the sidebar every page shares, with its checkpoint picker;
 - ``loaders``: models, codes, projections and the shared jobs, cached with ``st.cache_*``;
-- ``datasets``: a data set's sizes and class names; ``copy_check``: the nearest training digits;
+- ``datasets``: how a class is named on a page; ``copy_check``: the nearest training digits;
 - ``charts``: Plotly figures; ``selection``: what a click or box on the latent map means;
 - ``pictures``: digits drawn crisp with ``st.image``; ``picture_panel``: the explorer's components v2 panel;
 - ``downloads``: the PNG + recipe download pair.

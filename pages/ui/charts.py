@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import math
 from collections.abc import Sequence
@@ -11,6 +12,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from pages.ui.selection import visible_range
+
 # One colour per digit, the same on every map (Plotly's D3 palette, in label order).
 DIGIT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -18,10 +21,7 @@ DIGIT_COLORS = (
 )
 ELLIPSE_POINTS = 49  # points on each drawn ellipse of a fitted prior
 BACKGROUND_GRID = 30  # invisible clickable points per axis, so a click on empty space selects a position
-MAP_HEIGHT = 560  # px, the latent map's and its frame's
-# px around the map's plot area, room for the tick labels, axis titles and legend: fixed, so that the map's picture
-# (latent_map_style) covers the plot area Plotly then draws in (Plotly widens a margin only if its contents need more)
-MAP_MARGIN = {"l": 70, "r": 80, "t": 10, "b": 65}
+MAP_HEIGHT = 560  # px, the explorer's latent map and the place held for it
 MARKER_SIZE = 6  # px, a dot's diameter on the map
 MARKER_OPACITY = 0.85
 WEBGL_ABOVE = 5000  # maps that do not say draw through WebGL above this many points, else SVG (works everywhere)
@@ -30,18 +30,17 @@ CURVES = {"loss": "Training loss", "fid": "FID", "inception_score": "Inception S
 
 
 # -- the latent map ---------------------------------------------------------------------------------
-def map_ranges(points: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The latent map's x and y ranges: the points' extent and 5% more on each side (the edge dots are drawn whole).
-    Set on the figure rather than left to Plotly, so that the map's picture (``latent_map_picture``) matches it."""
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    low, high = (points.min(0), points.max(0)) if len(points) else (np.zeros(2), np.ones(2))
-    pad = np.maximum((high - low) * 0.05, 1e-3)
-    return (float(low[0] - pad[0]), float(high[0] + pad[0])), (float(low[1] - pad[1]), float(high[1] + pad[1]))
+def map_margin(class_names: Sequence[str] = ()) -> dict[str, int]:
+    """The explorer map's margins (px), kept as they are (Plotly widens none), so that the map's picture
+    (``latent_map_picture``) covers the plot area Plotly then draws in: room for tick labels of up to five characters
+    and the axis titles, and on the right for a legend of these class names."""
+    longest = max(len(name) for name in (*class_names, "digit"))  # the legend's title is "digit" or "class"
+    return {"l": 80, "r": 50 + 8 * longest, "t": 15, "b": 65}
 
 
 def _background(points: np.ndarray, scatter: type) -> Any:
     """An invisible grid of points (``customdata = -1``) over the plot: a click on empty space selects a position."""
-    (x0, x1), (y0, y1) = map_ranges(points)
+    (x0, x1), (y0, y1) = visible_range(points)
     gx, gy = np.meshgrid(np.linspace(x0, x1, BACKGROUND_GRID), np.linspace(y0, y1, BACKGROUND_GRID))
     return scatter(
         x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space",
@@ -60,6 +59,7 @@ def latent_map_figure(
     height: int = MAP_HEIGHT,
     axis_titles: tuple[str, str] = ("", ""),
     webgl: bool | None = None,
+    margin: dict[str, int] | None = None,
 ) -> go.Figure:
     """A scatter of 2-D points, one trace per label (so the legend lists the digits in order).
 
@@ -68,7 +68,9 @@ def latent_map_figure(
     covers the plot so a click on empty space selects a position too. Rows travel as one typed array
     per trace (numpy, base64 in the figure's JSON), not as thousands of small lists that plotly.js
     would copy and compare on every selection. ``webgl`` draws through WebGL (fast, one canvas) or SVG
-    (one element per dot, works without WebGL); None picks WebGL above WEBGL_ABOVE points.
+    (one element per dot, works without WebGL); None picks WebGL above WEBGL_ABOVE points. The axes' ranges are set
+    (``selection.visible_range``); ``margin`` (``map_margin``) fixes the margins, which Plotly otherwise widens to fit
+    tick labels and legend.
     """
     points = np.asarray(points, dtype=np.float32)
     labels = np.asarray(labels).astype(np.int64)
@@ -86,40 +88,45 @@ def latent_map_figure(
         figure.add_trace(
             scatter(
                 x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
-                marker={"size": MARKER_SIZE, "color": DIGIT_COLORS[label], "opacity": MARKER_OPACITY, "line": {"width": 0}},
+                marker={"size": MARKER_SIZE, "color": DIGIT_COLORS[label], "opacity": MARKER_OPACITY,
+                        "line": {"width": 0}},
                 customdata=rows[mask].astype(np.int32), meta=label,
                 hovertemplate=f"<b>{name}</b><br>row %{{customdata}}<extra></extra>",
             )
         )
     legend = {"title": "digit" if names[0].isdigit() else "class", "itemsizing": "constant"}
-    x_range, y_range = map_ranges(points)
+    x_range, y_range = visible_range(points) if len(points) else (None, None)
+    fixed = margin is not None  # Streamlit's theme turns automargin on; a fixed margin turns it off again
     figure.update_layout(
-        height=height, margin=MAP_MARGIN, legend=legend, hovermode="closest", plot_bgcolor="#fafafa",
-        xaxis={"title": axis_titles[0], "range": x_range}, yaxis={"title": axis_titles[1], "range": y_range},
+        height=height, legend=legend, hovermode="closest", plot_bgcolor="#fafafa",
+        margin={**margin, "autoexpand": False} if fixed else {"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": axis_titles[0], "range": x_range, **({"automargin": False} if fixed else {})},
+        yaxis={"title": axis_titles[1], "range": y_range, **({"automargin": False} if fixed else {})},
     )
     return figure
 
 
-def latent_map_placeholder(text: str) -> str:
+def latent_map_placeholder(text: str, margin: dict[str, int]) -> str:
     """HTML for the latent map's place while the map is made: as high as the map, ``text`` in the plot area's middle."""
-    margin = MAP_MARGIN
     return (
         f'<div style="height: {MAP_HEIGHT}px; padding: {margin["t"]}px {margin["r"]}px {margin["b"]}px {margin["l"]}px;'
-        ' box-sizing: border-box;"><div style="height: 100%; display: flex; align-items: center; justify-content: center;'
-        f' background: #fafafa; color: #808495; font-size: 15px;">{text}</div></div>'
+        ' box-sizing: border-box;"><div style="height: 100%; display: flex; align-items: center; justify-content:'
+        f' center; background: #fafafa; color: #808495; font-size: 15px;">{html.escape(text)}</div></div>'
     )
 
 
-def latent_map_picture(points: np.ndarray, labels: np.ndarray, *, width: int = 440, scale: int = 2) -> str:
-    """The plot area of ``latent_map_figure(points, labels)`` as a PNG data URL: its dots (same ranges, colours, size
-    and opacity, drawn in the same order), ``scale`` times ``width`` x the plot area's height, without axes or legend.
-    It shows the map at once, while the browser still loads and runs Plotly (``latent_map_style``)."""
+def latent_map_picture(
+    points: np.ndarray, labels: np.ndarray, margin: dict[str, int], *, width: int = 440, scale: int = 2
+) -> str:
+    """The plot area of ``latent_map_figure(points, labels, margin=margin)`` as a PNG data URL: its dots (same ranges,
+    colours, size and opacity, drawn in the same order), ``scale`` times ``width`` x the plot area's height, without
+    axes or legend. It shows the map at once, while the browser still loads and runs Plotly (``latent_map_style``)."""
     from PIL import Image, ImageDraw
 
     points, labels = np.asarray(points, dtype=np.float64).reshape(-1, 2), np.asarray(labels).astype(np.int64)
-    height = MAP_HEIGHT - MAP_MARGIN["t"] - MAP_MARGIN["b"]
+    height = MAP_HEIGHT - margin["t"] - margin["b"]
     size = np.array([width * scale, height * scale])
-    (x0, x1), (y0, y1) = map_ranges(points)
+    (x0, x1), (y0, y1) = visible_range(points)
     pixels = (points - [x0, y1]) / [x1 - x0, y0 - y1] * size  # y grows downwards in a picture
     radius = MARKER_SIZE * scale / 2
     image = Image.new("RGB", (int(size[0]), int(size[1])), "#fafafa")
@@ -134,10 +141,10 @@ def latent_map_picture(points: np.ndarray, labels: np.ndarray, *, width: int = 4
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def latent_map_style(key: str, picture: str) -> str:
+def latent_map_style(key: str, picture: str, margin: dict[str, int]) -> str:
     """A stylesheet that shows ``picture`` (``latent_map_picture``) in the plot area of the Plotly chart keyed ``key``
     until Plotly has drawn it: on a first visit the browser takes 1-2 s to load Plotly's 4.7 MB of script and draw."""
-    margin, height = MAP_MARGIN, MAP_HEIGHT - MAP_MARGIN["t"] - MAP_MARGIN["b"]
+    height = MAP_HEIGHT - margin["t"] - margin["b"]
     # Plotly's drawn chart holds svg.main-svg; until then the element holds Streamlit's skeleton, hidden here.
     waiting = f".st-key-{key}:not(:has(.main-svg))"
     return (

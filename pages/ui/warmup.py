@@ -7,10 +7,10 @@ starts the warm-up as the server starts: it imports the libraries the pages need
 seconds), then makes, cheapest first, each page's first content. A server started without that hook (AppTest,
 or app.py run some other way) starts it with its first script run instead (``start_warm_up`` in app.py). It does
 not slow a page down: before each task it waits until no page is being drawn (``page_run``, around every script
-run of app.py, from its first import to the page's last line) for at most ``QUIET_WAIT_S``, and its torch work runs on one thread, leaving the
-other cores to the pages. A page that asks for a result the warm-up is making waits for that one computation
-(``multigen.cache`` makes each entry once). ``MULTIGEN_WARM_UP=0`` turns it off (the tests do, except where they
-test it).
+run of app.py, from its first import to the page's last line) for at most ``QUIET_WAIT_S``, and its torch work runs
+on one thread, leaving the other cores to the pages. A page that asks for a result the warm-up is making waits for
+that one computation (``multigen.cache`` makes each entry once). ``MULTIGEN_WARM_UP=0`` turns it off (the tests do,
+except where they test it).
 
 app.py imports this module before the server runs, so it imports nothing heavy at its top.
 """

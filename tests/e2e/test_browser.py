@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from typing import Any
 
 import pytest
@@ -216,23 +215,24 @@ def colour_centroids(screenshot: bytes, area: dict[str, float]) -> dict[str, tup
 
 def test_a_first_visit_shows_the_map_s_picture_until_plotly_has_drawn_the_same_map(page):
     # Plotly's 4.7 MB script takes 1-2 s to load and run on a slow machine's first visit: the map's picture, drawn by
-    # the server, shows meanwhile in the plot area Plotly then draws in. Plotly's script is held back here.
-    def slow_plotly(route: Any) -> None:
-        time.sleep(4)
-        route.continue_()
-
-    page.route(re.compile(r"/PlotlyChart[^/]*\.js$"), slow_plotly)
+    # the server, shows meanwhile in the plot area Plotly then draws in. Plotly's script is held back until the
+    # picture has been seen.
+    held = []
+    page.route(re.compile(r"/PlotlyChart[^/]*\.js$"), lambda route: held.append(route))
     page.goto("/")
     box = page.locator(".st-key-latent_map")
     page.wait_for_function("""() => { const box = document.querySelector('.st-key-latent_map');
-        return box && getComputedStyle(box).backgroundImage.startsWith('url(') && !box.querySelector('.main-svg'); }""",
-                           timeout=FIRST_RENDER_TIMEOUT_MS)
+        return box && getComputedStyle(box).backgroundImage.startsWith('url('); }""", timeout=FIRST_RENDER_TIMEOUT_MS)
     shown = box.screenshot()
+    assert held and box.locator(".main-svg").count() == 0  # the picture, not Plotly's map
+    for route in held:
+        route.continue_()
     wait_for_latent_map(page)
     page.wait_for_timeout(500)  # the drawn map painted
     assert box.evaluate("box => getComputedStyle(box).backgroundImage") == "none"
     drawn = box.screenshot()
     size = box.evaluate("box => box.querySelector('.js-plotly-plot')._fullLayout._size")
+    assert size["l"] == 80 and size["t"] == 15  # charts.map_margin's, which the picture assumed
     area = {"x": size["l"], "y": size["t"], "width": size["w"], "height": size["h"]}
     before, after = colour_centroids(shown, area), colour_centroids(drawn, area)
     for colour, (x, y, count) in after.items():
