@@ -388,8 +388,47 @@ except MultigenError as error:
     stop_without_map()
 
 # -- drawing --------------------------------------------------------------------------------------
-# The details are drawn first so their pictures reach the browser before the map is re-sent; a click on a dot
-# shows its pictures even before that, from the sprite sheets sent with the map (pages/ui/picture_panel.py).
+def draw_map() -> None:
+    """The map (on a session's first map, with its picture) and its caption."""
+    with map_note:
+        if encoding is not None:
+            encoding_progress()
+    margin = charts.map_margin(names)
+    with map_column:
+        axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
+        # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
+        figure_key = [*context, webgl, show_prior]
+        cached = st.session_state.get("explorer_figure")
+        if cached is None or cached[0] != figure_key:
+            figure = charts.latent_map_figure(
+                points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl,
+                margin=margin,
+            )
+            if show_prior:
+                charts.add_prior_ellipses(figure, *place_gaussians(projection, prior.means, prior.covariances))
+            st.session_state["explorer_figure"] = (figure_key, figure)
+        figure = st.session_state["explorer_figure"][1]
+        if first_map and not show_prior:  # its picture shows at once, while the browser still loads and runs Plotly
+            picture = charts.latent_map_picture(points, codes.labels, margin)
+            map_note.html(charts.latent_map_style("latent_map", picture, margin))
+        map_slot.plotly_chart(
+            figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
+            config={"displaylogo": False, "doubleClick": "reset"},  # a double click goes back to the ranges set
+        )
+        st.caption(
+            f"{n_points:,} {SPLIT_NAMES[split].lower()} of {plain(dataset)}, encoded by {literal(info.path.name)} "
+            f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
+            + (f" Ellipses: the {prior.components} Gaussians of the fitted prior the VAE samples from, seen through "
+               "this projection (2 standard deviations); N(0, I) also draws in the gaps between them, which decode as "
+               "blends." if show_prior else "")
+        )
+
+
+# A click's details are drawn before the map so their pictures reach the browser before the map is re-sent (a click
+# on a dot shows its pictures even before that, from the sprite sheets sent with the map: pages/ui/picture_panel.py).
+# A session's first map has no details yet: it goes first, its picture the page's first content.
+if first_map:
+    draw_map()
 with detail_column:
     clicks_tab, yours_tab = st.tabs(["Pointer and clicks", "Your digit"])
 with clicks_tab:
@@ -470,38 +509,9 @@ with yours_tab:
         candidates[f"The clicked digit (row {pick['row']})"] = codes.images[pick["row"]]
     finding.find_in_gan(candidates, key="explorer_find")
 
-with map_note:
-    if encoding is not None:
-        encoding_progress()
+if not first_map:
+    draw_map()
 with map_column:
-    axes = ("z₁", "z₂") if method == "raw" else (f"{METHOD_NAMES[method]} 1", f"{METHOD_NAMES[method]} 2")
-    # The map only changes with its context; rebuilding 5,000+ markers on every click costs ~60 ms.
-    figure_key = [*context, webgl, show_prior]
-    cached = st.session_state.get("explorer_figure")
-    if cached is None or cached[0] != figure_key:
-        figure = charts.latent_map_figure(
-            points, codes.labels, class_names=names, clickable_background=True, axis_titles=axes, webgl=webgl,
-            margin=charts.map_margin(names),
-        )
-        if show_prior:
-            charts.add_prior_ellipses(figure, *place_gaussians(projection, prior.means, prior.covariances))
-        st.session_state["explorer_figure"] = (figure_key, figure)
-    figure = st.session_state["explorer_figure"][1]
-    if first_map and not show_prior:  # its picture shows at once, while the browser still loads and runs Plotly
-        margin = charts.map_margin(names)
-        picture = charts.latent_map_picture(points, codes.labels, margin)
-        map_note.html(charts.latent_map_style("latent_map", picture, margin))
-    map_slot.plotly_chart(
-        figure, key="latent_map", on_select=remember_selection, selection_mode=("points", "box", "lasso"),
-        config={"displaylogo": False, "doubleClick": "reset"},  # a double click goes back to the ranges set
-    )
-    st.caption(
-        f"{n_points:,} {SPLIT_NAMES[split].lower()} of {plain(dataset)}, encoded by {literal(info.path.name)} "
-        f"({model.latent_dim}-D latent), {METHOD_NAMES[method]} projection. Hover a dot for its label."
-        + (f" Ellipses: the {prior.components} Gaussians of the fitted prior the VAE samples from, seen through this "
-           "projection (2 standard deviations); N(0, I) also draws in the gaps between them, which decode as blends."
-           if show_prior else "")
-    )
     if atlas is not None:  # after the map, which a first visit then sees before the sheets are made
         picture_panel.dot_atlas(atlas, dot_sheets, key="explorer_atlas")
 
