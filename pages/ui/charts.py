@@ -171,8 +171,11 @@ def add_prior_ellipses(figure: go.Figure, centres: np.ndarray, covariances: np.n
         shown, drawn = figure.layout[axis].range, [value for value in values if value is not None]
         if shown is not None and drawn:
             figure.layout[axis].range = (min(shown[0], min(drawn)), max(shown[1], max(drawn)))
+    name = f"fitted prior ({radius:g}σ)"
+    if figure.layout.margin.autoexpand is False:  # a map of fixed margins (map_margin) makes room for its legend entry
+        figure.layout.margin.r = max(figure.layout.margin.r or 0, map_margin((name,))["r"])
     figure.add_trace(go.Scatter(
-        x=xs, y=ys, mode="lines", name=f"fitted prior ({radius:g}σ)", hoverinfo="skip",
+        x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
         line={"color": "rgba(40, 40, 40, 0.55)", "width": 1}, showlegend=True,
     ))
     return figure

@@ -50,10 +50,11 @@ def test_the_map_s_picture_draws_each_dot_where_the_figure_puts_it_in_its_colour
     assert (np.abs(pixels[5, 200] - 0xFA) <= 2).all()  # empty space is the plot's background
 
 
-def test_the_prior_s_ellipses_widen_the_map_to_show_them_whole():
+def test_the_prior_s_ellipses_widen_the_map_to_show_them_and_their_legend_whole():
     points = np.array([[0.0, 0.0], [1.0, 1.0]], np.float32)
-    figure = charts.latent_map_figure(points, np.array([0, 1]))
+    figure = charts.latent_map_figure(points, np.array([0, 1]), margin=charts.map_margin())
     charts.add_prior_ellipses(figure, np.array([[0.5, 0.5]]), np.array([[[4.0, 0.0], [0.0, 0.01]]]))
     (x0, x1), (y0, y1) = figure.layout.xaxis.range, figure.layout.yaxis.range
     assert x0 <= 0.5 - 4.0 + 1e-6 and x1 >= 0.5 + 4.0 - 1e-6  # 2 standard deviations of 2 along x
     assert (y0, y1) == visible_range(points)[1]  # the ellipse is inside the dots' range along y
+    assert figure.layout.margin.r > charts.map_margin()["r"]  # room for the legend's "fitted prior (2σ)"
