@@ -257,7 +257,18 @@ def context(browser, app_server) -> Iterator[Any]:
         context.close()
 
 
+# Counts the script runs that have ended in a tab (``window.__multigenRuns``): "idle" right after a click can be the
+# moment before the click's run has started, which tests then take for its end. A record's old value tells, as the
+# attribute can have gone from running to idle again before the observer is called.
+COUNT_RUNS = """window.__multigenRuns = 0;
+new MutationObserver(records => {
+    for (const record of records) if (record.oldValue === 'running') window.__multigenRuns += 1;
+}).observe(document, {attributes: true, attributeOldValue: true, subtree: true,
+                      attributeFilter: ['data-test-script-state']});"""
+
+
 @pytest.fixture
 def page(context) -> Any:
-    """A fresh tab for one test."""
+    """A fresh tab for one test (its script runs counted: COUNT_RUNS)."""
+    context.add_init_script(COUNT_RUNS)
     return context.new_page()
