@@ -25,6 +25,7 @@ from pages.ui.pictures import show_picture
 from pages.ui.shell import run_inside_app
 from pages.ui.site import page
 from pages.ui.text import plain
+from pages.ui.when_drawn import drawn
 
 run_inside_app()  # a page opened on its own goes through app.py (see pages/ui/shell.py)
 
@@ -193,13 +194,14 @@ for start in range(0, len(selected), GRID_COLUMNS):
 
 # -- curves over epochs -----------------------------------------------------------------------------
 st.subheader("Over epochs")
-drawn = []
-for metric in CURVES:
-    figure = curve_figure(metric, [(name_of(info), info.metadata) for info in selected])
-    if figure is not None:
-        st.plotly_chart(figure, key=f"compare_curve_{metric}")
-        drawn.append(metric)
-if not drawn:
+figures = {metric: curve_figure(metric, [(name_of(info), info.metadata) for info in selected]) for metric in CURVES}
+figures = {metric: figure for metric, figure in figures.items() if figure is not None}
+if not figures:
     st.caption("None of these checkpoints logged per-epoch history.")
-elif drawn == ["loss"]:
-    st.caption("None of these runs logged FID or Inception Score per epoch; only their training losses are shown.")
+elif not drawn("[data-testid=stDataFrame]", key="compare_table_drawn"):  # Plotly's script would delay the table
+    st.caption("The curves follow once the table is on screen.")
+else:
+    for metric, figure in figures.items():
+        st.plotly_chart(figure, key=f"compare_curve_{metric}")
+    if list(figures) == ["loss"]:
+        st.caption("None of these runs logged FID or Inception Score per epoch; only their training losses are shown.")

@@ -8,5 +8,6 @@
 - ``datasets``: how a class is named on a page; ``copy_check``: the nearest training digits;
 - ``charts``: Plotly figures; ``selection``: what a click or box on the latent map means;
 - ``pictures``: digits drawn crisp with ``st.image``; ``picture_panel``: the explorer's components v2 panel;
-- ``downloads``: the PNG + recipe download pair.
+- ``downloads``: the PNG + recipe download pair; ``when_drawn``: part of a page held back until the browser has drawn
+  another part.
 """

@@ -273,6 +273,27 @@ def test_a_first_visit_shows_the_map_s_picture_until_plotly_has_drawn_the_same_m
         assert max(abs(x_shown - x), abs(y_shown - y)) < (2 if count > 1000 else 5), (colour, before[colour], after[colour])
 
 
+TABLE_SEEN = """(() => { new MutationObserver((_, observer) => {
+    if (document.querySelector('[data-testid=stDataFrame]')) { window.__tableSeen = performance.now(); observer.disconnect(); } })
+    .observe(document, {childList: true, subtree: true}); })()"""
+PLOTLY_REQUESTED = """() => performance.getEntriesByType('resource')
+    .filter(entry => /PlotlyChart[^/]*[.]js$/.test(entry.name)).map(entry => entry.startTime)"""
+
+
+def test_the_compare_table_shows_before_plotly_loads_and_the_curves_follow(page):
+    # Sent in the same run, the curves' Plotly script ran before the data frame's and held the table back for a second
+    # on a first visit (pages/ui/when_drawn.py): the curves now come once the table is on screen.
+    page.add_init_script(TABLE_SEEN)
+    page.goto("/compare")
+    curves = page.locator(".js-plotly-plot")
+    expect(curves.first).to_be_visible(timeout=FIRST_RENDER_TIMEOUT_MS)
+    table_seen, plotly_requested = page.evaluate("window.__tableSeen"), page.evaluate(PLOTLY_REQUESTED)
+    assert plotly_requested and min(plotly_requested) > table_seen  # Plotly's script was asked for after the table
+    expect(curves).to_have_count(3)  # loss, FID and IS of the shipped runs
+    expect(page.get_by_text("The curves follow once the table is on screen")).to_have_count(0)
+    expect(page.locator("[data-testid=stDataFrame]")).to_be_visible()
+
+
 def test_clicking_a_dot_on_the_latent_map_shows_its_decoded_digit(page):
     open_app_page(page, "/", "Latent explorer")
     wait_for_latent_map(page)

@@ -22,6 +22,14 @@ from pages.ui.checkpoints import available_checkpoints
 MEASURED_TIMEOUT = 300  # seconds for the background evaluations of a test (the shipped ones: about 15 s)
 
 
+def table_drawn(at):
+    """The page once the browser has said that its table is on screen (``pages/ui/when_drawn.py``), as a browser does."""
+    at.session_state["compare_table_drawn"] = {"drawn": True}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def measured(at):
     """The page once every evaluation it asked for has been measured (the fragment's poll, done by hand)."""
     assert loaders.evaluation_jobs().wait(timeout=MEASURED_TIMEOUT)
@@ -69,7 +77,12 @@ def test_the_compare_page_measures_every_shipped_checkpoint(shipped_env):
     table = at.dataframe[0].value
     assert list(table["checkpoint"]) == [info.path.stem for info in shipped]
     assert table["FID"].notna().all() and (table["FID"] >= table["FID floor"]).all()
-    assert len(at.image) == len(shipped) and at.get("plotly_chart")
+    assert len(at.image) == len(shipped) and not at.get("plotly_chart")  # held back until the table is drawn
+    assert "curves follow once the table is on screen" in " ".join(caption.value for caption in at.caption)
+    curves = table_drawn(at).get("plotly_chart")
+    assert len(curves) == 3 and at.dataframe[0].value.equals(table)  # loss, FID and IS, and the same table
+    at.run()  # later runs of the session draw the curves at once
+    assert len(at.get("plotly_chart")) == 3 and not at.exception
 
 
 @pytest.fixture
