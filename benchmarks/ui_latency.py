@@ -25,6 +25,7 @@ count. Goals: decode under 5 ms, click to image under 300 ms median.
 
     python benchmarks/ui_latency.py --tries 20
     python benchmarks/ui_latency.py --first-visit --runs 3
+    python benchmarks/ui_latency.py --first-visit --runs 5 --pages /compare   # one page's
 """
 
 from __future__ import annotations
@@ -469,19 +470,21 @@ def wait_until_warmed(cache: Path, folder: Path) -> None:
     time.sleep(3.0)  # its very last writes
 
 
-def first_visit_rows(folder: Path, runs: int) -> list[tuple[str, float, float, str]]:
-    """Cold, second-start and warm first visits of every page, ``runs`` times (see the module's docstring)."""
+def first_visit_rows(folder: Path, runs: int, paths: list[str] | None = None) -> list[tuple[str, float, float, str]]:
+    """Cold, second-start and warm first visits of every page (or of ``paths``), ``runs`` times (see the module's
+    docstring)."""
     from playwright.sync_api import sync_playwright
 
     cold: dict[str, list[float]] = {}
     second: dict[str, list[float]] = {}
     warm: dict[str, list[float]] = {}
     warm_up = {"MULTIGEN_WARM_UP": "1"}  # what a user's server does (the tests turn it off)
+    paths = paths or list(FIRST_CONTENT)
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
         try:
             for run in range(runs):
-                for path in FIRST_CONTENT:
+                for path in paths:
                     with tempfile.TemporaryDirectory(prefix="multigen-cold-") as scratch:
                         server = start_app([folder], Path(scratch), env=warm_up)
                         try:
@@ -499,7 +502,7 @@ def first_visit_rows(folder: Path, runs: int) -> list[tuple[str, float, float, s
                         wait_until_warmed(Path(scratch) / "cache", folder)
                     finally:
                         server.stop()
-                    for path in FIRST_CONTENT:
+                    for path in paths:
                         server = start_app([folder], Path(scratch), env=warm_up)
                         try:
                             first, complete = visit(chromium, server, path)
@@ -516,7 +519,8 @@ def first_visit_rows(folder: Path, runs: int) -> list[tuple[str, float, float, s
         finally:
             chromium.close()
     rows = []
-    for path, (what, _) in [*FIRST_CONTENT.items(), *((f"then {path}", row) for path, row in THEN.items())]:
+    shown = [*((path, FIRST_CONTENT[path]) for path in paths), *((f"then {path}", THEN[path]) for path in paths if path in THEN)]
+    for path, (what, _) in shown:
         goal = {"then /compare": f"< {COMPARE_COMPLETE_GOAL_S:.0f} s on a second start", "then /": ""}.get(
             path, f"< {FIRST_VISIT_GOAL_S:.0f} s")
         for start, times in (("cold", cold), ("second start", second), ("warm", warm)):
@@ -538,6 +542,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-visit", action="store_true",
                         help="only the first visit of each page: cold, second start and warm (see above)")
     parser.add_argument("--runs", type=int, default=3, help="server starts per page and kind of start (--first-visit)")
+    parser.add_argument("--pages", nargs="+", choices=list(FIRST_CONTENT), default=None,
+                        help="the pages whose first visit is timed (--first-visit; default: all)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -547,7 +553,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device: {describe_device(resolve_device('auto'))}; decode with {torch.get_num_threads()} torch threads; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; checkpoints: {args.checkpoints}")
     if args.first_visit:
-        rows = first_visit_rows(args.checkpoints.resolve(), args.runs)
+        rows = first_visit_rows(args.checkpoints.resolve(), args.runs, args.pages)
         print_table(rows)
         return
     rows = decode_rows(args.checkpoints, args.calls)
