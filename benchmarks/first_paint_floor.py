@@ -22,17 +22,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import VIEWPORT, free_port, launch_chromium
+from tests.e2e.conftest import VIEWPORT, launch_chromium, start_app
 
 APP = '''
 import os, subprocess, sys, threading
@@ -59,8 +57,7 @@ else:
         import plotly.graph_objects as go
         st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
     elif VARIANT == "chart once the table is drawn":
-        sys.path.insert(0, os.environ["FLOOR_ROOT"])
-        from pages.ui.when_drawn import drawn
+        from pages.ui.when_drawn import drawn  # the repository is on PYTHONPATH (start_app)
         if drawn("[data-testid=stDataFrame]", key="floor_table_drawn"):
             import plotly.graph_objects as go
             st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
@@ -72,45 +69,26 @@ VARIANTS = (
     ("chart after the table", "a Plotly chart after the table"),
     ("chart once the table is drawn", "the chart once the table is drawn (when_drawn)"),
 )
-BOOT_TIMEOUT_S = 60.0
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as answer:
-            return answer.read() == b"ok"
-    except OSError:
-        return False
 
 
 def visit(chromium, app: Path, variant: str) -> tuple[float, float]:
     """Seconds from navigation to the title and to the table, on a server of ``variant`` started just before."""
-    port = free_port()
-    env = dict(os.environ, FLOOR_VARIANT=variant, FLOOR_ROOT=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none"],
-        cwd=app.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while not healthy(f"http://localhost:{port}/_stcore/health"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"The scratch app did not start ({variant}).")
-            time.sleep(0.05)
-        context = chromium.new_context(viewport=VIEWPORT)
+    with tempfile.TemporaryDirectory(prefix="multigen-floor-server-") as scratch:
+        server = start_app([], Path(scratch), env={"FLOOR_VARIANT": variant}, script=app)
         try:
-            page = context.new_page()
-            started = time.perf_counter()
-            page.goto(f"http://localhost:{port}/")
-            page.wait_for_selector("h1")
-            title = time.perf_counter() - started
-            page.wait_for_selector("[data-testid=stDataFrame]")
-            return title, time.perf_counter() - started
+            context = chromium.new_context(viewport=VIEWPORT)
+            try:
+                page = context.new_page()
+                started = time.perf_counter()
+                page.goto(server.base_url)
+                page.wait_for_selector("h1")
+                title = time.perf_counter() - started
+                page.wait_for_selector("[data-testid=stDataFrame]")
+                return title, time.perf_counter() - started
+            finally:
+                context.close()
         finally:
-            context.close()
-    finally:
-        server.terminate()
-        server.wait()
+            server.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -165,9 +165,11 @@ def _healthy(url: str) -> bool:
 
 
 def start_app(
-    checkpoint_dirs: list[Path], scratch: Path, *, timeout: float = BOOT_TIMEOUT_S, env: dict[str, str] | None = None
+    checkpoint_dirs: list[Path], scratch: Path, *, timeout: float = BOOT_TIMEOUT_S, env: dict[str, str] | None = None,
+    script: Path = ROOT / "app.py",
 ) -> AppServer:
-    """Start the app on a free port and wait until its health check answers "ok".
+    """Start the app (or another Streamlit ``script``, as benchmarks/first_paint_floor.py does) on a free port and wait
+    until its health check answers "ok".
 
     Runs trained in the app go to ``scratch/runs`` and the disk caches to ``scratch/cache``, so the
     repository's own folders stay untouched (but for ``static/models``, the exports the pages serve). ``env``
@@ -188,7 +190,7 @@ def start_app(
     env.update(extra or {})
     log_path = scratch / "streamlit.log"
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
         "--server.headless", "true", "--server.fileWatcherType", "none",
     ]
     with open(log_path, "wb") as log:
