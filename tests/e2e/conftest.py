@@ -116,6 +116,7 @@ class AppServer:
     runs_dir: Path
     log_path: Path
     checkpoint_dirs: list[Path] = field(default_factory=list)
+    booted_s: float = 0.0  # seconds from the command until the health check answered
 
     @property
     def base_url(self) -> str:
@@ -193,6 +194,7 @@ def start_app(
         sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
         "--server.headless", "true", "--server.fileWatcherType", "none",
     ]
+    began = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = AppServer(process, port, runs_dir, log_path, list(checkpoint_dirs))
@@ -201,8 +203,9 @@ def start_app(
         if process.poll() is not None:
             raise RuntimeError(f"streamlit exited with code {process.returncode}:\n{server.log_tail()}")
         if _healthy(server.url("_stcore/health")):
+            server.booted_s = time.monotonic() - began
             return server
-        time.sleep(0.25)
+        time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"streamlit did not answer its health check within {timeout:.0f} s:\n{server.log_tail()}")
 
