@@ -6,9 +6,9 @@ run on). The pages draw; ``multigen`` computes. A page that Streamlit runs on it
 handling of a ``pages/`` folder) comes back through this file: see ``pages/ui/shell.py``.
 
 Streamlit runs this file as the script of every browser session (``__main__``). ``streamlit run app.py`` also
-finds ``app`` below and serves the file through it (``st.App``), which gives the server a start-up hook: the
-warm-up (``pages/ui/warmup.py``) imports the libraries and fills the shipped checkpoints' caches in the
-background before the first browser arrives.
+finds ``app`` below and serves the file through it (``st.App``), which gives the server a start-up hook
+(``pages/ui/warmup.py``): it imports the pages' libraries before the server answers, then the warm-up fills the
+shipped checkpoints' caches in the background.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ process, so that the first visitor finds it made, and fills the disk caches (``m
 server start finds it too.
 
 ``streamlit run app.py`` serves app.py through ``st.App`` (see app.py), whose start-up hook (``at_server_start``)
-starts the warm-up as the server starts: it imports the libraries the pages need (torch and the rest take a few
-seconds), then makes, cheapest first, each page's first content. A server started without that hook (AppTest,
+imports the libraries the pages need (torch and the rest, about 2 s) before the server answers, then starts the
+warm-up, which makes, cheapest first, each page's first content. A server started without that hook (AppTest,
 or app.py run some other way) starts it with its first script run instead (``start_warm_up`` in app.py). It does
 not slow a page down: before each task it waits until no page is being drawn (``page_run``, around every script
 run of app.py, from its first import to the page's last line) for at most ``QUIET_WAIT_S``, and its torch work runs
@@ -17,8 +17,13 @@ app.py imports this module before the server runs, so it imports nothing heavy a
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import importlib
 import os
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -162,8 +167,41 @@ def _run(tasks: Callable[[], Iterator[tuple[str, Callable[[], Any]]]], after_a_p
     warm_up(tasks(), wait=lambda: _page_runs.wait_until_quiet(after_a_page=after_a_page))
 
 
+def page_libraries() -> list[str]:
+    """The modules the app's scripts import at their top (``pages/*.py``, ``pages/ui/*.py``), but for their own
+    ``pages.*`` and Streamlit: torch (through ``multigen``), NumPy, Plotly and the rest a first page run imports."""
+    from pages.ui.folders import APP_ROOT
+
+    found: set[str] = set()
+    for script in sorted([*(APP_ROOT / "pages").glob("*.py"), *(APP_ROOT / "pages" / "ui").glob("*.py")]):
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module)
+    return sorted(name for name in found if name.split(".")[0] not in ("pages", "streamlit", "__future__"))
+
+
+def import_page_libraries() -> float:
+    """Import ``page_libraries()``; the seconds it took."""
+    started = time.perf_counter()
+    for name in page_libraries():
+        importlib.import_module(name)
+    return time.perf_counter() - started
+
+
 @asynccontextmanager
 async def at_server_start(_app: Any) -> AsyncIterator[None]:
-    """``st.App``'s start-up hook (app.py): the warm-up starts with the server, in the background."""
+    """``st.App``'s start-up hook (app.py): the pages' libraries are imported before the server answers, then the
+    warm-up starts, in the background.
+
+    Why before: torch's import takes about 2 s of a core and the GIL. Made in the background while a first visitor's
+    page loaded, the page's first run waited for it all the same, behind a spinner, on a server whose health check
+    said it was ready (benchmarks/README.md, "the first visit"). Whoever runs ``streamlit run app.py`` and opens the
+    page at once waits as long in all; a page opened once the server answers comes at once."""
+    print("multigen: importing PyTorch and the pages' libraries before the server answers...", file=sys.stderr,
+          flush=True)
+    seconds = await asyncio.to_thread(import_page_libraries)  # off the event loop: Ctrl-C still stops the server
+    print(f"multigen: imported in {seconds:.1f} s.", file=sys.stderr, flush=True)
     start_warm_up(after_a_page=False)
     yield

@@ -38,3 +38,24 @@ def test_the_pages_import_no_library_their_first_content_does_not_need():
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_the_server_imports_every_library_a_page_imports_before_it_answers():
+    """``warmup.page_libraries`` (imported by the server's start-up hook) leaves nothing for a page's first run to
+    import but the app's own modules: torch above all, whose import beside a first visit held it back by seconds."""
+    script = """
+        import importlib, pkgutil, sys
+        import streamlit
+        from pages.ui import warmup
+        warmup.import_page_libraries()
+        before = set(sys.modules)
+        import pages.ui
+        for module in pkgutil.iter_modules(pages.ui.__path__):
+            importlib.import_module(f"pages.ui.{module.name}")
+        print("torch" in before, " ".join(sorted(name for name in set(sys.modules) - before
+                                                  if name.split(".")[0] != "pages")))
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], check=False, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

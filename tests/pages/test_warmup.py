@@ -3,6 +3,7 @@ holds back while a page is drawn, and leaves the shipped checkpoints' first cont
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -101,3 +102,16 @@ def test_the_warm_up_measures_the_evaluations_compare_asks_for_first(shipped_env
     assert sorted(asked) == [("cgan", 1000, None), ("cvae", 1000, None), ("dcgan", 1000, None),
                              ("vae-16", 1000, "fitted"), ("vae-2", 1000, "fitted")]
     assert loaders.DEFAULT_PRIOR == "fitted"
+
+
+def test_the_server_answers_once_the_pages_libraries_are_imported_then_starts_the_warm_up(monkeypatch):
+    done = []
+    monkeypatch.setattr(warmup, "import_page_libraries", lambda: done.append("imported") or 0.0)
+    monkeypatch.setattr(warmup, "start_warm_up", lambda **_: done.append("warm-up"))
+
+    async def start_the_server():
+        async with warmup.at_server_start(None):
+            done.append("answering")
+
+    asyncio.run(start_the_server())
+    assert done == ["imported", "warm-up", "answering"]
