@@ -113,5 +113,8 @@ def test_the_server_answers_once_the_pages_libraries_are_imported_then_starts_th
         async with warmup.at_server_start(None):
             done.append("answering")
 
-    asyncio.run(start_the_server())
+    # A thread of its own: a browser test before this one in the same worker may leave an event loop running here.
+    server = threading.Thread(target=asyncio.run, args=(start_the_server(),))
+    server.start()
+    server.join(timeout=TIMEOUT)
     assert done == ["imported", "warm-up", "answering"]
