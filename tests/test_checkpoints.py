@@ -29,6 +29,7 @@ from multigen.checkpoints import (
     load_checkpoint,
     read_metadata,
     save_checkpoint,
+    scan_checkpoints,
     store_directions,
 )
 from multigen.errors import MultigenError
@@ -521,6 +522,19 @@ def test_listing_skips_a_bad_file_with_a_warning_and_returns_the_good_ones_sorte
     assert [info.kind for info in found] == ["gan", "vae"]
     with pytest.warns(UserWarning):
         assert [info.path for info in list_checkpoints(tmp_path, recursive=False)] == [good]
+
+
+def test_a_scan_returns_the_good_checkpoints_and_why_each_bad_file_could_not_be_read(tmp_path):
+    good = saved_tiny_checkpoint(tmp_path / "vae-2.safetensors")
+    (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint at all")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:200])
+
+    found, unreadable = scan_checkpoints(tmp_path)
+
+    assert [info.path for info in found] == [good]
+    assert [str(error).split(" ")[0] for error in unreadable] == [str(tmp_path / "broken.safetensors"), str(truncated)]
+    assert all(isinstance(error, CheckpointError) and "\n" not in str(error) for error in unreadable)
 
 
 def test_a_listed_checkpoint_has_a_short_human_label(tmp_path):

@@ -313,16 +313,28 @@ def _candidates(folders: tuple[str | os.PathLike[str], ...], recursive: bool) ->
             yield from (folder.rglob(pattern) if recursive else folder.glob(pattern))
 
 
-def list_checkpoints(*folders: str | os.PathLike[str], recursive: bool = True) -> list[CheckpointInfo]:
-    """The checkpoints in ``folders``, sorted by path; bad files are skipped with a warning, missing folders quietly."""
+def scan_checkpoints(
+    *folders: str | os.PathLike[str], recursive: bool = True
+) -> tuple[list[CheckpointInfo], list[CheckpointError]]:
+    """The checkpoints in ``folders`` sorted by path, and why each unreadable file there could not be read (every
+    error names its file and what to do); missing folders are skipped quietly."""
     found: list[CheckpointInfo] = []
+    unreadable: list[CheckpointError] = []
     for path in sorted(set(_candidates(folders, recursive))):
         if not path.is_file():
             continue
         try:
             found.append(CheckpointInfo(path=path, metadata=read_metadata(path)))
         except CheckpointError as error:
-            warnings.warn(str(error), stacklevel=2)
+            unreadable.append(error)
+    return found, unreadable
+
+
+def list_checkpoints(*folders: str | os.PathLike[str], recursive: bool = True) -> list[CheckpointInfo]:
+    """The checkpoints in ``folders``, sorted by path; bad files are skipped with a warning, missing folders quietly."""
+    found, unreadable = scan_checkpoints(*folders, recursive=recursive)
+    for error in unreadable:
+        warnings.warn(str(error), stacklevel=2)
     return found
 
 
@@ -398,6 +410,7 @@ __all__ = [
     "load_checkpoint",
     "read_metadata",
     "save_checkpoint",
+    "scan_checkpoints",
     "store_directions",
     "store_prior",
 ]

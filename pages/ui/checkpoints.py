@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Collection
 
 import streamlit as st
 
 from multigen.cache import weights_sha256
-from multigen.checkpoints import Checkpoint, CheckpointInfo, describe_checkpoint, list_checkpoints
+from multigen.checkpoints import Checkpoint, CheckpointInfo, describe_checkpoint, scan_checkpoints
 from pages.ui.folders import checkpoint_dirs, runs_dir
 from pages.ui.site import Page
 
@@ -31,9 +30,8 @@ def available_checkpoints(
     Reads headers only, so it is cheap enough to call on every rerun; that is how a run that just
     finished shows up in every picker.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # an unreadable file is skipped; the picker just lacks it
-        found = list_checkpoints(*checkpoint_dirs(), recursive=False)  # not runs/<subfolder>/ work files
+    # Not runs/<subfolder>/ work files. An unreadable file is skipped; the sidebar says why (unreadable_checkpoints).
+    found, _ = scan_checkpoints(*checkpoint_dirs(), recursive=False)
     if kinds is not None:
         found = [info for info in found if info.kind in kinds]
 
@@ -44,6 +42,11 @@ def available_checkpoints(
         return (0, rank, 0.0, str(info.path))
 
     return sorted(found, key=order)
+
+
+def unreadable_checkpoints() -> list[str]:
+    """Why each checkpoint file the pickers skip could not be read: one line each, naming the file and what to do."""
+    return [str(error) for error in scan_checkpoints(*checkpoint_dirs(), recursive=False)[1]]
 
 
 def offered(page: Page) -> list[CheckpointInfo]:

@@ -1,11 +1,19 @@
-"""The sidebar every page shares: the checkpoint picker of the page's kinds of model, and the device."""
+"""The sidebar every page shares: the checkpoint picker of the page's kinds of model, the checkpoint files it could
+not read (each naming itself), and the device."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from multigen.checkpoints import CheckpointInfo
-from pages.ui.checkpoints import available_checkpoints, checkpoint_label, is_run, offered, picker_key
+from pages.ui.checkpoints import (
+    available_checkpoints,
+    checkpoint_label,
+    is_run,
+    offered,
+    picker_key,
+    unreadable_checkpoints,
+)
 from pages.ui.folders import display_path, runs_dir
 from pages.ui.loaders import device_description, training_job
 from pages.ui.site import Page
@@ -45,6 +53,8 @@ def draw_sidebar(page: Page | None) -> None:
                 f"Runs trained here are saved in `{display_path(runs_dir())}` ({len(runs)} so far) and appear "
                 "in the checkpoint pickers of the other pages."
             )
+        for problem in unreadable_checkpoints():  # a damaged file names itself rather than vanish from the pickers
+            st.warning(f"Skipped: {problem}")
         if training_job().state().active:
             st.caption("A training run is going on: see the Train page.")
         st.caption(f"Device: {device_description()}")

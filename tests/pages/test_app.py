@@ -37,6 +37,21 @@ def test_a_page_without_a_suitable_checkpoint_says_what_to_do(app_env, tmp_path,
         assert at.info and "Train" in at.info[0].value and not at.error
 
 
+@pytest.mark.parametrize("page_file", [EXPLORER, TRAIN])
+def test_a_damaged_checkpoint_in_the_runs_folder_names_itself_in_the_sidebar(app_env, page_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("MULTIGEN_RUNS_DIR", str(tmp_path))
+    (tmp_path / "vae-half-written.safetensors").write_bytes(b"\x00" * 100)
+
+    at = open_app(page_file)
+
+    assert not at.exception and not at.error
+    (warning,) = [warning.value for warning in at.sidebar.warning]
+    assert "vae-half-written.safetensors" in warning and "retrain" in warning  # which file, and what to do
+    if page_file == EXPLORER:  # the good checkpoints are offered all the same
+        names = [label.split(" — ")[0] for label in at.sidebar.selectbox(key="checkpoint_explorer").options]
+        assert names == ["vae-2", "cvae"]
+
+
 def test_the_page_table_names_every_page_script_and_takes_its_kinds_from_the_models():
     scripts = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "pages").glob("*.py"))
     assert sorted(row.file for row in PAGES) == scripts
