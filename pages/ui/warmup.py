@@ -5,12 +5,14 @@ server start finds it too.
 ``streamlit run app.py`` serves app.py through ``st.App`` (see app.py), whose start-up hook (``at_server_start``)
 imports the libraries the pages need (torch and the rest, about 2 s) before the server answers, then starts the
 warm-up, which makes, cheapest first, each page's first content. A server started without that hook (AppTest,
-or app.py run some other way) starts it with its first script run instead (``start_warm_up`` in app.py). It does
-not slow a page down: before each task it waits until no page is being drawn (``page_run``, around every script
-run of app.py, from its first import to the page's last line) for at most ``QUIET_WAIT_S``, and its torch work runs
-on one thread, leaving the other cores to the pages. A page that asks for a result the warm-up is making waits for
-that one computation (``multigen.cache`` makes each entry once). ``MULTIGEN_WARM_UP=0`` turns it off (the tests do,
-except where they test it).
+or app.py run some other way) starts it with its first script run instead (``start_warm_up`` in app.py). Either
+way its first task waits until a first page run has ended (or ``QUIET_WAIT_S``): a task takes up to seconds and
+cannot stop half-way, and one under way beside a first visit slowed that visit by half a second or more
+(benchmarks/README.md). It does not slow a page down: before each task it waits until no page is being drawn
+(``page_run``, around every script run of app.py, from its first import to the page's last line) for at most
+``QUIET_WAIT_S``, and its torch work runs on one thread, leaving the other cores to the pages. A page that asks for
+a result the warm-up is making waits for that one computation (``multigen.cache`` makes each entry once).
+``MULTIGEN_WARM_UP=0`` turns it off (the tests do, except where they test it).
 
 app.py imports this module before the server runs, so it imports nothing heavy at its top.
 """
@@ -203,5 +205,5 @@ async def at_server_start(_app: Any) -> AsyncIterator[None]:
           flush=True)
     seconds = await asyncio.to_thread(import_page_libraries)  # off the event loop: Ctrl-C still stops the server
     print(f"multigen: imported in {seconds:.1f} s.", file=sys.stderr, flush=True)
-    start_warm_up(after_a_page=False)
+    start_warm_up()  # its first task waits for a first page run to end (or QUIET_WAIT_S): it takes seconds, whole
     yield

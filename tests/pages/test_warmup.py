@@ -104,10 +104,14 @@ def test_the_warm_up_measures_the_evaluations_compare_asks_for_first(shipped_env
     assert loaders.DEFAULT_PRIOR == "fitted"
 
 
-def test_the_server_answers_once_the_pages_libraries_are_imported_then_starts_the_warm_up(monkeypatch):
-    done = []
+def test_the_server_answers_once_the_pages_libraries_are_imported_and_its_warm_up_waits_for_a_first_page(
+    fresh_warm_up, monkeypatch
+):
+    release, ran, done = threading.Event(), [], []
+    release.set()
+    monkeypatch.setattr(warmup, "_page_runs", warmup._PageRuns())  # a new server: no page drawn yet
     monkeypatch.setattr(warmup, "import_page_libraries", lambda: done.append("imported") or 0.0)
-    monkeypatch.setattr(warmup, "start_warm_up", lambda **_: done.append("warm-up"))
+    monkeypatch.setattr(warmup, "warm_up_tasks", blocking_tasks(release, ran))
 
     async def start_the_server():
         async with warmup.at_server_start(None):
@@ -117,4 +121,10 @@ def test_the_server_answers_once_the_pages_libraries_are_imported_then_starts_th
     server = threading.Thread(target=asyncio.run, args=(start_the_server(),))
     server.start()
     server.join(timeout=TIMEOUT)
-    assert done == ["imported", "warm-up", "answering"]
+    assert done == ["imported", "answering"] and warmup._thread.is_alive()
+    time.sleep(0.5)
+    assert ran == []  # the first visitor's page is drawn before the warm-up takes a core (at most QUIET_WAIT_S)
+    with warmup.page_run():
+        pass
+    warmup._thread.join(10)
+    assert ran == ["slow", "quick"]
